@@ -1,0 +1,27 @@
+# Injected with -DCMAKE_PROJECT_INCLUDE=<this file> when building against the ros-* PyPI wheels.
+# Their exported <pkg>__rosidl_generator_py targets name include directories of the manylinux
+# build container (/opt/python/cp3XX-cp3XX/...), which CMake rejects because they do not exist.
+# After the top-level CMakeLists has run, point them at this interpreter's and numpy's headers.
+function(_go_fix_wheel_include_dirs)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter Development.Module NumPy)
+  get_property(_targets DIRECTORY "${CMAKE_SOURCE_DIR}" PROPERTY IMPORTED_TARGETS)
+  foreach(_target IN LISTS _targets)
+    get_target_property(_dirs ${_target} INTERFACE_INCLUDE_DIRECTORIES)
+    if(NOT _dirs OR NOT "${_dirs}" MATCHES "/opt/python/")
+      continue()
+    endif()
+    set(_fixed "")
+    foreach(_dir IN LISTS _dirs)
+      if(_dir MATCHES "^/opt/python/.*/numpy/")
+        list(APPEND _fixed ${Python3_NumPy_INCLUDE_DIRS})
+      elseif(_dir MATCHES "^/opt/python/")
+        list(APPEND _fixed ${Python3_INCLUDE_DIRS})
+      else()
+        list(APPEND _fixed "${_dir}")
+      endif()
+    endforeach()
+    list(REMOVE_DUPLICATES _fixed)
+    set_target_properties(${_target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_fixed}")
+  endforeach()
+endfunction()
+cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _go_fix_wheel_include_dirs)
