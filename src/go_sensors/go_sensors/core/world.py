@@ -1,7 +1,7 @@
 """State of the simulated world at one instant: the contract between simulator and renderer.
 
-Everything is in the ``store`` frame (REP 103: x, y on the floor, z up; metres). Keypoints follow the
-COCO-17 order used everywhere in go (see ``go_msgs/PersonDetection``).
+Everything is in the ``store`` frame (REP 103: x, y on the floor, z up; metres). Keypoints follow
+the COCO-17 order used everywhere in go (see ``go_msgs/PersonDetection``).
 """
 
 from __future__ import annotations
