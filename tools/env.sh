@@ -15,6 +15,16 @@ if [ -f "$_go_root/.gostore/install/setup.bash" ]; then
   # shellcheck disable=SC1091
   source "$_go_root/.gostore/install/setup.bash"
 fi
+# Import the Python packages from the source tree, ahead of their installed copies, so edits and
+# new modules are live without a rebuild (colcon installs ament_python packages as copies here).
+for _go_pkg in "$_go_root"/src/go_*/setup.py; do
+  _go_pkg=$(dirname "$_go_pkg")
+  case ":${PYTHONPATH:-}:" in
+    *":$_go_pkg:"*) ;;
+    *) export PYTHONPATH="$_go_pkg${PYTHONPATH:+:$PYTHONPATH}" ;;
+  esac
+done
+unset _go_pkg
 export GOSTORE_ROOT="$_go_root"
 export GOSTORE_MODELS="${GOSTORE_MODELS:-$_go_root/.gostore/models}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
