@@ -407,7 +407,7 @@ def small() -> str:
 
 
 def convenience() -> str:
-    """A 7.1 x 8.3 m convenience store: 6 gondolas, 237 bins, 86 products, 8 cameras."""
+    """A 7.1 x 8.3 m convenience store: 6 gondolas, 207 bins, 86 products, 8 cameras."""
     items = GROCERY + OTHER
     by = {it.sku: it for it in items}
     mixed = dict(MIXED_PAIRS)
@@ -418,7 +418,7 @@ def convenience() -> str:
         if it.sku in mixed:
             cells.append([it.sku, mixed[it.sku]])
     # 237 bins: every cell twice (wide facings), then again from the top until full.
-    n_bins = 237
+    n_bins = 207
     sequence = [c for c in cells for _ in range(2)]
     sequence += cells[: n_bins - len(sequence)]
     stock = []
@@ -428,33 +428,34 @@ def convenience() -> str:
 
     lay = _Layout()
     z5 = (0.12, 0.45, 0.78, 1.11, 1.44)
+    z4 = z5[:4]
     lay.gondolas += [
         "  - {id: w1, center: [0.45, 4.4, 0.9], size: [0.5, 3.6, 1.8]}",
-        "  - {id: g2, center: [2.45, 4.4, 0.9], size: [0.9, 3.6, 1.8], double_sided: true}",
-        "  - {id: g3, center: [4.65, 4.4, 0.9], size: [0.9, 3.6, 1.8], double_sided: true}",
+        "  - {id: g2, center: [2.45, 4.4, 0.75], size: [0.9, 3.6, 1.5], double_sided: true}",
+        "  - {id: g3, center: [4.65, 4.4, 0.75], size: [0.9, 3.6, 1.5], double_sided: true}",
         "  - {id: w4, center: [6.65, 4.4, 0.9], size: [0.5, 3.6, 1.8]}",
         "  - {id: w5, center: [3.5, 7.85, 0.9], size: [5.4, 0.5, 1.8]}",
-        "  - {id: g6, center: [3.55, 1.45, 0.6], size: [1.2, 0.9, 1.2], double_sided: true}",
+        "  - {id: g6, center: [3.55, 1.65, 0.6], size: [1.2, 0.5, 1.2]}",
     ]
     _side(lay, "w5", "-y", 7.6, (0.8, 6.2), 9, z5, 1.8, stock, board_split=2)
     _side(lay, "w1", "+x", 0.7, (2.6, 6.2), 6, z5, 1.8, stock)
     _side(lay, "w4", "-x", 6.4, (2.6, 6.2), 6, z5, 1.8, stock)
-    _side(lay, "g2", "-x", 2.0, (2.6, 6.2), 6, z5, 1.8, stock)
-    _side(lay, "g2", "+x", 2.9, (2.6, 6.2), 6, z5, 1.8, stock)
-    _side(lay, "g3", "-x", 4.2, (2.6, 6.2), 6, z5, 1.8, stock)
-    _side(lay, "g3", "+x", 5.1, (2.6, 6.2), 6, z5, 1.8, stock)
-    _side(lay, "g6", "-y", 1.0, (2.95, 4.15), 2, (0.12, 0.45, 0.78), 1.2, stock)
-    _side(lay, "g6", "+y", 1.9, (2.95, 4.15), 2, (0.12, 0.45, 0.78), 1.2, stock)
+    _side(lay, "g2", "-x", 2.0, (2.6, 6.2), 6, z4, 1.5, stock)
+    _side(lay, "g2", "+x", 2.9, (2.6, 6.2), 6, z4, 1.5, stock)
+    _side(lay, "g3", "-x", 4.2, (2.6, 6.2), 6, z4, 1.5, stock)
+    _side(lay, "g3", "+x", 5.1, (2.6, 6.2), 6, z4, 1.5, stock)
+    _side(lay, "g6", "-y", 1.4, (2.95, 4.15), 2, (0.12, 0.45, 0.78), 1.2, stock)
     assert not stock, f"{len(stock)} stock cells left over"
+    # Every aisle, the back aisle and the gates are seen by at least two cameras (triangulation).
     cameras = []
     for i, x in enumerate((1.35, 3.55, 5.75)):
-        cameras.append(_camera(f"cam_a{i + 1}_front", (x, 2.0, 2.9), (x, 5.2, 0.4)))
+        cameras.append(_camera(f"cam_a{i + 1}_front", (x, 0.2, 2.9), (x, 3.5, 0.0)))
         cameras.append(_camera(f"cam_a{i + 1}_back", (x, 7.95, 2.9), (x, 5.3, 0.0)))
-    cameras.append(_camera("cam_entry", (0.3, 0.2, 2.9), (2.6, 2.2, 0.0)))
-    cameras.append(_camera("cam_exit", (6.8, 0.2, 2.9), (4.5, 2.2, 0.0)))
+    cameras.append(_camera("cam_back_left", (BACK_X[0], BACK_Y, 2.9), (BACK_X[0], 7.9, 0.4)))
+    cameras.append(_camera("cam_back_right", (BACK_X[1], BACK_Y, 2.9), (BACK_X[1], 7.9, 0.4)))
     gates = [
-        "  - {id: entry, kind: entry, min_xy: [0.6, 0.0], max_xy: [1.8, 0.6]}",
-        "  - {id: exit, kind: exit, min_xy: [5.3, 0.0], max_xy: [6.5, 0.6]}",
+        "  - {id: entry, kind: entry, min_xy: [0.6, 0.7], max_xy: [1.8, 1.3]}",
+        "  - {id: exit, kind: exit, min_xy: [5.3, 0.7], max_xy: [6.5, 1.3]}",
     ]
     top = [
         "store_id: convenience",
@@ -464,6 +465,10 @@ def convenience() -> str:
         "ceiling_height: 3.0",
     ]
     return _document(HEADER.format(name="convenience"), top, lay, items, cameras, gates)
+
+
+BACK_X = (2.45, 4.65)
+BACK_Y = 5.6
 
 
 def main(argv: list[str] | None = None) -> int:
