@@ -1,0 +1,753 @@
+"""Shelf events from load cells: per-bin change detection that waits for the weight to settle.
+
+Pure numpy; no ROS; time is always an argument (sample stamps, float seconds).
+
+API for the fusion node
+-----------------------
+    detector = ShelfEventDetector(ShelfEventConfig(), bin_ids, neighbours={bin: [bins...]})
+    events = detector.add_samples(channel_bin_ids, stamps, grams)   # -> list[ShelfEventCore]
+    ...
+    events += detector.flush()          # end of a recording: release everything still pending
+    hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, candidates)   # see core/hypotheses.py
+
+``add_samples`` takes one board message (or any batch): ``channel_bin_ids`` (C,) bin ids,
+``stamps`` (N,) [s] and ``grams`` (N, C) [g], NaN = dropout. Samples must be in time order per bin;
+a sample not newer than the last one seen for its bin is dropped and counted (``health()``).
+Unknown bin ids are registered on first sight (logged once). Events come out in release order.
+
+Per-bin model (one state machine per bin; the IDLE path is vectorised over channels)
+----------------------------------------------------------------------------------------
+* WARMUP: the first ``warmup_s`` of valid samples give the baseline (median) and the noise sd
+  (MAD of successive differences, so a slow drift does not inflate it). A pick during warm-up is
+  absorbed into the baseline.
+* IDLE: the baseline ``level`` is re-zeroed to the median of each settled window and in between
+  follows an EMA (``baseline_tau_s``) fed only with samples inside the noise band, so hand presses
+  and steps never leak into it. The noise sd follows an EMA of clipped successive differences,
+  floored at ``min_noise_sd_g`` and the quantisation step. A change starts when one sample leaves
+  ``trigger_sigma`` sd of the level or the mean of the last ``smooth_samples`` leaves
+  ``trigger_smooth_sigma`` sd of that mean (both at least ``min_trigger_g``); ``t_start`` walks
+  back to the first sample of the excursion.
+* ACTIVE: the weight has settled when the last ``settle_window_s`` of samples has a spread within
+  ``settle_sigma`` sd and no trend. Then ``delta = median(window) - level``; a hand press that
+  returns to the baseline settles with delta ~ 0 and produces nothing. ``t_end`` walks back to
+  the first sample of the settled level; ``t_detect`` is the stamp at which it was confirmed.
+  If it has not settled after ``unsettled_timeout_s``: a clean slow ramp is a STATE_DRIFT event,
+  a stationary but noisier signal raises the noise estimate (no event), anything else is a
+  STATE_UNSETTLED event with a provisional delta; the bin then re-zeroes and carries on.
+* Slow drift absorbed by the baseline is accumulated; when it exceeds ``drift_event_g`` since the
+  last event a STATE_DRIFT event reports it (carts must ignore drift events).
+
+Adjacent bins: settled changes of the same sign on neighbouring bins whose windows overlap
+(within ``merge_tol_s``) become one event (``bin_ids``, summed delta, ``bin_id`` = largest share).
+A settled change is held until every neighbour has data ``merge_hold_s`` past its settle
+(and none is mid-change), at most ``max_hold_s``: that is the latency the merge costs. Changes too
+small to be an event on their own (``minor_sigma``) are kept only to merge with a neighbour's.
+
+``event_id`` is ``"<bin_id>@<t_start with 3 decimals>"``: deterministic for replays.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOGGER = logging.getLogger(__name__)
+
+# go_msgs/ShelfEvent state constants (kept equal to the message's).
+STATE_SETTLED = 0
+STATE_UNSETTLED = 1
+STATE_DRIFT = 2
+STATE_NAMES = {STATE_SETTLED: "settled", STATE_UNSETTLED: "unsettled", STATE_DRIFT: "drift"}
+
+_WARMUP, _IDLE, _ACTIVE = 0, 1, 2
+_MODE_NAMES = {_WARMUP: "warmup", _IDLE: "idle", _ACTIVE: "active"}
+
+
+@dataclass(frozen=True)
+class ShelfEventConfig:
+    """Parameters of ``ShelfEventDetector`` (grams, seconds). Defaults suit 30-60 Hz load cells."""
+
+    noise_sd_g: float = 2.0  # [g] noise sd assumed until warm-up has measured it
+    min_noise_sd_g: float = 0.2  # [g] floor of the noise estimate (flat, quantised signals)
+    max_noise_sd_g: float = 50.0  # [g] ceiling of the noise estimate
+    quantisation_g: float = 0.0  # [g] ADC step if known (adds to the floor and the tolerances)
+    warmup_s: float = 1.0  # [s] of valid samples that initialise the baseline and noise
+    noise_tau_s: float = 10.0  # [s] time constant of the noise estimate
+    baseline_tau_s: float = 20.0  # [s] time constant of the slow re-zeroing while idle
+    trigger_sigma: float = 6.0  # one sample this many sd from the level starts a change
+    trigger_smooth_sigma: float = 5.0  # the mean of smooth_samples this many sd of the mean away
+    smooth_samples: int = 4  # samples in the smoothed trigger
+    min_trigger_g: float = 2.0  # [g] a change never starts below this
+    settle_window_s: float = 0.5  # [s] the weight must be still this long to count as settled
+    settle_sigma: float = 2.0  # window spread allowed, in noise sd
+    settle_trend_sigma: float = 4.0  # window trend allowed, in sd of the half-window means
+    min_settle_samples: int = 3  # samples in a settle window, at least
+    unsettled_timeout_s: float = 8.0  # [s] a change not settled by then is STATE_UNSETTLED
+    min_event_g: float = 5.0  # [g] smallest delta reported as an event
+    event_sigma: float = 5.0  # an event's |delta| must also exceed this many delta sd
+    minor_sigma: float = 3.0  # smaller settled changes are kept only to merge with neighbours
+    min_minor_g: float = 1.0  # [g] ... and only when at least this large
+    delta_sd_floor_g: float = 0.1  # [g] added in quadrature to delta_sd (load-cell creep)
+    drift_event_g: float = 15.0  # [g] absorbed drift that triggers a STATE_DRIFT event
+    drift_max_rate_g_s: float = 5.0  # [g/s] an unsettled clean ramp slower than this is drift
+    merge_tol_s: float = 0.3  # [s] neighbours' change windows this close belong together
+    merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
+    max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
+    max_gap_s: float = 1.0  # [s] a gap longer than this resets the noise differencing
+
+    def __post_init__(self) -> None:
+        positive = (
+            "noise_sd_g",
+            "min_noise_sd_g",
+            "max_noise_sd_g",
+            "noise_tau_s",
+            "baseline_tau_s",
+            "trigger_sigma",
+            "trigger_smooth_sigma",
+            "settle_window_s",
+            "settle_sigma",
+            "settle_trend_sigma",
+            "unsettled_timeout_s",
+            "event_sigma",
+            "max_gap_s",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                raise ValueError(f"ShelfEventConfig.{name} must be > 0, got {value}")
+        nonneg = (
+            "quantisation_g",
+            "warmup_s",
+            "min_trigger_g",
+            "min_event_g",
+            "minor_sigma",
+            "min_minor_g",
+            "delta_sd_floor_g",
+            "drift_event_g",
+            "drift_max_rate_g_s",
+            "merge_tol_s",
+            "merge_hold_s",
+            "max_hold_s",
+        )
+        for name in nonneg:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"ShelfEventConfig.{name} must be >= 0, got {value}")
+        if self.smooth_samples < 1 or self.min_settle_samples < 2:
+            raise ValueError("ShelfEventConfig: smooth_samples >= 1 and min_settle_samples >= 2")
+        if self.unsettled_timeout_s <= self.settle_window_s:
+            raise ValueError("ShelfEventConfig.unsettled_timeout_s must exceed settle_window_s")
+
+
+@dataclass(frozen=True)
+class ShelfEventCore:
+    """A weight change on one bin or on adjacent bins that one item rests across.
+
+    bin_id: bin with the largest share of the change. bin_ids: every bin that took part, bin_id
+        first. bin_deltas_g: [g] each bin's share, aligned with bin_ids.
+    t_start: [s] stamp of the first sample of the change. t_end: [s] stamp at which the weight
+        settled (STATE_SETTLED), or of the last sample seen (others). t_detect: [s] stamp of the
+        sample at which the detector decided (latency = t_detect - t_end, plus the merge hold).
+    delta_g: [g] settled weight after minus before; negative = items removed.
+    delta_sd_g: [g] standard deviation of delta_g.
+    state: STATE_SETTLED, STATE_UNSETTLED (delta provisional) or STATE_DRIFT (not a pick).
+    dropout_samples: NaN samples seen during the change. peak_abs_dev_g: [g] largest excursion
+        from the old level during the change (hand presses show up here).
+    """
+
+    event_id: str
+    bin_id: str
+    bin_ids: tuple[str, ...]
+    t_start: float
+    t_end: float
+    t_detect: float
+    delta_g: float
+    delta_sd_g: float
+    state: int
+    bin_deltas_g: tuple[float, ...]
+    dropout_samples: int = 0
+    peak_abs_dev_g: float = 0.0
+
+    @property
+    def state_name(self) -> str:
+        """ "settled", "unsettled" or "drift"."""
+        return STATE_NAMES[self.state]
+
+
+@dataclass(frozen=True)
+class BinHealth:
+    """Diagnostics of one bin.
+
+    mode: "warmup", "idle" or "active". level_g, noise_sd_g: [g] baseline and noise estimate.
+    nan_samples: dropouts seen; late_samples: dropped, not newer than the last; last_stamp: [s]
+    stamp of the last sample seen (NaN if none).
+    """
+
+    bin_id: str
+    mode: str
+    level_g: float
+    noise_sd_g: float
+    nan_samples: int
+    late_samples: int
+    last_stamp: float
+
+
+@dataclass
+class _Active:
+    t_start: float
+    pre_level: float
+    pre_var: float
+    ts: list[float]
+    xs: list[float]
+    nan: int = 0
+    lo: int = 0  # first index of the trailing settle window
+    peak: float = 0.0
+
+
+@dataclass
+class _Raw:
+    """A settled single-bin change waiting for the merge with its neighbours."""
+
+    bin: int
+    t_start: float
+    t_end: float
+    t_detect: float
+    delta: float
+    var: float
+    major: bool
+    nan: int
+    peak: float
+    cluster: int = field(default=-1)
+
+
+def _event_id(bin_id: str, t_start: float) -> str:
+    return f"{bin_id}@{t_start:.3f}"
+
+
+class ShelfEventDetector:
+    """Stateful change detector over many bins (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: ShelfEventConfig | None = None,
+        bin_ids: Iterable[str] = (),
+        neighbours: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.config = config or ShelfEventConfig()
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._neigh: list[set[int]] = []
+        self._cap = 0
+        self._alloc(64)
+        self._n = 0
+        self._active: dict[int, _Active] = {}
+        self._warm: dict[int, tuple[list[float], list[float]]] = {}
+        self._pending: list[_Raw] = []
+        self._index_cache: dict[tuple[str, ...], np.ndarray] = {}
+        for b in bin_ids:
+            self._register(b)
+        for b, ns in (neighbours or {}).items():
+            i = self._register(b)
+            for n in ns:
+                j = self._register(n)
+                if i != j:
+                    self._neigh[i].add(j)
+                    self._neigh[j].add(i)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _alloc(self, cap: int) -> None:
+        k = self.config.smooth_samples
+        old = self._cap
+
+        def grow(name: str, shape: tuple[int, ...], fill: float, dtype: type = float) -> None:
+            new = np.full(shape, fill, dtype=dtype)
+            if old:
+                new[:old] = getattr(self, name)[:old]
+            setattr(self, name, new)
+
+        grow("_mode", (cap,), _WARMUP, np.int8)
+        grow("_level", (cap,), 0.0)
+        grow("_level_var", (cap,), 0.0)
+        grow("_sd2", (cap,), self.config.noise_sd_g**2)
+        grow("_prev_x", (cap,), np.nan)
+        grow("_valid_t", (cap,), -np.inf)
+        grow("_seen_t", (cap,), -np.inf)
+        grow("_drift_ref", (cap,), 0.0)
+        grow("_drift_t", (cap,), 0.0)
+        grow("_nan", (cap,), 0, np.int64)
+        grow("_late", (cap,), 0, np.int64)
+        grow("_tail_x", (cap, k), np.nan)
+        grow("_tail_t", (cap, k), np.nan)
+        grow("_tail_pos", (cap,), 0, np.int64)
+        self._cap = cap
+
+    def _register(self, bin_id: str) -> int:
+        i = self._index.get(bin_id)
+        if i is not None:
+            return i
+        if not isinstance(bin_id, str) or not bin_id:
+            raise ValueError(
+                f"ShelfEventDetector: bin id must be a non-empty string, got {bin_id!r}"
+            )
+        i = len(self._names)
+        if i >= self._cap:
+            self._alloc(2 * self._cap)
+        self._names.append(bin_id)
+        self._index[bin_id] = i
+        self._neigh.append(set())
+        self._n = i + 1
+        return i
+
+    def _indices(self, bin_ids: Sequence[str]) -> np.ndarray:
+        key = tuple(bin_ids)
+        idx = self._index_cache.get(key)
+        if idx is None:
+            for b in key:
+                if b not in self._index:
+                    LOGGER.warning("shelf events: unknown bin %r, tracking it from now on", b)
+            idx = np.array([self._register(b) for b in key], dtype=np.int64)
+            if len(set(key)) != len(key):
+                raise ValueError(f"ShelfEventDetector.add_samples: duplicate bin ids in {key}")
+            self._index_cache[key] = idx
+        return idx
+
+    @property
+    def bin_ids(self) -> tuple[str, ...]:
+        """Every bin known to the detector, in registration order."""
+        return tuple(self._names)
+
+    def neighbours(self, bin_id: str) -> tuple[str, ...]:
+        """Bins merged with ``bin_id`` when changes overlap, sorted."""
+        i = self._index.get(bin_id)
+        return () if i is None else tuple(sorted(self._names[j] for j in self._neigh[i]))
+
+    def health(self) -> dict[str, BinHealth]:
+        """Per-bin diagnostics (mode, level, noise, dropped samples)."""
+        out = {}
+        for i, name in enumerate(self._names):
+            last = float(self._seen_t[i])
+            out[name] = BinHealth(
+                name,
+                _MODE_NAMES[int(self._mode[i])],
+                float(self._level[i]),
+                float(math.sqrt(self._sd2[i])),
+                int(self._nan[i]),
+                int(self._late[i]),
+                last if math.isfinite(last) else math.nan,
+            )
+        return out
+
+    # ------------------------------------------------------------------ input
+    def add_samples(
+        self, bin_ids: Sequence[str], stamps: np.ndarray | Sequence[float], grams: np.ndarray
+    ) -> list[ShelfEventCore]:
+        """Feed samples; returns the events released by them.
+
+        bin_ids: (C,) bin id of each channel. stamps: (N,) [s] sample times, increasing.
+        grams: (N, C) [g] tared load; NaN/inf = dropout (counted, skipped).
+        Raises ValueError on mismatched shapes or duplicate bin ids (nothing is consumed then).
+        """
+        idx = self._indices(bin_ids)
+        t_arr = np.asarray(stamps, dtype=float).reshape(-1)
+        g_arr = np.asarray(grams, dtype=float)
+        if g_arr.ndim == 1 and len(idx) == 1 and g_arr.shape[0] == t_arr.shape[0]:
+            g_arr = g_arr.reshape(-1, 1)
+        if g_arr.ndim == 1 and t_arr.shape[0] == 1:
+            g_arr = g_arr.reshape(1, -1)
+        if g_arr.shape != (t_arr.shape[0], len(idx)):
+            raise ValueError(
+                f"ShelfEventDetector.add_samples: grams shape {g_arr.shape} does not "
+                f"match (len(stamps), len(bin_ids)) = ({t_arr.shape[0]}, {len(idx)})"
+            )
+        out: list[ShelfEventCore] = []
+        for i in range(t_arr.shape[0]):
+            t = float(t_arr[i])
+            if not math.isfinite(t):
+                LOGGER.warning("shelf events: non-finite stamp %r dropped", t)
+                self._late[idx] += 1
+                continue
+            self._step(idx, t, g_arr[i], out)
+        out.extend(self._release(force=False))
+        return out
+
+    def flush(self, *, emit_unsettled: bool = True) -> list[ShelfEventCore]:
+        """End of stream: release every held change; bins still changing give STATE_UNSETTLED."""
+        out: list[ShelfEventCore] = []
+        if emit_unsettled:
+            for b in sorted(self._active):
+                ev = self._unsettled(b, self._active[b], float(self._seen_t[b]))
+                if ev is not None:
+                    out.append(ev)
+        out.extend(self._release(force=True))
+        return out
+
+    # ------------------------------------------------------------------ per sample
+    def _step(self, idx: np.ndarray, t: float, x: np.ndarray, out: list[ShelfEventCore]) -> None:
+        fresh = t > self._seen_t[idx]
+        if not fresh.all():
+            self._late[idx[~fresh]] += 1
+        finite = np.isfinite(x)
+        self._nan[idx[fresh & ~finite]] += 1
+        self._seen_t[idx[fresh]] = t
+        mode = self._mode[idx]
+        slow = np.flatnonzero(fresh & (mode != _IDLE))
+        for j in slow:
+            b = int(idx[j])
+            if mode[j] == _ACTIVE:
+                self._step_active(b, t, float(x[j]), out)
+            elif finite[j]:
+                self._step_warmup(b, t, float(x[j]))
+        m = fresh & finite & (mode == _IDLE)
+        if m.any():
+            self._step_idle(idx[m], t, x[m], out)
+
+    def _floor_sd2(self) -> float:
+        return max(self.config.min_noise_sd_g, self.config.quantisation_g / math.sqrt(12.0)) ** 2
+
+    def _step_warmup(self, b: int, t: float, x: float) -> None:
+        ts, xs = self._warm.setdefault(b, ([], []))
+        ts.append(t)
+        xs.append(x)
+        if t - ts[0] < self.config.warmup_s or len(xs) < 5:
+            return
+        arr = np.asarray(xs)
+        d = np.diff(arr)
+        sd = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
+        sd2 = min(max(sd**2, self._floor_sd2()), self.config.max_noise_sd_g**2)
+        level = float(np.median(arr))
+        self._sd2[b] = sd2
+        self._to_idle(b, t, level, sd2 * math.pi / (2.0 * len(arr)), x)
+        self._drift_ref[b] = level
+        self._drift_t[b] = t
+        del self._warm[b]
+
+    def _to_idle(self, b: int, t: float, level: float, level_var: float, last_x: float) -> None:
+        self._mode[b] = _IDLE
+        self._level[b] = level
+        self._level_var[b] = level_var
+        self._prev_x[b] = last_x
+        self._valid_t[b] = t
+        self._tail_x[b] = np.nan
+        self._tail_t[b] = np.nan
+
+    def _step_idle(self, g: np.ndarray, t: float, x: np.ndarray, out: list[ShelfEventCore]) -> None:
+        cfg = self.config
+        k = cfg.smooth_samples
+        level = self._level[g]
+        sd2 = self._sd2[g]
+        sd = np.sqrt(sd2)
+        r = x - level
+        pos = self._tail_pos[g]
+        self._tail_x[g, pos] = x
+        self._tail_t[g, pos] = t
+        self._tail_pos[g] = (pos + 1) % k
+        tail = self._tail_x[g]
+        valid = np.isfinite(tail)
+        cnt = valid.sum(axis=1)
+        mean_k = np.where(valid, tail, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+        band1 = np.maximum(cfg.trigger_sigma * sd, cfg.min_trigger_g)
+        bandk = np.maximum(
+            cfg.trigger_smooth_sigma * sd / np.sqrt(np.maximum(cnt, 1)), cfg.min_trigger_g
+        )
+        trig = (np.abs(r) > band1) | ((cnt >= k) & (np.abs(mean_k - level) > bandk))
+        quiet = ~trig
+        if quiet.any():
+            gq = g[quiet]
+            dt = t - self._valid_t[gq]
+            a = np.clip(dt / cfg.baseline_tau_s, 0.0, 1.0)
+            self._level[gq] = level[quiet] + a * r[quiet]
+            self._level_var[gq] = (1.0 - a) ** 2 * self._level_var[gq] + a**2 * sd2[quiet]
+            d = x[quiet] - self._prev_x[gq]
+            ok = np.isfinite(d) & (dt <= cfg.max_gap_s)
+            if ok.any():
+                lim = 4.0 * math.sqrt(2.0) * sd[quiet][ok]
+                dd = np.clip(d[ok], -lim, lim)
+                bq = np.clip(dt[ok] / cfg.noise_tau_s, 0.0, 1.0)
+                new = (1.0 - bq) * sd2[quiet][ok] + bq * 0.5 * dd**2
+                self._sd2[gq[ok]] = np.clip(new, self._floor_sd2(), cfg.max_noise_sd_g**2)
+            self._prev_x[gq] = x[quiet]
+            self._valid_t[gq] = t
+            drifted = np.abs(self._level[gq] - self._drift_ref[gq]) > cfg.drift_event_g
+            for b in gq[drifted]:
+                out.append(self._drift_event(int(b), t))
+        for j in np.flatnonzero(trig):
+            self._start_active(int(g[j]), t, float(x[j]))
+
+    def _drift_event(self, b: int, t: float) -> ShelfEventCore:
+        name = self._names[b]
+        delta = float(self._level[b] - self._drift_ref[b])
+        t0 = float(self._drift_t[b])
+        self._drift_ref[b] = self._level[b]
+        self._drift_t[b] = t
+        sd = math.sqrt(2.0 * self._level_var[b] + self.config.delta_sd_floor_g**2)
+        LOGGER.info("shelf events: bin %s drifted %.1f g since t=%.3f", name, delta, t0)
+        return ShelfEventCore(
+            _event_id(name, t0), name, (name,), t0, t, t, delta, sd, STATE_DRIFT, (delta,)
+        )
+
+    def _start_active(self, b: int, t: float, x: float) -> None:
+        level = float(self._level[b])
+        sd = math.sqrt(self._sd2[b])
+        ts, xs = [], []
+        # walk back through the smoothing tail to the first sample of the excursion
+        tail = sorted(
+            (tt, xx)
+            for tt, xx in zip(self._tail_t[b], self._tail_x[b], strict=True)
+            if math.isfinite(tt) and math.isfinite(xx) and tt < t
+        )
+        for tt, xx in reversed(tail):
+            if abs(xx - level) <= 2.0 * sd:
+                break
+            ts.insert(0, tt)
+            xs.insert(0, xx)
+        ts.append(t)
+        xs.append(x)
+        peak = max(abs(v - level) for v in xs)
+        self._active[b] = _Active(ts[0], level, float(self._level_var[b]), ts, xs, peak=peak)
+        self._mode[b] = _ACTIVE
+
+    def _step_active(self, b: int, t: float, x: float, out: list[ShelfEventCore]) -> None:
+        cfg = self.config
+        a = self._active[b]
+        if not math.isfinite(x):
+            a.nan += 1
+        else:
+            a.ts.append(t)
+            a.xs.append(x)
+            a.peak = max(a.peak, abs(x - a.pre_level))
+            while a.ts[a.lo] < t - cfg.settle_window_s:
+                a.lo += 1
+            n = len(a.ts) - a.lo
+            long_enough = t - a.ts[a.lo] >= 0.9 * cfg.settle_window_s
+            if n >= cfg.min_settle_samples and long_enough and self._try_settle(b, a, t):
+                return
+        if t - a.t_start > cfg.unsettled_timeout_s:
+            ev = self._timeout(b, a, t)
+            if ev is not None:
+                out.append(ev)
+
+    def _try_settle(self, b: int, a: _Active, t: float) -> bool:
+        cfg = self.config
+        w = np.asarray(a.xs[a.lo :])
+        n = w.shape[0]
+        sd = math.sqrt(self._sd2[b])
+        q = cfg.quantisation_g
+        if float(w.std()) > cfg.settle_sigma * sd + q:
+            return False
+        h = n // 2
+        trend = abs(float(w[:h].mean() - w[h:].mean()))
+        if trend > cfg.settle_trend_sigma * sd * math.sqrt(1.0 / h + 1.0 / (n - h)) + q:
+            return False
+        m = float(np.median(w))
+        after_var = self._sd2[b] * math.pi / (2.0 * n)
+        j = a.lo
+        while j > 1 and abs(a.xs[j - 1] - m) <= 3.0 * sd + q:
+            j -= 1
+        delta = m - a.pre_level
+        var = a.pre_var + after_var + q**2 / 6.0 + cfg.delta_sd_floor_g**2
+        sdd = math.sqrt(var)
+        major = abs(delta) >= max(cfg.min_event_g, cfg.event_sigma * sdd)
+        minor = abs(delta) >= max(cfg.min_minor_g, cfg.minor_sigma * sdd)
+        if major or minor:
+            self._pending.append(_Raw(b, a.t_start, a.ts[j], t, delta, var, major, a.nan, a.peak))
+        del self._active[b]
+        self._to_idle(b, t, m, after_var, a.xs[-1])
+        if major:
+            self._drift_ref[b] = m
+            self._drift_t[b] = t
+        return True
+
+    def _timeout(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
+        cfg = self.config
+        sd = math.sqrt(self._sd2[b])
+        del self._active[b]
+        if len(a.xs) < cfg.min_settle_samples:
+            LOGGER.warning(
+                "shelf events: bin %s had no valid samples for %.1f s; keeping its level",
+                self._names[b],
+                t - a.t_start,
+            )
+            self._to_idle(b, t, a.pre_level, a.pre_var, a.pre_level)
+            return None
+        ts = np.asarray(a.ts)
+        xs = np.asarray(a.xs)
+        w = xs[a.lo :]
+        slope, icpt = np.polyfit(ts - ts[0], xs, 1)
+        resid = float(np.std(xs - (icpt + slope * (ts - ts[0]))))
+        name = self._names[b]
+        if (
+            resid <= cfg.settle_sigma * sd + cfg.quantisation_g
+            and abs(slope) <= cfg.drift_max_rate_g_s
+        ):
+            end = float(icpt + slope * (ts[-1] - ts[0]))
+            delta = end - a.pre_level
+            sdd = math.sqrt(a.pre_var + resid**2 / len(xs) + cfg.delta_sd_floor_g**2)
+            self._to_idle(b, t, end, resid**2 / len(xs), float(xs[-1]))
+            self._drift_ref[b] = end
+            self._drift_t[b] = t
+            LOGGER.info("shelf events: bin %s ramps %.2f g/s: drift", name, slope)
+            return ShelfEventCore(
+                _event_id(name, a.t_start),
+                name,
+                (name,),
+                a.t_start,
+                float(ts[-1]),
+                t,
+                delta,
+                sdd,
+                STATE_DRIFT,
+                (delta,),
+                a.nan,
+                a.peak,
+            )
+        m = float(np.median(w))
+        band = max(cfg.min_trigger_g, cfg.trigger_smooth_sigma * sd / math.sqrt(len(w)))
+        if abs(m - a.pre_level) <= band:
+            mad = 1.4826 * float(np.median(np.abs(xs - np.median(xs))))
+            self._sd2[b] = min(max(mad**2, self._sd2[b]), cfg.max_noise_sd_g**2)
+            LOGGER.warning(
+                "shelf events: bin %s got noisier: noise sd now %.1f g",
+                name,
+                math.sqrt(self._sd2[b]),
+            )
+            self._to_idle(b, t, a.pre_level, a.pre_var, float(xs[-1]))
+            return None
+        self._active[b] = a
+        return self._unsettled(b, a, t)
+
+    def _unsettled(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
+        """Provisional event for a change that did not settle; the bin re-zeroes and goes on."""
+        del self._active[b]
+        name = self._names[b]
+        if not a.xs:
+            self._to_idle(b, t, a.pre_level, a.pre_var, a.pre_level)
+            return None
+        w = np.asarray(a.xs[a.lo :]) if a.lo < len(a.xs) else np.asarray(a.xs[-1:])
+        m = float(np.median(w))
+        var_w = float(w.var()) if w.shape[0] > 1 else self._sd2[b]
+        delta = m - a.pre_level
+        sdd = math.sqrt(a.pre_var + var_w / w.shape[0] + var_w + self.config.delta_sd_floor_g**2)
+        self._to_idle(b, t, m, var_w / w.shape[0], a.xs[-1])
+        self._drift_ref[b] = m
+        self._drift_t[b] = t
+        LOGGER.info("shelf events: bin %s did not settle within %.1f s", name, t - a.t_start)
+        return ShelfEventCore(
+            _event_id(name, a.t_start),
+            name,
+            (name,),
+            a.t_start,
+            a.ts[-1],
+            t,
+            delta,
+            sdd,
+            STATE_UNSETTLED,
+            (delta,),
+            a.nan,
+            a.peak,
+        )
+
+    # ------------------------------------------------------------------ adjacent-bin merge
+    def _clusters(self) -> list[list[_Raw]]:
+        tol = self.config.merge_tol_s
+        raws = self._pending
+        parent = list(range(len(raws)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for i, a in enumerate(raws):
+            for j in range(i + 1, len(raws)):
+                c = raws[j]
+                if c.bin not in self._neigh[a.bin] or (a.delta > 0) != (c.delta > 0):
+                    continue
+                if a.t_start - tol <= c.t_end and c.t_start - tol <= a.t_end:
+                    parent[find(i)] = find(j)
+        groups: dict[int, list[_Raw]] = {}
+        for i, r in enumerate(raws):
+            groups.setdefault(find(i), []).append(r)
+        return list(groups.values())
+
+    def _ready(self, group: list[_Raw]) -> bool:
+        cfg = self.config
+        members = {r.bin for r in group}
+        for r in group:
+            if self._seen_t[r.bin] >= r.t_detect + cfg.max_hold_s:
+                return True
+        for r in group:
+            for nb in self._neigh[r.bin] - members:
+                act = self._active.get(nb)
+                if act is not None and act.t_start <= r.t_end + cfg.merge_tol_s:
+                    return False
+                if self._seen_t[nb] < r.t_detect + cfg.merge_hold_s:
+                    return False
+        return True
+
+    def _release(self, *, force: bool) -> list[ShelfEventCore]:
+        if not self._pending:
+            return []
+        cfg = self.config
+        out = []
+        keep: list[_Raw] = []
+        for group in self._clusters():
+            if not force and not self._ready(group):
+                keep.extend(group)
+                continue
+            delta = sum(r.delta for r in group)
+            var = sum(r.var for r in group)
+            if abs(delta) < max(cfg.min_event_g, cfg.event_sigma * math.sqrt(var)):
+                continue
+            group.sort(key=lambda r: (-abs(r.delta), self._names[r.bin]))
+            first, rest = group[0], sorted(group[1:], key=lambda r: self._names[r.bin])
+            ordered = [first, *rest]
+            name = self._names[first.bin]
+            t_start = min(r.t_start for r in group)
+            out.append(
+                ShelfEventCore(
+                    _event_id(name, t_start),
+                    name,
+                    tuple(self._names[r.bin] for r in ordered),
+                    t_start,
+                    max(r.t_end for r in group),
+                    max(r.t_detect for r in group),
+                    delta,
+                    math.sqrt(var),
+                    STATE_SETTLED,
+                    tuple(r.delta for r in ordered),
+                    sum(r.nan for r in group),
+                    max(r.peak for r in group),
+                )
+            )
+        self._pending = keep
+        out.sort(key=lambda e: (e.t_detect, e.event_id))
+        return out
+
+
+def neighbours_from_boxes(
+    boxes: Mapping[str, tuple[str, np.ndarray, np.ndarray]], *, gap_m: float = 0.02
+) -> dict[str, tuple[str, ...]]:
+    """Adjacent bins: same shelf, boxes touching within ``gap_m``.
+
+    boxes: bin_id -> (shelf_id, center (3,) [m], size (3,) [m]) of axis-aligned boxes in `store`.
+    Returns bin_id -> sorted neighbour ids (symmetric).
+    """
+    by_shelf: dict[str, list[str]] = {}
+    for b, (shelf, _, _) in boxes.items():
+        by_shelf.setdefault(shelf, []).append(b)
+    out: dict[str, set[str]] = {b: set() for b in boxes}
+    for ids in by_shelf.values():
+        for i, a in enumerate(ids):
+            ca, sa = np.asarray(boxes[a][1], float), np.asarray(boxes[a][2], float)
+            for c in ids[i + 1 :]:
+                cc, sc = np.asarray(boxes[c][1], float), np.asarray(boxes[c][2], float)
+                gap = np.abs(ca - cc)[:2] - 0.5 * (sa + sc)[:2]
+                if np.all(gap <= gap_m):
+                    out[a].add(c)
+                    out[c].add(a)
+    return {b: tuple(sorted(ns)) for b, ns in out.items()}
