@@ -14,7 +14,8 @@ YAML schema (see ``stores/small.yaml`` for a complete example)::
     gondolas: [{id, center: [x, y, z], size: [sx, sy, sz], double_sided: bool}]
     shelves:  [{id, gondola, side: +x|-x|+y|-y, z, clearance}]
     products: [{sku, name, price, weight_g, weight_sd_g, dims_m: [a, b, c], barcode, image, color}]
-    bins:     [{id, shelf, center: [x, y, z], size: [sx, sy, sz], sku, count} | {..., stock: {sku: n}}]
+    bins:     [{id, shelf, center: [x, y, z], size: [sx, sy, sz], sku, count}]
+                (or stock: {sku: count, ...} instead of sku and count for a mixed bin)
     boards:   [{id, rate_hz, noise_sd_g, quantisation_g, channels: [bin ids]}]
     cameras:  [{id, width, height, fx, fy, cx, cy, dist: [k1, k2, p1, p2, k3], rate_hz,
                 position: [x, y, z], look_at: [x, y, z]}]
@@ -130,7 +131,7 @@ class Bin:
         return self.center + self.access_normal * (np.abs(self.access_normal) @ self.size) / 2.0
 
     def contains(self, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
-        """Whether points (N, 3) [m] lie inside the box grown by ``margin`` [m]; returns (N,) bool."""
+        """(N,) bool: points (N, 3) [m] inside the box grown by ``margin`` [m]."""
         pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
         lo = self.min_corner - margin
         hi = self.max_corner + margin
@@ -177,10 +178,10 @@ class Camera:
     camera_id: str
     width: int
     height: int
-    K: np.ndarray  # noqa: N815 - the CameraInfo name
+    K: np.ndarray
     dist: np.ndarray
     rate_hz: float
-    T_store_optical: np.ndarray  # noqa: N815 - transform naming T_parent_child
+    T_store_optical: np.ndarray
 
     @property
     def frame_id(self) -> str:
@@ -300,7 +301,9 @@ class StoreModel:
 
     def bins_of_sku(self, sku: str) -> tuple[str, ...]:
         """Bins whose planogram holds ``sku``, sorted."""
-        return tuple(sorted(b for b, ents in self.planogram.items() if any(e.sku == sku for e in ents)))
+        return tuple(
+            sorted(b for b, ents in self.planogram.items() if any(e.sku == sku for e in ents))
+        )
 
     def gates_of_kind(self, kind: str) -> tuple[Gate, ...]:
         """Gates of kind ``"entry"`` or ``"exit"`` in id order."""
@@ -490,7 +493,12 @@ def _load_gondolas(
         if np.any(size <= 0):
             raise ctx.error(f"{fld}.size", f"must be positive, got {size.tolist()}")
         lo, hi = center - size / 2, center + size / 2
-        if lo[0] < -_TOL_M or lo[1] < -_TOL_M or hi[0] > floor[0] + _TOL_M or hi[1] > floor[1] + _TOL_M:
+        if (
+            lo[0] < -_TOL_M
+            or lo[1] < -_TOL_M
+            or hi[0] > floor[0] + _TOL_M
+            or hi[1] > floor[1] + _TOL_M
+        ):
             raise ctx.error(fld, f"'{gid}' lies outside the floor {floor.tolist()}")
         if lo[2] < -_TOL_M or hi[2] > ceiling:
             raise ctx.error(f"{fld}.center", f"'{gid}' must stand on the floor below the ceiling")
@@ -530,9 +538,7 @@ def _load_shelves(
                 lo[axis] = g.center[axis]
             else:
                 hi[axis] = g.center[axis]
-        out[sid] = Shelf(
-            sid, gid, z, _frozen(lo[:2]), _frozen(hi[:2]), _frozen(normal), clearance
-        )
+        out[sid] = Shelf(sid, gid, z, _frozen(lo[:2]), _frozen(hi[:2]), _frozen(normal), clearance)
     if not out:
         raise ctx.error("shelves", "must list at least one shelf")
     return out
@@ -789,7 +795,7 @@ def _load_sim(ctx: _Ctx, data: Mapping[str, Any], products: dict[str, Product]) 
     if not isinstance(measured, dict):
         raise ctx.error("sim.measured_weight_g", "must be a mapping sku -> grams")
     out: dict[str, float] = {}
-    for sku, grams in measured.items():
+    for sku in measured:
         if sku not in products:
             raise ctx.error(f"sim.measured_weight_g.{sku}", f"{sku!r} is not in the catalogue")
         out[sku] = ctx.number(measured, sku, "sim.measured_weight_g", positive=True)
