@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from go_fusion.core.cart import KIND_PICK, KIND_RETURN, CartEventRecord
+from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
 from go_fusion.core.store_view import BinSpec, ProductSpec
 
 SOURCE_HAND = 0
@@ -59,9 +60,6 @@ class AttributionConfig:
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
-    weight_sd_floor_g: float = 2.0  # added to the weight noise (tare and sensor drift)
-    max_return_quantity: int = 6  # largest return considered per SKU
-    unexplained_density: float = 2e-4  # [1/g] density of a weight change no product explains
     review_threshold: float = 0.6  # joint confidence below this goes to review
 
 
@@ -190,10 +188,12 @@ class Attributor:
         config: AttributionConfig,
         bins: Mapping[str, BinSpec],
         products: Mapping[str, ProductSpec],
+        hypothesis_config: HypothesisConfig | None = None,
     ) -> None:
         self.config = config
         self.bins = bins
         self.products = products
+        self.hypothesis_config = hypothesis_config or HypothesisConfig()
 
     # ---- shoppers -------------------------------------------------------------------------
 
@@ -299,21 +299,15 @@ class Attributor:
                 f *= self.config.vision_floor + float(e.scores.get(sku, 0.0))
         return f
 
-    def _weight_likelihood(self, delta_g: float, delta_sd_g: float, sku: str, units: int) -> float:
-        """Gaussian density of |delta_g| given ``units`` of ``sku`` (unit weights and spreads)."""
-        p = self.products.get(sku)
-        if p is None:
-            return 0.0
-        mean = units * p.unit_weight_g
-        var = units * p.unit_weight_sd_g**2 + delta_sd_g**2 + self.config.weight_sd_floor_g**2
-        z = (abs(delta_g) - mean) / math.sqrt(var)
-        return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi * var)
-
     def pick_hypotheses(
         self, obs: ShelfObservation, evidence: Sequence[EvidenceItem]
     ) -> list[WeightHypothesis]:
-        """Pick hypotheses (positive quantities) re-weighted by vision, normalised, best first."""
-        hyps = [h for h in obs.hypotheses if h.items and all(q > 0 for _, q in h.items)]
+        """Pick hypotheses (positive quantities) re-weighted by vision, normalised, best first.
+
+        The detector's "unexplained" hypothesis (``items == ()``) stays in, so its mass lowers the
+        probability of every explanation.
+        """
+        hyps = [h for h in obs.hypotheses if all(q > 0 for _, q in h.items)]
         weighted = [
             (h, h.probability * self._vision_factor([s for s, _ in h.items], evidence))
             for h in hyps
@@ -328,21 +322,33 @@ class Attributor:
     ) -> list[WeightHypothesis]:
         """Return hypotheses (negative quantities) for a shopper holding ``cart`` (sku -> units).
 
-        Candidates are the SKUs in the cart (prior 1, up to the units held) and the bin's
-        planogram SKUs (prior ``not_in_cart_prior``: returning what one does not hold is possible
-        only when an earlier pick was missed). Each is scored by the weight likelihood and vision.
+        Candidates are the SKUs in the cart (prior 1) and the bin's planogram SKUs (prior
+        ``not_in_cart_prior``: returning what one does not hold happens only when an earlier pick
+        was missed); returning more units than held costs ``not_in_cart_prior`` too. The weight
+        change ranks them (``hypotheses.rank_hypotheses``, which also keeps an "unexplained"
+        alternative, ``items == ()``), then vision multiplies in.
         """
         cfg = self.config
+        held = {sku: int(n) for sku, n in cart.items() if n > 0 and sku in self.products}
         planogram = {s for b in (obs.bin_ids or (obs.bin_id,)) for s in self.bins[b].skus}
-        weighted: list[tuple[WeightHypothesis, float]] = []
-        for sku in sorted(set(cart) | planogram):
-            held = int(cart.get(sku, 0))
-            vision = self._vision_factor([sku], evidence)
-            for units in range(1, cfg.max_return_quantity + 1):
-                prior = 1.0 if units <= held else cfg.not_in_cart_prior
-                lik = self._weight_likelihood(obs.delta_g, obs.delta_sd_g, sku, units)
-                weighted.append((WeightHypothesis(((sku, -units),), 1.0), prior * lik * vision))
-        return _normalise(weighted, extra_mass=cfg.unexplained_density)
+        candidates = [
+            Candidate(
+                sku,
+                self.products[sku].unit_weight_g,
+                self.products[sku].unit_weight_sd_g,
+                prior=1.0 if sku in held else cfg.not_in_cart_prior,
+            )
+            for sku in sorted(set(held) | (planogram & set(self.products)))
+        ]
+        ranked = rank_hypotheses(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
+        weighted = []
+        for h in ranked:
+            factor = self._vision_factor([s for s, _ in h.items], evidence)
+            for sku, q in h.items:
+                if sku in held and -q > held[sku]:
+                    factor *= cfg.not_in_cart_prior
+            weighted.append((WeightHypothesis(h.items, h.probability), h.probability * factor))
+        return _normalise(weighted)
 
     # ---- decision -------------------------------------------------------------------------
 
@@ -376,11 +382,12 @@ class Attributor:
                 hyps = pick_hyps
             else:
                 hyps = self.return_hypotheses(obs, carts.get(s.session_id, {}), ev)
-            if not hyps:
+            explained = [h for h in hyps if h.items]
+            if not explained:
                 continue
-            joint = s.probability * hyps[0].probability
+            joint = s.probability * explained[0].probability
             if best is None or joint > best[0]:
-                best = (joint, s, hyps[0])
+                best = (joint, s, explained[0])
         if best is None:
             return Attribution(
                 obs.event_id, kind, (), 0.0, 0.0, 0.0, True, tuple(shoppers),
@@ -435,11 +442,9 @@ def _track_evidence(shopper: ShopperScore) -> tuple[str, ...]:
     return (f"track:{shopper.track_id}",) if shopper.track_id else ()
 
 
-def _normalise(
-    weighted: Sequence[tuple[WeightHypothesis, float]], extra_mass: float = 0.0
-) -> list[WeightHypothesis]:
-    """Normalise weights into probabilities; ``extra_mass`` is an unlisted alternative."""
-    total = sum(w for _, w in weighted) + extra_mass
+def _normalise(weighted: Sequence[tuple[WeightHypothesis, float]]) -> list[WeightHypothesis]:
+    """Normalise weights into probabilities, most probable first (ties by items)."""
+    total = sum(w for _, w in weighted)
     if total <= 0.0 or not math.isfinite(total):
         return []
     out = [WeightHypothesis(h.items, w / total) for h, w in weighted if w > 0.0]

@@ -143,11 +143,15 @@ def build_receipt(
 
 @dataclass(frozen=True)
 class GateOutcome:
-    """What a gate observation did: the session it touched (if any) and a diagnostic."""
+    """What a gate observation did: the session it touched (if any) and a diagnostic.
+
+    changed: the observation changed a session (it must be journalled to be replayed).
+    """
 
     session: Session | None
     opened: bool = False
     diagnostic: str = ""
+    changed: bool = False
 
 
 class SessionBook:
@@ -199,7 +203,7 @@ class SessionBook:
         )
         self.sessions[session_id] = session
         self._open_by_token[digest] = session_id
-        return GateOutcome(session, opened=True)
+        return GateOutcome(session, opened=True, changed=True)
 
     def bind_track(self, track_id: str, session_id: str) -> bool:
         """Bind a track to a session (the tracker does this at the entry gate)."""
@@ -223,14 +227,14 @@ class SessionBook:
                 )
             session = self.sessions[session_id]
             self._mark_exit(session, obs.t)
-            return GateOutcome(session)
+            return GateOutcome(session, changed=True)
         blind = [s for s in self.open_sessions() if not s.track_ids and s.finalise_at is None]
         if len(blind) == 1:
             session = blind[0]
             session.anonymous_exits += 1
             if session.anonymous_exits >= session.group_size:
                 self._mark_exit(session, obs.t)
-            return GateOutcome(session)
+            return GateOutcome(session, changed=True)
         if not blind:
             # Tracked sessions leave through their tracks' exits; nothing to do here.
             return GateOutcome(None)
@@ -248,10 +252,12 @@ class SessionBook:
         session = self.sessions[session_id]
         if session.closed:
             return GateOutcome(session)
+        if track_id in session.exited_tracks:
+            return GateOutcome(session)
         session.exited_tracks.add(track_id)
         if set(session.track_ids) <= session.exited_tracks:
             self._mark_exit(session, t)
-        return GateOutcome(session)
+        return GateOutcome(session, changed=True)
 
     def _mark_exit(self, session: Session, t: float) -> None:
         if session.finalise_at is None:

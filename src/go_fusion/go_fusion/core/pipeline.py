@@ -1,0 +1,850 @@
+"""FusionPipeline: shelf events + tracks + attribution + carts + checkout, pure and replayable.
+
+The fusion node and the offline evaluation drive the same object: feed it load-cell batches, gate
+events, synchronised person detections (or ready-made track snapshots), product evidence and
+review decisions, each with its sensor stamp; every call returns a :class:`FusionOutput` with what
+to publish. Nothing here reads the wall clock: time is the stamps, and the pipeline's clock is the
+latest stamp it accepted (``now``), so a replay gives identical carts and receipts.
+
+Durability (exactly once): every state change is written to the :class:`Journal` before the call
+returns, and ``journal.commit()`` (fsync) runs before anything is handed out for publishing. A new
+pipeline on the same journal rebuilds sessions, carts, the review queue, the live planogram, the
+shelf events not yet attributed and the receipts (those written but maybe not published come back
+from :meth:`FusionPipeline.unpublished_receipts`). Cart events and receipts carry deterministic
+ids, and the books refuse an id twice, so a restart never adds an item or a receipt twice.
+
+Attribution waits until the tracks cover the event window (``t_end + edge_window_s``) or until
+``track_wait_s`` of load-cell time has passed, so cameras that lag the scales are not ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from go_fusion.core.attribution import (
+    AttributionConfig,
+    Attributor,
+    CandidateTrack,
+    EvidenceItem,
+    ShelfObservation,
+    WeightHypothesis,
+    WristSample,
+)
+from go_fusion.core.cart import KIND_PICK, CartBook, CartEventRecord
+from go_fusion.core.checkout import (
+    ENTRY,
+    EXIT,
+    GateObservation,
+    ReceiptLineRecord,
+    ReceiptRecord,
+    SessionBook,
+    build_receipt,
+)
+from go_fusion.core.hypotheses import HypothesisConfig, candidates_for_bins, rank_hypotheses
+from go_fusion.core.journal import Journal
+from go_fusion.core.review import ReviewDecision, ReviewQueue
+from go_fusion.core.shelf_events import (
+    STATE_DRIFT,
+    STATE_SETTLED,
+    ShelfEventConfig,
+    ShelfEventCore,
+    ShelfEventDetector,
+    neighbours_from_boxes,
+)
+from go_fusion.core.store_view import StoreView
+
+LOGGER = logging.getLogger(__name__)
+
+LEFT_WRIST = 9
+RIGHT_WRIST = 10
+TRACK_TENTATIVE = 0
+TRACK_CONFIRMED = 1
+TRACK_OCCLUDED = 2
+TRACK_EXITED = 3
+
+# Diagnostic levels (diagnostic_msgs/DiagnosticStatus).
+OK = 0
+WARN = 1
+ERROR = 2
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Parameters of the pipeline (defaults in go_fusion/config/fusion.yaml). Seconds, grams."""
+
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    shelf: ShelfEventConfig = field(default_factory=ShelfEventConfig)
+    hypotheses: HypothesisConfig = field(default_factory=HypothesisConfig)
+    checkout_grace_s: float = 0.3  # wait after an exit for weight changes still settling
+    track_wait_s: float = 0.3  # longest wait for the tracks to cover an event window
+    max_lateness_s: float = 30.0  # inputs older than now - this are rejected (far past)
+    max_future_s: float = 5.0  # inputs newer than the reference clock + this are rejected
+    max_abs_grams: float = 200_000.0  # a channel reading beyond this is absurd (set to dropout)
+    wrist_history_s: float = 20.0  # wrist samples kept per track
+    evidence_history_s: float = 20.0  # product evidence kept
+    off_planogram_prior: float = 0.02  # prior of picking a SKU the bin is not known to hold
+    min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
+    default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
+
+
+@dataclass(frozen=True)
+class TrackSnapshot:
+    """One tracked shopper at one time, as the tracker reports it.
+
+    position, velocity: (3,) [m], [m/s] store frame. covariance: (6, 6) of (x, y, z, vx, vy, vz).
+    keypoints: (17, 3) [m] COCO-17 or None; keypoint_scores: (17,); keypoint_covariance:
+    (17, 3, 3) [m^2] or None. state: TRACK_* (go_msgs/ShopperTrack constants). last_seen: [s].
+    """
+
+    track_id: str
+    session_id: str
+    state: int
+    position: np.ndarray
+    velocity: np.ndarray
+    covariance: np.ndarray
+    last_seen: float
+    keypoints: np.ndarray | None = None
+    keypoint_scores: np.ndarray | None = None
+    keypoint_covariance: np.ndarray | None = None
+    camera_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem with an input or a decision: level OK/WARN/ERROR, a short name, a message."""
+
+    level: int
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ShelfEventOut:
+    """A detected shelf event with its ranked (sku, quantity) hypotheses, for publishing."""
+
+    event: ShelfEventCore
+    hypotheses: tuple[WeightHypothesis, ...]
+
+
+@dataclass(frozen=True)
+class CartLineView:
+    """A cart line for publishing (name from the catalogue)."""
+
+    sku: str
+    name: str
+    quantity: int
+    confidence: float
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CartView:
+    """A cart for publishing or the GetCart service. stamp: [s] time of the last change."""
+
+    session_id: str
+    track_ids: tuple[str, ...]
+    lines: tuple[CartLineView, ...]
+    pending_reviews: int
+    closed: bool
+    stamp: float
+
+
+@dataclass
+class FusionOutput:
+    """Everything one pipeline call produced, in the order it happened."""
+
+    shelf_events: list[ShelfEventOut] = field(default_factory=list)
+    cart_events: list[CartEventRecord] = field(default_factory=list)
+    review_events: list[CartEventRecord] = field(default_factory=list)
+    carts: list[CartView] = field(default_factory=list)
+    receipts: list[ReceiptRecord] = field(default_factory=list)
+    tracks: list[TrackSnapshot] | None = None
+    skeletons: Any = None
+    misplaced: list[tuple[str, str, int]] = field(default_factory=list)  # (bin, sku, units)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def extend(self, other: FusionOutput) -> None:
+        """Append another output's items to this one."""
+        self.shelf_events += other.shelf_events
+        self.cart_events += other.cart_events
+        self.review_events += other.review_events
+        self.carts += other.carts
+        self.receipts += other.receipts
+        self.misplaced += other.misplaced
+        self.diagnostics += other.diagnostics
+        if other.tracks is not None:
+            self.tracks = other.tracks
+            self.skeletons = other.skeletons
+
+
+class FusionPipeline:
+    """The whole fusion back end on one store (see the module docstring).
+
+    tracker: optional object with ``update(t, detections_by_camera, gate_events)``; its result is
+    turned into :class:`TrackSnapshot` by ``track_adapter``. Without one, tracks come through
+    :meth:`add_tracks` (or not at all: events then go to the only open session, or to review).
+    """
+
+    def __init__(
+        self,
+        store: StoreView,
+        config: FusionConfig | None = None,
+        journal: Journal | None = None,
+        tracker: Any = None,
+        track_adapter: Callable[[Any], tuple[list[TrackSnapshot], Any]] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or FusionConfig()
+        self.journal = journal if journal is not None else Journal(None)
+        self.tracker = tracker
+        self.track_adapter = track_adapter
+        self.attributor = Attributor(
+            self.config.attribution, store.bins, store.products, self.config.hypotheses
+        )
+        boxes = {b.bin_id: (b.shelf_id, b.center, b.size) for b in store.bins.values()}
+        self.detector = ShelfEventDetector(
+            self.config.shelf, sorted(store.bins), neighbours_from_boxes(boxes)
+        )
+        self.sessions = SessionBook(self.config.checkout_grace_s)
+        self.carts = CartBook()
+        self.reviews = ReviewQueue()
+        # bin -> {sku: units on the shelf}; a bin without counts starts at 0 units per SKU.
+        self.live_planogram: dict[str, dict[str, int]] = {
+            b.bin_id: dict(
+                zip(b.skus, [int(c) for c in b.counts] or [0] * len(b.skus), strict=True)
+            )
+            for b in store.bins.values()
+        }
+        self.receipts: dict[str, ReceiptRecord] = {}
+        self._published: set[str] = set()
+        self._pending_events: dict[str, ShelfObservation] = {}
+        self._seen_shelf_events: set[str] = set()
+        self._wrists: dict[str, deque[WristSample]] = {}
+        self._evidence: deque[EvidenceItem] = deque()
+        self._board_last_t: dict[str, float] = {}
+        self._tracks_t: float | None = None
+        self._gate_buffer: list[GateObservation] = []
+        self.now: float | None = None
+        self.diagnostic_counts: dict[str, int] = {}
+        self._rebuild()
+
+    # ---- journal ----------------------------------------------------------------------------
+
+    def _record(self, type_: str, data: Mapping[str, Any]) -> None:
+        self.journal.append(type_, data)
+        self._apply(type_, data)
+
+    def _apply(self, type_: str, data: Mapping[str, Any]) -> None:
+        """Apply one journal record to the books (live and when rebuilding)."""
+        if "t" in data and data["t"] is not None:
+            self.now = max(self.now, float(data["t"])) if self.now is not None else float(data["t"])
+        if type_ == "gate":
+            self._apply_gate(data)
+        elif type_ == "track_bind":
+            if self.sessions.bind_track(data["track_id"], data["session_id"]):
+                self.carts.add_track(data["session_id"], data["track_id"])
+        elif type_ == "track_exit":
+            self.sessions.track_exit(data["track_id"], data["t"])
+        elif type_ == "shelf_event":
+            self._seen_shelf_events.add(data["event_id"])
+            self._pending_events[data["event_id"]] = _observation_from_json(data)
+        elif type_ == "shelf_done":
+            self._pending_events.pop(data["event_id"], None)
+        elif type_ == "cart_event":
+            event = _event_from_json(data["event"])
+            if self.carts.apply(event).applied:
+                self._follow_stock(event)
+        elif type_ == "review_queued":
+            event = _event_from_json(data["event"])
+            if self.reviews.push(event):
+                self.carts.set_pending(event.session_id, +1)
+        elif type_ == "review_decision":
+            decision = ReviewDecision(**data["decision"])
+            outcome = self.reviews.decide(decision, lambda _: True, lambda _: True)
+            if outcome.success:
+                self._apply_review_outcome(outcome)
+        elif type_ == "receipt":
+            receipt = _receipt_from_json(data["receipt"])
+            self.receipts[receipt.receipt_id] = receipt
+            self.sessions.close(receipt.session_id)
+            self.carts.close(receipt.session_id)
+        elif type_ == "receipt_published":
+            self._published.add(data["receipt_id"])
+
+    def _rebuild(self) -> None:
+        for record in self.journal:
+            self._apply(record.type, record.data)
+        if self.journal.records:
+            LOGGER.info(
+                "fusion: rebuilt %d sessions, %d receipts, %d queued reviews from %d records",
+                len(self.sessions.sessions),
+                len(self.receipts),
+                len(self.reviews),
+                len(self.journal.records),
+            )
+
+    def unpublished_receipts(self) -> list[ReceiptRecord]:
+        """Receipts on disk that were not confirmed published (publish them again; same ids)."""
+        return [r for rid, r in self.receipts.items() if rid not in self._published]
+
+    def mark_published(self, receipt_id: str) -> None:
+        """Record that a receipt went out (so a restart does not publish it again)."""
+        if receipt_id in self.receipts and receipt_id not in self._published:
+            self._record("receipt_published", {"receipt_id": receipt_id})
+            self.journal.commit()
+
+    # ---- time and validation ----------------------------------------------------------------
+
+    def _diag(self, out: FusionOutput, level: int, name: str, message: str) -> None:
+        self.diagnostic_counts[name] = self.diagnostic_counts.get(name, 0) + 1
+        if level >= WARN:
+            LOGGER.warning("%s: %s", name, message)
+        out.diagnostics.append(Diagnostic(level, name, message))
+
+    def _check_stamp(self, t: float, what: str, out: FusionOutput, reference: float | None) -> bool:
+        """Reject non-finite stamps, stamps from the future and from the far past."""
+        cfg = self.config
+        if not math.isfinite(t):
+            self._diag(out, ERROR, "bad_stamp", f"{what}: stamp {t} is not finite")
+            return False
+        if reference is not None and t > reference + cfg.max_future_s:
+            self._diag(
+                out, ERROR, "future_stamp",
+                f"{what}: stamp {t:.3f} s is {t - reference:.1f} s in the future",
+            )  # fmt: skip
+            return False
+        if self.now is not None and t < self.now - cfg.max_lateness_s:
+            self._diag(
+                out, ERROR, "stale_stamp",
+                f"{what}: stamp {t:.3f} s is {self.now - t:.1f} s older than the newest input",
+            )  # fmt: skip
+            return False
+        return True
+
+    def _tick(self, t: float) -> None:
+        self.now = t if self.now is None else max(self.now, t)
+
+    # ---- inputs -----------------------------------------------------------------------------
+
+    def add_gate_event(self, obs: GateObservation, reference: float | None = None) -> FusionOutput:
+        """An entry scan or an exit crossing. reference: [s] the receiver's clock, if any."""
+        out = FusionOutput()
+        if not self._check_stamp(obs.t, f"gate event at '{obs.gate_id}'", out, reference):
+            return out
+        gate = self.store.gates.get(obs.gate_id)
+        if gate is None:
+            self._diag(out, ERROR, "unknown_gate", f"gate event from unknown gate '{obs.gate_id}'")
+            return out
+        if obs.kind not in (ENTRY, EXIT) or gate.kind != obs.kind:
+            self._diag(
+                out, ERROR, "gate_kind",
+                f"{obs.kind} event at gate '{obs.gate_id}' which is an {gate.kind} gate",
+            )  # fmt: skip
+            return out
+        self._tick(obs.t)
+        record = {
+            "gate_id": obs.gate_id,
+            "kind": obs.kind,
+            "t": obs.t,
+            "token": obs.session_token,
+            "group_size": max(1, int(obs.group_size)),
+        }
+        outcome = self._apply_gate(record)
+        if outcome.diagnostic:
+            name = "duplicate_scan" if "duplicate" in outcome.diagnostic else "gate"
+            if "without an entry" in outcome.diagnostic:
+                name = "exit_without_entry"
+            self._diag(out, WARN, name, outcome.diagnostic)
+        if outcome.changed:
+            self.journal.append("gate", record)
+            if outcome.session is not None:
+                out.carts.append(self.cart_view(outcome.session.session_id))
+        self._gate_buffer.append(obs)
+        out.extend(self._advance())
+        return out
+
+    def _apply_gate(self, data: Mapping[str, Any]) -> Any:
+        obs = GateObservation(
+            data["gate_id"], data["kind"], float(data["t"]), data.get("token", ""),
+            int(data["group_size"]),
+        )  # fmt: skip
+        outcome = self.sessions.entry(obs) if obs.kind == ENTRY else self.sessions.exit_scan(obs)
+        if outcome.opened and outcome.session is not None:
+            self.carts.open(outcome.session.session_id, obs.t)
+        return outcome
+
+    def add_load_cells(
+        self,
+        board_id: str,
+        channel_ids: Sequence[str],
+        t0: float,
+        sample_period: float,
+        grams: np.ndarray,
+        channel_status: Sequence[int] | None = None,
+        reference: float | None = None,
+    ) -> FusionOutput:
+        """One LoadCellBoard message: N samples x C channels starting at t0 [s].
+
+        grams: (N, C) [g], NaN = dropout. Unknown bins are dropped, absurd or non-finite values
+        and faulty channels become dropouts, overlapping or out-of-order batches are dropped;
+        each with a diagnostic naming the board and channel.
+        """
+        out = FusionOutput()
+        what = f"load cells of board '{board_id}'"
+        if not self._check_stamp(t0, what, out, reference):
+            return out
+        g = np.array(grams, dtype=float)
+        n = g.size // max(1, len(channel_ids))
+        if len(channel_ids) == 0 or g.size != n * len(channel_ids) or n == 0:
+            self._diag(out, ERROR, "bad_load_cells", f"{what}: {g.size} values for "
+                       f"{len(channel_ids)} channels")  # fmt: skip
+            return out
+        if not (math.isfinite(sample_period) and sample_period > 0.0) and n > 1:
+            self._diag(out, ERROR, "bad_load_cells", f"{what}: sample period {sample_period}")
+            return out
+        g = g.reshape(n, len(channel_ids))
+        stamps = t0 + np.arange(n) * (sample_period if n > 1 else 0.0)
+        last = self._board_last_t.get(board_id)
+        if last is not None and stamps[0] <= last:
+            keep = stamps > last
+            if not keep.any():
+                self._diag(
+                    out, WARN, "late_load_cells",
+                    f"{what}: batch at {t0:.3f} s is not newer than {last:.3f} s "
+                    "(duplicate or out of order); dropped",
+                )  # fmt: skip
+                return out
+            g, stamps = g[keep], stamps[keep]
+        known = [i for i, b in enumerate(channel_ids) if b in self.store.bins]
+        if len(known) < len(channel_ids):
+            unknown = sorted({channel_ids[i] for i in range(len(channel_ids)) if i not in known})
+            self._diag(out, WARN, "unknown_bin", f"{what}: unknown bin ids {unknown} ignored")
+        status = list(channel_status or [])
+        for i, b in enumerate(channel_ids):
+            if i < len(status) and status[i] == 2 and i in known:
+                g[:, i] = np.nan
+                self._diag(out, WARN, "channel_fault", f"{what}: channel '{b}' reports a fault")
+        bad = ~np.isfinite(g) & ~np.isnan(g)
+        bad |= np.isfinite(g) & (np.abs(g) > self.config.max_abs_grams)
+        if bad.any():
+            cols = sorted({channel_ids[i] for i in np.nonzero(bad.any(axis=0))[0]})
+            self._diag(out, WARN, "absurd_weight", f"{what}: {int(bad.sum())} absurd readings "
+                       f"on {cols} treated as dropouts")  # fmt: skip
+            g[bad] = np.nan
+        self._board_last_t[board_id] = float(stamps[-1])
+        self._tick(float(stamps[-1]))
+        if not known:
+            return out
+        events = self.detector.add_samples([channel_ids[i] for i in known], stamps, g[:, known])
+        for ev in events:
+            out.extend(self._on_shelf_event(ev))
+        out.extend(self._advance())
+        return out
+
+    def _on_shelf_event(self, ev: ShelfEventCore) -> FusionOutput:
+        out = FusionOutput()
+        if ev.event_id in self._seen_shelf_events:
+            self._diag(out, WARN, "duplicate_shelf_event", f"shelf event '{ev.event_id}' again")
+            return out
+        hyps: tuple[WeightHypothesis, ...] = ()
+        if ev.state != STATE_DRIFT and math.isfinite(ev.delta_g):
+            skus = sorted({s for b in ev.bin_ids for s, n in self.live_planogram[b].items()}
+                          | {s for b in ev.bin_ids for s in self.store.bins[b].skus})  # fmt: skip
+            catalogue = {
+                p.sku: (p.unit_weight_g, p.unit_weight_sd_g) for p in self.store.products.values()
+            }
+            ranked = rank_hypotheses(
+                ev.delta_g,
+                max(ev.delta_sd_g, 0.0),
+                candidates_for_bins(
+                    skus, catalogue, off_planogram_prior=self.config.off_planogram_prior
+                ),
+                self.config.hypotheses,
+            )
+            hyps = tuple(WeightHypothesis(h.items, h.probability) for h in ranked)
+        out.shelf_events.append(ShelfEventOut(ev, hyps))
+        if ev.state == STATE_DRIFT:
+            self._seen_shelf_events.add(ev.event_id)
+            self._diag(out, WARN, "drift", f"bin '{ev.bin_id}' drifted {ev.delta_g:.1f} g")
+            return out
+        obs = ShelfObservation(
+            event_id=ev.event_id,
+            bin_id=ev.bin_id,
+            bin_ids=tuple(ev.bin_ids),
+            t_start=float(ev.t_start),
+            t_end=float(ev.t_end),
+            delta_g=float(ev.delta_g),
+            delta_sd_g=float(ev.delta_sd_g),
+            hypotheses=hyps,
+            settled=ev.state == STATE_SETTLED,
+        )
+        self._record("shelf_event", _observation_to_json(obs))
+        return out
+
+    def add_shelf_event(self, obs: ShelfObservation) -> FusionOutput:
+        """A shelf event detected elsewhere (tests, offline tools): attribute it like our own."""
+        out = FusionOutput()
+        unknown = [b for b in (obs.bin_id, *obs.bin_ids) if b not in self.store.bins]
+        if unknown:
+            self._diag(out, ERROR, "unknown_bin", f"shelf event '{obs.event_id}' on {unknown}")
+            return out
+        if obs.event_id in self._seen_shelf_events:
+            self._diag(out, WARN, "duplicate_shelf_event", f"shelf event '{obs.event_id}' again")
+            return out
+        if not (math.isfinite(obs.delta_g) and math.isfinite(obs.t_start)):
+            self._diag(out, ERROR, "bad_shelf_event", f"shelf event '{obs.event_id}' not finite")
+            return out
+        self._tick(obs.t_end)
+        self._record("shelf_event", _observation_to_json(obs))
+        out.extend(self._advance())
+        return out
+
+    def add_tracks(self, t: float, tracks: Sequence[TrackSnapshot]) -> FusionOutput:
+        """Track snapshots at time t [s]: wrist history, session binding, exits."""
+        out = FusionOutput(tracks=list(tracks))
+        if not self._check_stamp(t, "tracks", out, None):
+            return out
+        self._tick(t)
+        self._tracks_t = t if self._tracks_t is None else max(self._tracks_t, t)
+        for tr in tracks:
+            if tr.session_id and self.sessions.session_of_track(tr.track_id) is None:
+                if tr.session_id in self.sessions.sessions:
+                    self._record("track_bind", {"track_id": tr.track_id,
+                                                "session_id": tr.session_id, "t": t})  # fmt: skip
+                else:
+                    self._diag(
+                        out,
+                        WARN,
+                        "unknown_session",
+                        f"track '{tr.track_id}' names unknown session '{tr.session_id}'",
+                    )
+            if tr.state == TRACK_EXITED:
+                session_id = self.sessions.session_of_track(tr.track_id)
+                session = self.sessions.sessions.get(session_id or "")
+                if session is not None and tr.track_id not in session.exited_tracks:
+                    self._record("track_exit", {"track_id": tr.track_id, "t": t})
+                continue
+            self._add_wrists(tr, t)
+        self._prune(t)
+        out.extend(self._advance())
+        return out
+
+    def add_people(
+        self, t: float, detections_by_camera: Mapping[str, Any], reference: float | None = None
+    ) -> FusionOutput:
+        """A synchronised set of per-camera person detections at time t [s] (needs a tracker)."""
+        out = FusionOutput()
+        if self.tracker is None or self.track_adapter is None:
+            self._diag(out, ERROR, "no_tracker", "person detections given but no tracker")
+            return out
+        if not self._check_stamp(t, "person detections", out, reference):
+            return out
+        unknown = sorted(c for c in detections_by_camera if c not in self.store.camera_ids)
+        if unknown and self.store.camera_ids:
+            self._diag(out, WARN, "unknown_camera", f"detections from unknown cameras {unknown}")
+            detections_by_camera = {
+                c: d for c, d in detections_by_camera.items() if c not in unknown
+            }
+        gates = [g for g in self._gate_buffer]
+        self._gate_buffer.clear()
+        result = self.tracker.update(t, detections_by_camera, gates)
+        tracks, skeletons = self.track_adapter(result)
+        out.extend(self.add_tracks(t, tracks))
+        out.skeletons = skeletons
+        return out
+
+    def add_product_evidence(
+        self, items: Sequence[EvidenceItem], reference: float | None = None
+    ) -> FusionOutput:
+        """Product evidence (CNN scores, barcodes) from one image."""
+        out = FusionOutput()
+        for e in items:
+            if not self._check_stamp(e.t, f"product evidence '{e.evidence_id}'", out, reference):
+                continue
+            scores = {s: float(v) for s, v in e.scores.items()
+                      if s in self.store.products and math.isfinite(v)}  # fmt: skip
+            if len(scores) < len(e.scores):
+                self._diag(
+                    out,
+                    WARN,
+                    "unknown_sku",
+                    f"evidence '{e.evidence_id}' scores unknown or non-finite SKUs",
+                )
+            bin_id = e.bin_id if e.bin_id in self.store.bins else ""
+            if e.bin_id and not bin_id:
+                self._diag(out, WARN, "unknown_bin", f"evidence '{e.evidence_id}' names bin "
+                           f"'{e.bin_id}'")  # fmt: skip
+            self._evidence.append(EvidenceItem(e.evidence_id, e.camera_id, e.t, e.source,
+                                               scores, e.position, bin_id))  # fmt: skip
+        return out
+
+    def advance(self, t: float, reference: float | None = None) -> FusionOutput:
+        """Let sensor time pass (a timer when no message arrives): due attributions, receipts."""
+        out = FusionOutput()
+        if not self._check_stamp(t, "clock", out, reference):
+            return out
+        self._tick(t)
+        out.extend(self._advance())
+        return out
+
+    # ---- reviews and queries ------------------------------------------------------------------
+
+    def record_review(self, decision: ReviewDecision) -> tuple[bool, str, FusionOutput]:
+        """Apply a reviewer's decision; returns (success, message, what to publish).
+
+        A decision on a session that has already checked out is recorded and applied to its
+        (closed) cart for a billing adjustment; the receipt itself is never issued twice.
+        """
+        out = FusionOutput()
+        outcome = self.reviews.decide(
+            decision, lambda s: s in self.sessions.sessions, lambda s: s in self.store.products
+        )
+        if not outcome.success:
+            return False, outcome.message, out
+        self.journal.append("review_decision", {"decision": asdict(decision)})
+        self._apply_review_outcome(outcome)
+        self.journal.commit()
+        message = outcome.message
+        touched = {outcome.queued.session_id} if outcome.queued is not None else set()
+        if outcome.apply is not None:
+            out.cart_events.append(outcome.apply)
+            touched.add(outcome.apply.session_id)
+            session = self.sessions.sessions.get(outcome.apply.session_id)
+            if session is not None and session.closed:
+                message += (
+                    f"; session '{session.session_id}' had already checked out: applied to its "
+                    "closed cart for a billing adjustment"
+                )
+        out.carts.extend(self.cart_view(s) for s in sorted(touched) if self.carts.get(s))
+        return True, message, out
+
+    def _apply_review_outcome(self, outcome: Any) -> None:
+        if outcome.queued is not None:
+            self.carts.set_pending(outcome.queued.session_id, -1)
+        if outcome.apply is not None and self.carts.apply(outcome.apply).applied:
+            self._follow_stock(outcome.apply)
+
+    def cart_view(self, session_id: str) -> CartView:
+        """The cart of a session for publishing (KeyError when unknown)."""
+        cart = self.carts.get(session_id)
+        if cart is None:
+            raise KeyError(session_id)
+        lines = tuple(
+            CartLineView(
+                sku=line.sku,
+                name=self.store.products[line.sku].name if line.sku in self.store.products
+                else line.sku,
+                quantity=line.quantity,
+                confidence=line.confidence,
+                event_ids=line.event_ids,
+            )
+            for line in (cart.lines[s] for s in sorted(cart.lines))
+            if line.quantity > 0
+        )  # fmt: skip
+        return CartView(
+            session_id=session_id,
+            track_ids=tuple(cart.track_ids),
+            lines=lines,
+            pending_reviews=self.reviews.pending_for(session_id),
+            closed=cart.closed,
+            stamp=cart.last_change,
+        )
+
+    def open_sessions(self) -> list[str]:
+        """Ids of the sessions still in the store."""
+        return [s.session_id for s in self.sessions.open_sessions()]
+
+    # ---- the work -----------------------------------------------------------------------------
+
+    def _add_wrists(self, tr: TrackSnapshot, t: float) -> None:
+        if tr.keypoints is None or tr.last_seen < t - 1e-6:
+            return  # coasting: no measurement, no wrist
+        kp = np.asarray(tr.keypoints, dtype=float)
+        scores = (
+            np.asarray(tr.keypoint_scores, dtype=float)
+            if tr.keypoint_scores is not None else np.ones(len(kp))
+        )  # fmt: skip
+        buf = self._wrists.setdefault(tr.track_id, deque())
+        for j in (LEFT_WRIST, RIGHT_WRIST):
+            if j >= len(kp) or scores[j] < self.config.min_wrist_score:
+                continue
+            if not np.all(np.isfinite(kp[j])):
+                continue
+            if tr.keypoint_covariance is not None:
+                cov = np.asarray(tr.keypoint_covariance, dtype=float)[j]
+            else:
+                cov = np.eye(3) * self.config.default_wrist_sd_m**2
+            if not np.all(np.isfinite(cov)):
+                cov = np.eye(3) * self.config.default_wrist_sd_m**2
+            buf.append(WristSample(t, kp[j].copy(), cov, tuple(tr.camera_ids)))
+
+    def _prune(self, t: float) -> None:
+        horizon = t - self.config.wrist_history_s
+        for buf in self._wrists.values():
+            while buf and buf[0].t < horizon:
+                buf.popleft()
+        ev_horizon = t - self.config.evidence_history_s
+        while self._evidence and self._evidence[0].t < ev_horizon:
+            self._evidence.popleft()
+
+    def _ready(self, obs: ShelfObservation) -> bool:
+        need = obs.t_end + self.config.attribution.edge_window_s
+        if self.tracker is None and self._tracks_t is None:
+            return True
+        if self._tracks_t is not None and self._tracks_t >= need:
+            return True
+        return self.now is not None and self.now >= need + self.config.track_wait_s
+
+    def _candidates(self, obs: ShelfObservation) -> list[CandidateTrack]:
+        cfg = self.config.attribution
+        t0 = obs.t_start - cfg.edge_window_s - cfg.max_gap_s
+        t1 = obs.t_end + cfg.edge_window_s + cfg.max_gap_s
+        out = []
+        for session in self.sessions.open_sessions():
+            if session.entry_t > obs.t_end:
+                continue
+            if not session.track_ids:
+                out.append(CandidateTrack("", session.session_id, ()))
+                continue
+            for track_id in session.track_ids:
+                buf = self._wrists.get(track_id, ())
+                samples = tuple(w for w in buf if t0 <= w.t <= t1)
+                out.append(CandidateTrack(track_id, session.session_id, samples))
+        return out
+
+    def _advance(self) -> FusionOutput:
+        out = FusionOutput()
+        for event_id in sorted(self._pending_events, key=lambda e: self._pending_events[e].t_end):
+            obs = self._pending_events[event_id]
+            if self._ready(obs):
+                out.extend(self._attribute(obs))
+        if self.now is not None:
+            for session in self.sessions.due(self.now):
+                out.extend(self._finalise(session.session_id))
+        self.journal.commit()
+        return out
+
+    def _attribute(self, obs: ShelfObservation) -> FusionOutput:
+        out = FusionOutput()
+        carts = {c.session_id: c.contents() for c in self.carts.carts() if not c.closed}
+        result = self.attributor.attribute(
+            obs, self._candidates(obs), list(self._evidence), carts, self.live_planogram
+        )
+        for event in result.events:
+            if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
+                continue
+            if event.needs_review:
+                self._record("review_queued", {"event": _event_to_json(event), "t": event.stamp})
+                out.review_events.append(event)
+                self._diag(out, WARN, "review", f"shelf event '{obs.event_id}' queued for review: "
+                           f"{result.reason}")  # fmt: skip
+            else:
+                self._record("cart_event", {"event": _event_to_json(event), "t": event.stamp})
+                out.cart_events.append(event)
+                if event.misplaced:
+                    out.misplaced.append((event.bin_id, event.sku, event.quantity))
+                    self._diag(out, WARN, "misplaced", f"{event.quantity} x {event.sku} put back "
+                               f"in bin '{event.bin_id}' which does not hold it")  # fmt: skip
+            out.carts.append(self.cart_view(event.session_id))
+        if not result.events:
+            self._diag(
+                out,
+                WARN,
+                "unattributed",
+                f"shelf event '{obs.event_id}' not attributed: {result.reason}",
+            )
+        self._record("shelf_done", {"event_id": obs.event_id, "t": obs.t_end})
+        return out
+
+    def _finalise(self, session_id: str) -> FusionOutput:
+        out = FusionOutput()
+        session = self.sessions.sessions[session_id]
+        cart = self.carts.get(session_id) or self.carts.open(session_id, session.entry_t)
+        receipt = build_receipt(
+            cart,
+            session,
+            self.store.products,
+            self.store.currency,
+            self.reviews.pending_for(session_id),
+        )
+        if receipt.receipt_id in self.receipts:
+            self.sessions.close(session_id)
+            return out
+        self._record("receipt", {"receipt": _receipt_to_json(receipt), "t": receipt.exit_t})
+        out.receipts.append(receipt)
+        out.carts.append(self.cart_view(session_id))
+        return out
+
+    def _follow_stock(self, event: CartEventRecord) -> None:
+        """The live planogram follows picks and returns (misplaced stock included)."""
+        shelf = self.live_planogram.setdefault(event.bin_id, {})
+        delta = -event.quantity if event.kind == KIND_PICK else event.quantity
+        shelf[event.sku] = max(0, shelf.get(event.sku, 0) + delta)
+
+
+# ---- JSON forms of the journal records --------------------------------------------------------
+
+
+def _event_to_json(e: CartEventRecord) -> dict[str, Any]:
+    d = asdict(e)
+    d["evidence_ids"] = list(e.evidence_ids)
+    d["camera_ids"] = list(e.camera_ids)
+    return d
+
+
+def _event_from_json(d: Mapping[str, Any]) -> CartEventRecord:
+    d = dict(d)
+    d["evidence_ids"] = tuple(d.get("evidence_ids", ()))
+    d["camera_ids"] = tuple(d.get("camera_ids", ()))
+    return CartEventRecord(**d)
+
+
+def _observation_to_json(o: ShelfObservation) -> dict[str, Any]:
+    return {
+        "event_id": o.event_id,
+        "bin_id": o.bin_id,
+        "bin_ids": list(o.bin_ids),
+        "t_start": o.t_start,
+        "t_end": o.t_end,
+        "t": o.t_end,
+        "delta_g": o.delta_g,
+        "delta_sd_g": o.delta_sd_g,
+        "settled": o.settled,
+        "hypotheses": [[[[s, q] for s, q in h.items], h.probability] for h in o.hypotheses],
+    }
+
+
+def _observation_from_json(d: Mapping[str, Any]) -> ShelfObservation:
+    return ShelfObservation(
+        event_id=d["event_id"],
+        bin_id=d["bin_id"],
+        bin_ids=tuple(d["bin_ids"]),
+        t_start=float(d["t_start"]),
+        t_end=float(d["t_end"]),
+        delta_g=float(d["delta_g"]),
+        delta_sd_g=float(d["delta_sd_g"]),
+        hypotheses=tuple(
+            WeightHypothesis(tuple((str(s), int(q)) for s, q in items), float(p))
+            for items, p in d["hypotheses"]
+        ),
+        settled=bool(d["settled"]),
+    )
+
+
+def _receipt_to_json(r: ReceiptRecord) -> dict[str, Any]:
+    d = asdict(r)
+    d["lines"] = [asdict(line) for line in r.lines]
+    return d
+
+
+def _receipt_from_json(d: Mapping[str, Any]) -> ReceiptRecord:
+    d = dict(d)
+    d["lines"] = tuple(ReceiptLineRecord(**line) for line in d["lines"])
+    return ReceiptRecord(**d)
