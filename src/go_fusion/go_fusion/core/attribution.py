@@ -11,7 +11,7 @@ weight change, the vision evidence and, for returns, the shopper's cart explain 
   box, so it lowers the presence and therefore the confidence, as it should.
 - Order of movements: the hand must be in the bin when the weight starts to change (``t_start``)
   and still there, or just leaving, when it settles (``t_end``); dwell is the mean presence over
-  the change. The track likelihood is the product of the three. Both wrists of a track count,
+  the change. The track likelihood is the geometric mean of the three. Both wrists of a track count,
   whichever side the pose estimator called them, so crossed arms and left/right flips are handled.
 - P(shopper k) = L_k / (sum_j L_j + L_null): a null hypothesis (nobody we see) keeps the posterior
   honest when no hand is near. An open session with no wrist observation in the window (no track,
@@ -55,8 +55,8 @@ class AttributionConfig:
     edge_window_s: float = 0.4  # half width of the windows around t_start and t_end
     max_gap_s: float = 0.6  # nearest wrist sample used when a window has none
     gap_sd_rate_m_s: float = 0.8  # position uncertainty added per second of gap
-    null_likelihood: float = 1e-3  # likelihood that nobody we track caused the event
-    blind_likelihood: float = 0.02  # likelihood of an open session with no wrist observed
+    null_likelihood: float = 1e-4  # likelihood that nobody we track caused the event
+    blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
@@ -241,7 +241,7 @@ class Attributor:
         """Posterior over candidate shoppers for one event, most probable first."""
         cfg = self.config
         box = self._reach_box(obs.bin_ids or (obs.bin_id,))
-        blind_term = cfg.blind_likelihood ** (1.0 / 3.0)
+        blind_term = cfg.blind_likelihood
         scores: list[tuple[CandidateTrack, float, float, float, float]] = []
         for cand in candidates:
             w = cand.wrists
@@ -252,7 +252,9 @@ class Attributor:
             if c is None and a is not None and b is not None:
                 c = max(a, b)
             terms = [blind_term if v is None else v for v in (a, b, c)]
-            scores.append((cand, terms[0] * terms[1] * terms[2], *terms))
+            # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
+            # product would count one observation three times and over-state the confidence.
+            scores.append((cand, float(np.cbrt(terms[0] * terms[1] * terms[2])), *terms))
         total = sum(s[1] for s in scores) + cfg.null_likelihood
         result = [
             ShopperScore(

@@ -1,0 +1,224 @@
+"""Attribution: who took what, by probability, and when to ask a human instead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from go_fusion.core.attribution import (
+    AttributionConfig,
+    Attributor,
+    CandidateTrack,
+    EvidenceItem,
+    ShelfObservation,
+    WeightHypothesis,
+    WristSample,
+    presence_probability,
+)
+from go_fusion.core.cart import KIND_PICK, KIND_RETURN
+from go_fusion.core.store_view import BinSpec, ProductSpec
+
+# Two adjacent bins on one shelf, 0.6 m apart along y (as in the "small" store), and a milk bin
+# on the shelf above. Shoppers stand in the aisle at x ~ 1.2 m and reach towards -x.
+BINS = {
+    "b1": BinSpec("b1", np.array([0.6, 1.1, 0.5]), np.array([0.4, 0.58, 0.3]), ("yog_a", "yog_b")),
+    "b2": BinSpec("b2", np.array([0.6, 1.7, 0.5]), np.array([0.4, 0.58, 0.3]), ("yog_c",)),
+    "m1": BinSpec("m1", np.array([0.6, 1.1, 0.95]), np.array([0.4, 0.58, 0.3]), ("milk",)),
+}
+PRODUCTS = {
+    "yog_a": ProductSpec("yog_a", "yoghurt a", 23.95, 1040.0, 6.2),
+    "yog_b": ProductSpec("yog_b", "yoghurt b", 27.95, 1040.0, 6.2),
+    "yog_c": ProductSpec("yog_c", "yoghurt c", 28.95, 500.0, 4.0),
+    "milk": ProductSpec("milk", "milk", 15.95, 1065.0, 6.4),
+}
+SD = 0.03  # [m] a well-seen wrist
+
+
+def in_bin(bin_id: str, dy: float = 0.0) -> np.ndarray:
+    """A wrist just inside the front of a bin."""
+    c = BINS[bin_id].center
+    return np.array([c[0] + 0.12, c[1] + dy, c[2]])
+
+
+def idle(bin_id: str) -> np.ndarray:
+    """A wrist hanging by the side of a shopper standing in front of a bin."""
+    c = BINS[bin_id].center
+    return np.array([1.25, c[1], 0.85])
+
+
+def path(
+    segments: list[tuple[float, float, np.ndarray]], sd: float = SD
+) -> tuple[WristSample, ...]:
+    """Wrist samples at 10 Hz: each segment (t0, t1, position)."""
+    out = []
+    for t0, t1, pos in segments:
+        for t in np.arange(t0, t1, 0.1):
+            out.append(WristSample(float(t), pos, np.eye(3) * sd**2, ("cam_a",)))
+    return tuple(out)
+
+
+def pick(bin_id: str, t0: float, t1: float, hyps=None, delta=-1040.0) -> ShelfObservation:
+    hyps = hyps or (WeightHypothesis((("yog_a", 1),), 0.95), WeightHypothesis((), 0.05))
+    return ShelfObservation(f"{bin_id}@{t0:.3f}", bin_id, (bin_id,), t0, t1, delta, 1.0, hyps)
+
+
+@pytest.fixture
+def attributor() -> Attributor:
+    return Attributor(AttributionConfig(), BINS, PRODUCTS)
+
+
+def test_presence_is_high_inside_and_falls_with_distance_and_spread() -> None:
+    lo, hi = np.zeros(3), np.ones(3)
+    inside = presence_probability(np.full(3, 0.5), np.eye(3) * 1e-4, lo, hi, 0.0)
+    outside = presence_probability(np.array([1.3, 0.5, 0.5]), np.eye(3) * 1e-4, lo, hi, 0.0)
+    spread = presence_probability(np.full(3, 0.5), np.eye(3) * 0.5**2, lo, hi, 0.0)
+    assert inside > 0.99
+    assert outside < 1e-3
+    assert 0.05 < spread < 0.5
+
+
+def test_lone_shopper_in_the_bin_gets_the_pick(attributor: Attributor) -> None:
+    a = CandidateTrack("t1", "s1", path([(8, 9.8, idle("b1")), (9.8, 11.2, in_bin("b1"))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [a], [], {}, {})
+    assert not result.needs_review
+    assert result.confidence > 0.9
+    (event,) = result.events
+    assert (event.session_id, event.sku, event.quantity, event.kind) == (
+        "s1",
+        "yog_a",
+        1,
+        KIND_PICK,
+    )
+    assert "track:t1" in event.evidence_ids and event.camera_ids == ("cam_a",)
+
+
+def test_two_shoppers_at_adjacent_bins_within_one_second(attributor: Attributor) -> None:
+    a = CandidateTrack("ta", "sa", path([(8, 9.7, idle("b1")), (9.7, 11.0, in_bin("b1")),
+                                         (11.0, 13, idle("b1"))]))  # fmt: skip
+    b = CandidateTrack("tb", "sb", path([(8, 10.3, idle("b2")), (10.3, 11.6, in_bin("b2")),
+                                         (11.6, 13, idle("b2"))]))  # fmt: skip
+    ev1 = pick("b1", 10.0, 10.8)
+    ev2 = pick("b2", 10.5, 11.4, (WeightHypothesis((("yog_c", 1),), 1.0),), delta=-500.0)
+    r1 = attributor.attribute(ev1, [a, b], [], {}, {})
+    r2 = attributor.attribute(ev2, [a, b], [], {}, {})
+    assert r1.events[0].session_id == "sa" and not r1.needs_review
+    assert r2.events[0].session_id == "sb" and not r2.needs_review
+
+
+def test_crossed_arms_use_both_wrists_whatever_their_side(attributor: Attributor) -> None:
+    # Shopper A stands in front of b2 and reaches across into b1 with the wrist the pose model
+    # calls "right"; shopper B stands in front of b1 with both hands down.
+    a_left = path([(8, 12, idle("b2"))])
+    a_right = path(
+        [(8, 9.6, idle("b2")), (9.6, 11.1, in_bin("b1", dy=0.25)), (11.1, 12, idle("b2"))]
+    )
+    b_wrists = path([(8, 12, idle("b1"))]) + path([(8, 12, idle("b1") + np.array([0.0, 0.3, 0.0]))])
+    a = CandidateTrack("ta", "sa", a_left + a_right)
+    b = CandidateTrack("tb", "sb", b_wrists)
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [b, a], [], {}, {})
+    assert result.events[0].session_id == "sa"
+    assert not result.needs_review
+
+
+def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:
+    # A reaches into b1 near its edge with b2, B into b2 next to it. Seen clearly, each event is
+    # decided; with both wrists occluded (wide covariance) the same means no longer separate
+    # the two shoppers: the confidence drops and the event goes to review instead of a guess.
+    a_pos, b_pos = in_bin("b1", dy=0.2), in_bin("b2", dy=-0.2)
+    clear = [CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)])),
+             CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)]))]  # fmt: skip
+    blurred = [CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)], sd=0.35)),
+               CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)], sd=0.35))]  # fmt: skip
+    sharp = attributor.attribute(pick("b1", 10.0, 10.8), clear, [], {}, {})
+    vague = attributor.attribute(pick("b1", 10.0, 10.8), blurred, [], {}, {})
+    assert sharp.events[0].session_id == "sa" and not sharp.needs_review
+    assert vague.confidence < sharp.confidence
+    assert vague.needs_review and vague.events[0].needs_review
+    assert "below" in vague.reason
+
+
+def test_one_occluded_shopper_against_a_clear_one_is_still_decided(
+    attributor: Attributor,
+) -> None:
+    a = CandidateTrack("ta", "sa", path([(9.6, 11.1, in_bin("b1"))], sd=0.3))
+    b = CandidateTrack("tb", "sb", path([(8.0, 12.0, in_bin("b2", dy=0.1))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [a, b], [], {}, {})
+    assert result.events[0].session_id == "sa"
+    assert result.shoppers[0].session_id == "sa" and result.shoppers[1].probability < 0.1
+
+
+def test_two_hands_in_the_same_bin_at_once_go_to_review(attributor: Attributor) -> None:
+    a = CandidateTrack("ta", "sa", path([(9.6, 11.1, in_bin("b1", dy=-0.1))]))
+    b = CandidateTrack("tb", "sb", path([(9.6, 11.1, in_bin("b1", dy=0.1))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [a, b], [], {}, {})
+    assert result.needs_review
+    assert {s.session_id for s in result.shoppers} == {"sa", "sb"}
+    assert abs(result.shoppers[0].probability - result.shoppers[1].probability) < 0.1
+
+
+def test_order_of_movements_prefers_the_hand_present_through_the_change(
+    attributor: Attributor,
+) -> None:
+    # B reached in and left well before the weight started to change; A was there throughout.
+    b = CandidateTrack("tb", "sb", path([(8.0, 9.2, in_bin("b1", dy=0.1)), (9.2, 12, idle("b1"))]))
+    a = CandidateTrack("ta", "sa", path([(8.0, 9.8, idle("b1")), (9.8, 11.0, in_bin("b1"))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [a, b], [], {}, {})
+    assert result.events[0].session_id == "sa"
+    assert result.shoppers[0].at_start > 0.9 and result.shoppers[1].at_start < 0.1
+
+
+def test_vision_separates_equal_weight_lookalikes(attributor: Attributor) -> None:
+    hyps = (WeightHypothesis((("yog_a", 1),), 0.49), WeightHypothesis((("yog_b", 1),), 0.49))
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    without = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [], {}, {})
+    seen = EvidenceItem("ev1", "cam_b", 10.9, 0, {"yog_b": 0.9, "yog_a": 0.05}, bin_id="b1")
+    far = EvidenceItem("ev2", "cam_b", 10.9, 0, {"yog_a": 1.0}, position=np.array([5.0, 5, 1]))
+    late = EvidenceItem("ev3", "cam_b", 30.0, 0, {"yog_a": 1.0}, bin_id="b1")
+    withv = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [seen, far, late], {}, {})
+    assert without.needs_review  # a coin toss between look-alikes is not a decision
+    assert withv.events[0].sku == "yog_b" and not withv.needs_review
+    assert withv.evidence_ids == ("ev1",)
+    assert "ev1" in withv.events[0].evidence_ids and "cam_b" in withv.events[0].camera_ids
+
+
+def test_return_uses_the_cart_as_prior_and_flags_a_wrong_bin(attributor: Attributor) -> None:
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("m1"))]))
+    ret = ShelfObservation("m1@10.000", "m1", ("m1",), 10.0, 10.8, +1041.0, 1.0, ())
+    result = attributor.attribute(ret, [a], [], {"s1": {"yog_a": 1}}, {"m1": {"milk": 5}})
+    (event,) = result.events
+    assert event.kind == KIND_RETURN and event.sku == "yog_a" and event.quantity == 1
+    assert event.misplaced and not result.needs_review
+
+
+def test_return_to_the_right_bin_is_not_misplaced(attributor: Attributor) -> None:
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b2"))]))
+    ret = ShelfObservation("b2@10.000", "b2", ("b2",), 10.0, 10.8, +1001.0, 1.0, ())
+    result = attributor.attribute(ret, [a], [], {"s1": {"yog_c": 3}}, {"b2": {"yog_c": 0}})
+    (event,) = result.events
+    assert (event.sku, event.quantity, event.misplaced) == ("yog_c", 2, False)
+
+
+def test_blind_sessions_one_gets_it_two_go_to_review(attributor: Attributor) -> None:
+    one = attributor.attribute(pick("b1", 10.0, 10.8), [CandidateTrack("", "s1")], [], {}, {})
+    two = attributor.attribute(
+        pick("b1", 10.0, 10.8), [CandidateTrack("", "s1"), CandidateTrack("", "s2")], [], {}, {}
+    )
+    assert not one.needs_review and one.events[0].session_id == "s1"
+    assert two.needs_review
+
+
+def test_no_candidate_and_unexplained_weight_give_no_event(attributor: Attributor) -> None:
+    nobody = attributor.attribute(pick("b1", 10.0, 10.8), [], [], {}, {})
+    assert nobody.events == () and nobody.needs_review
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    odd = pick("b1", 10.0, 10.8, (WeightHypothesis((), 1.0),), delta=-333.0)
+    unexplained = attributor.attribute(odd, [a], [], {}, {})
+    assert unexplained.events == () and "hypothesis" in unexplained.reason
+
+
+def test_unsettled_event_goes_to_review_even_when_confident(attributor: Attributor) -> None:
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    ev = ShelfObservation("b1@10.000", "b1", ("b1",), 10.0, 10.8, -1040.0, 1.0,
+                          (WeightHypothesis((("yog_a", 1),), 1.0),), settled=False)  # fmt: skip
+    result = attributor.attribute(ev, [a], [], {}, {})
+    assert result.needs_review and result.reason == "weight did not settle"
