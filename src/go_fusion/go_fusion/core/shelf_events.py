@@ -33,12 +33,16 @@ Per-bin model (one state machine per bin; the IDLE path is vectorised over chann
   the first sample of the settled level; ``t_detect`` is the stamp at which it was confirmed.
   If it has not settled after ``unsettled_timeout_s``: a clean slow ramp is a STATE_DRIFT event,
   a stationary but noisier signal raises the noise estimate (no event), anything else is a
-  STATE_UNSETTLED event with a provisional delta; the bin then re-zeroes and carries on.
+  STATE_UNSETTLED event with a provisional delta. The detector keeps waiting: when the weight
+  settles, a STATE_SETTLED event with the SAME event_id supersedes it (reported even when its
+  delta is ~0, i.e. "nothing moved after all"); after twice the timeout it gives up, re-zeroes at
+  the current level and the provisional event stands.
 * Slow drift absorbed by the baseline is accumulated; when it exceeds ``drift_event_g`` since the
   last event a STATE_DRIFT event reports it (carts must ignore drift events).
 
-Adjacent bins: settled changes of the same sign on neighbouring bins whose windows overlap
-(within ``merge_tol_s``) become one event (``bin_ids``, summed delta, ``bin_id`` = largest share).
+Adjacent bins: settled changes of the same sign on neighbouring bins that start and settle
+within ``merge_tol_s`` of each other become one event (``bin_ids``, summed delta, ``bin_id`` =
+the bin with the largest share).
 A settled change is held until every neighbour has data ``merge_hold_s`` past its settle
 (and none is mid-change), at most ``max_hold_s``: that is the latency the merge costs. Changes too
 small to be an event on their own (``minor_sigma``) are kept only to merge with a neighbour's.
@@ -94,7 +98,7 @@ class ShelfEventConfig:
     delta_sd_floor_g: float = 0.1  # [g] added in quadrature to delta_sd (load-cell creep)
     drift_event_g: float = 15.0  # [g] absorbed drift that triggers a STATE_DRIFT event
     drift_max_rate_g_s: float = 5.0  # [g/s] an unsettled clean ramp slower than this is drift
-    merge_tol_s: float = 0.3  # [s] neighbours' change windows this close belong together
+    merge_tol_s: float = 0.3  # [s] neighbours' changes starting and settling this close merge
     merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
     max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
     max_gap_s: float = 1.0  # [s] a gap longer than this resets the noise differencing
@@ -206,6 +210,7 @@ class _Active:
     nan: int = 0
     lo: int = 0  # first index of the trailing settle window
     peak: float = 0.0
+    provisional: bool = False  # a STATE_UNSETTLED event has been emitted for this change
 
 
 @dataclass
@@ -221,6 +226,7 @@ class _Raw:
     major: bool
     nan: int
     peak: float
+    final: bool = False  # settles a provisional (unsettled) event: always reported
     cluster: int = field(default=-1)
 
 
@@ -364,6 +370,9 @@ class ShelfEventDetector:
                 f"match (len(stamps), len(bin_ids)) = ({t_arr.shape[0]}, {len(idx)})"
             )
         out: list[ShelfEventCore] = []
+        if t_arr.shape[0] > 1 and self._block_idle(idx, t_arr, g_arr, out):
+            out.extend(self._release(force=False))
+            return out
         for i in range(t_arr.shape[0]):
             t = float(t_arr[i])
             if not math.isfinite(t):
@@ -379,9 +388,13 @@ class ShelfEventDetector:
         out: list[ShelfEventCore] = []
         if emit_unsettled:
             for b in sorted(self._active):
-                ev = self._unsettled(b, self._active[b], float(self._seen_t[b]))
+                a = self._active.pop(b)
+                ev = self._unsettled_event(b, a, float(self._seen_t[b]))
                 if ev is not None:
                     out.append(ev)
+                    self._to_idle(
+                        b, float(self._seen_t[b]), a.pre_level + ev.delta_g, self._sd2[b], a.xs[-1]
+                    )
         out.extend(self._release(force=True))
         return out
 
@@ -404,6 +417,74 @@ class ShelfEventDetector:
         m = fresh & finite & (mode == _IDLE)
         if m.any():
             self._step_idle(idx[m], t, x[m], out)
+
+    def _block_idle(
+        self, idx: np.ndarray, t: np.ndarray, x: np.ndarray, out: list[ShelfEventCore]
+    ) -> bool:
+        """Fast path for a quiet block: every bin idle, data fresh and finite, nothing triggers.
+
+        Returns False (and changes nothing) when the block needs the per-sample path. The level
+        and noise EMAs are advanced with their first-order (small time step) form over the block.
+        """
+        cfg = self.config
+        k = cfg.smooth_samples
+        n = t.shape[0]
+        if not (np.all(self._mode[idx] == _IDLE) and np.all(np.isfinite(x))):
+            return False
+        if not (np.all(np.diff(t) > 0.0) and t[0] > self._seen_t[idx].max() and np.isfinite(t[-1])):
+            return False
+        level = self._level[idx]
+        sd2 = self._sd2[idx]
+        sd = np.sqrt(sd2)
+        r = x - level  # (n, C)
+        band1 = np.maximum(cfg.trigger_sigma * sd, cfg.min_trigger_g)
+        if np.any(np.abs(r) > band1):
+            return False
+        order = (self._tail_pos[idx][:, None] + np.arange(k)) % k
+        tail = self._tail_x[idx[:, None], order].T  # (k, C) oldest first
+        seq = np.concatenate([tail, x], axis=0)
+        fin = np.isfinite(seq)
+        csum = np.cumsum(np.where(fin, seq, 0.0), axis=0)
+        ccnt = np.cumsum(fin, axis=0)
+        zero = np.zeros((1, seq.shape[1]))
+        csum = np.concatenate([zero, csum])
+        ccnt = np.concatenate([zero, ccnt])
+        win_sum = csum[k + 1 :] - csum[1 : n + 1]
+        win_cnt = ccnt[k + 1 :] - ccnt[1 : n + 1]
+        mean_k = win_sum / np.maximum(win_cnt, 1)
+        bandk = np.maximum(
+            cfg.trigger_smooth_sigma * sd / np.sqrt(np.maximum(win_cnt, 1)), cfg.min_trigger_g
+        )
+        if np.any((win_cnt >= k) & (np.abs(mean_k - level) > bandk)):
+            return False
+        dt = np.diff(
+            np.concatenate([self._valid_t[idx][None, :], np.broadcast_to(t[:, None], x.shape)]),
+            axis=0,
+        )  # (n, C)
+        a = np.clip(dt / cfg.baseline_tau_s, 0.0, 1.0)
+        self._level[idx] = level + (a * r).sum(axis=0)
+        a_sum = np.minimum(a.sum(axis=0), 1.0)
+        self._level_var[idx] = (1.0 - a_sum) ** 2 * self._level_var[idx] + (a**2).sum(axis=0) * sd2
+        d = np.diff(np.concatenate([self._prev_x[idx][None, :], x]), axis=0)
+        ok = np.isfinite(d) & (dt <= cfg.max_gap_s)
+        lim = 4.0 * math.sqrt(2.0) * sd
+        dd = np.clip(np.where(ok, d, 0.0), -lim, lim)
+        b = np.where(ok, np.clip(dt / cfg.noise_tau_s, 0.0, 1.0), 0.0)
+        new = sd2 + (b * (0.5 * dd**2 - sd2)).sum(axis=0)
+        self._sd2[idx] = np.clip(new, self._floor_sd2(), cfg.max_noise_sd_g**2)
+        tt = np.concatenate(
+            [self._tail_t[idx[:, None], order].T, np.broadcast_to(t[:, None], x.shape)]
+        )
+        self._tail_x[idx] = seq[-k:].T
+        self._tail_t[idx] = tt[-k:].T
+        self._tail_pos[idx] = 0
+        self._prev_x[idx] = x[-1]
+        self._valid_t[idx] = t[-1]
+        self._seen_t[idx] = t[-1]
+        drifted = np.abs(self._level[idx] - self._drift_ref[idx]) > cfg.drift_event_g
+        for bb in idx[drifted]:
+            out.append(self._drift_event(int(bb), float(t[-1])))
+        return True
 
     def _floor_sd2(self) -> float:
         return max(self.config.min_noise_sd_g, self.config.quantisation_g / math.sqrt(12.0)) ** 2
@@ -525,7 +606,7 @@ class ShelfEventDetector:
             long_enough = t - a.ts[a.lo] >= 0.9 * cfg.settle_window_s
             if n >= cfg.min_settle_samples and long_enough and self._try_settle(b, a, t):
                 return
-        if t - a.t_start > cfg.unsettled_timeout_s:
+        if t - a.t_start > cfg.unsettled_timeout_s * (2.0 if a.provisional else 1.0):
             ev = self._timeout(b, a, t)
             if ev is not None:
                 out.append(ev)
@@ -550,10 +631,12 @@ class ShelfEventDetector:
         delta = m - a.pre_level
         var = a.pre_var + after_var + q**2 / 6.0 + cfg.delta_sd_floor_g**2
         sdd = math.sqrt(var)
-        major = abs(delta) >= max(cfg.min_event_g, cfg.event_sigma * sdd)
+        major = abs(delta) >= max(cfg.min_event_g, cfg.event_sigma * sdd) or a.provisional
         minor = abs(delta) >= max(cfg.min_minor_g, cfg.minor_sigma * sdd)
         if major or minor:
-            self._pending.append(_Raw(b, a.t_start, a.ts[j], t, delta, var, major, a.nan, a.peak))
+            self._pending.append(
+                _Raw(b, a.t_start, a.ts[j], t, delta, var, major, a.nan, a.peak, a.provisional)
+            )
         del self._active[b]
         self._to_idle(b, t, m, after_var, a.xs[-1])
         if major:
@@ -576,9 +659,19 @@ class ShelfEventDetector:
         ts = np.asarray(a.ts)
         xs = np.asarray(a.xs)
         w = xs[a.lo :]
+        name = self._names[b]
+        if a.provisional:
+            # second deadline: the provisional event stands; carry on from the current level
+            m = float(np.median(w))
+            self._to_idle(b, t, m, float(w.var()) / len(w), float(xs[-1]))
+            self._drift_ref[b] = m
+            self._drift_t[b] = t
+            LOGGER.warning(
+                "shelf events: bin %s still unsettled after %.1f s; re-zeroed", name, t - a.t_start
+            )
+            return None
         slope, icpt = np.polyfit(ts - ts[0], xs, 1)
         resid = float(np.std(xs - (icpt + slope * (ts - ts[0]))))
-        name = self._names[b]
         if (
             resid <= cfg.settle_sigma * sd + cfg.quantisation_g
             and abs(slope) <= cfg.drift_max_rate_g_s
@@ -616,24 +709,21 @@ class ShelfEventDetector:
             )
             self._to_idle(b, t, a.pre_level, a.pre_var, float(xs[-1]))
             return None
+        # keep waiting: when it settles, a STATE_SETTLED event with the same id supersedes this
+        a.provisional = True
         self._active[b] = a
-        return self._unsettled(b, a, t)
+        return self._unsettled_event(b, a, t)
 
-    def _unsettled(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
-        """Provisional event for a change that did not settle; the bin re-zeroes and goes on."""
-        del self._active[b]
+    def _unsettled_event(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
+        """Provisional event for a change that has not settled (state unchanged)."""
         name = self._names[b]
         if not a.xs:
-            self._to_idle(b, t, a.pre_level, a.pre_var, a.pre_level)
             return None
         w = np.asarray(a.xs[a.lo :]) if a.lo < len(a.xs) else np.asarray(a.xs[-1:])
         m = float(np.median(w))
         var_w = float(w.var()) if w.shape[0] > 1 else self._sd2[b]
         delta = m - a.pre_level
         sdd = math.sqrt(a.pre_var + var_w / w.shape[0] + var_w + self.config.delta_sd_floor_g**2)
-        self._to_idle(b, t, m, var_w / w.shape[0], a.xs[-1])
-        self._drift_ref[b] = m
-        self._drift_t[b] = t
         LOGGER.info("shelf events: bin %s did not settle within %.1f s", name, t - a.t_start)
         return ShelfEventCore(
             _event_id(name, a.t_start),
@@ -667,7 +757,9 @@ class ShelfEventDetector:
                 c = raws[j]
                 if c.bin not in self._neigh[a.bin] or (a.delta > 0) != (c.delta > 0):
                     continue
-                if a.t_start - tol <= c.t_end and c.t_start - tol <= a.t_end:
+                # one item landing on two bins starts and settles on both at about the same time;
+                # two separate reaches on neighbouring bins rarely do both
+                if abs(a.t_start - c.t_start) <= tol and abs(a.t_end - c.t_end) <= tol:
                     parent[find(i)] = find(j)
         groups: dict[int, list[_Raw]] = {}
         for i, r in enumerate(raws):
@@ -683,7 +775,7 @@ class ShelfEventDetector:
         for r in group:
             for nb in self._neigh[r.bin] - members:
                 act = self._active.get(nb)
-                if act is not None and act.t_start <= r.t_end + cfg.merge_tol_s:
+                if act is not None and abs(act.t_start - r.t_start) <= cfg.merge_tol_s:
                     return False
                 if self._seen_t[nb] < r.t_detect + cfg.merge_hold_s:
                     return False
@@ -701,7 +793,8 @@ class ShelfEventDetector:
                 continue
             delta = sum(r.delta for r in group)
             var = sum(r.var for r in group)
-            if abs(delta) < max(cfg.min_event_g, cfg.event_sigma * math.sqrt(var)):
+            small = abs(delta) < max(cfg.min_event_g, cfg.event_sigma * math.sqrt(var))
+            if small and not any(r.final for r in group):
                 continue
             group.sort(key=lambda r: (-abs(r.delta), self._names[r.bin]))
             first, rest = group[0], sorted(group[1:], key=lambda r: self._names[r.bin])
