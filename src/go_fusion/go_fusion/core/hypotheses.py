@@ -236,7 +236,8 @@ def rank_hypotheses(
     log_post = log_lik + log_prior
     post = np.exp(log_post - log_post.max())
     post /= post.sum()
-    order = sorted(range(len(items)), key=lambda i: (-round(float(post[i]), 12), items[i]))
+    # rounding keeps exact ties (look-alikes) tied so they are ordered by SKU, deterministically
+    order = sorted(range(len(items)), key=lambda i: (-round(float(log_post[i]), 9), items[i]))
     out = []
     for i in order[: cfg.max_hypotheses]:
         if post[i] < cfg.min_probability:

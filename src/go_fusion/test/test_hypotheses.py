@@ -1,0 +1,163 @@
+"""(SKU, quantity) hypotheses: multi-item, mixed bins, returns, look-alikes, catalogue errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from go_fusion.core.hypotheses import (
+    Candidate,
+    HypothesisConfig,
+    UnitWeightLearner,
+    candidates_for_bins,
+    combine_with_vision,
+    rank_hypotheses,
+)
+
+CATALOGUE = {
+    "cola": (355.0, 3.0),
+    "chips": (160.0, 4.0),
+    "gum": (32.0, 1.0),
+    "juice_a": (1085.0, 6.5),
+    "juice_b": (1085.0, 6.5),  # a look-alike of juice_a
+    "yoghurt": (522.0, 3.1),
+}
+
+
+def top(delta: float, skus: list[str], sd: float = 0.5, **kw: float) -> list:
+    cands = candidates_for_bins(skus, CATALOGUE, off_planogram_prior=kw.pop("off", 0.0))
+    return rank_hypotheses(delta, sd, cands, HypothesisConfig(**kw))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
+def test_several_items_in_one_reach(n: int) -> None:
+    hyps = top(-n * 160.0 + 1.0, ["chips"])
+    assert hyps[0].items == (("chips", n),)
+    assert hyps[0].probability > 0.8
+    assert hyps[0].quantity == n and hyps[0].sku == "chips"
+
+
+def test_return_is_a_negative_quantity() -> None:
+    hyps = top(+2 * 355.0, ["cola", "chips"])
+    assert hyps[0].items == (("cola", -2),)
+    assert all(q < 0 for h in hyps for _, q in h.items)
+
+
+VERIFIED = {"cola": 0.01, "chips": 0.01}  # unit weights checked (or learned) to 1 %
+
+
+def test_mixed_bin_two_skus_in_one_reach() -> None:
+    delta = -(355.0 + 2 * 160.0)
+    cands = candidates_for_bins(["cola", "chips"], CATALOGUE, scale_sd=VERIFIED)
+    hyps = rank_hypotheses(delta, 0.5, cands)
+    assert hyps[0].items == (("chips", 2), ("cola", 1))
+    assert hyps[0].is_mixed and hyps[0].sku == "chips+cola" and hyps[0].quantity == 3
+    # with the wide default prior (catalogue may be 20 % off) it stays among the top three
+    assert (("chips", 2), ("cola", 1)) in [h.items for h in top(delta, ["cola", "chips"])[:3]]
+
+
+def test_probabilities_are_normalised_and_sorted() -> None:
+    hyps = top(
+        -500.0, ["cola", "chips", "gum"], sd=20.0, min_probability=0.0, max_hypotheses=10_000
+    )
+    probs = [h.probability for h in hyps]
+    assert sum(probs) == pytest.approx(1.0)
+    assert probs == sorted(probs, reverse=True)
+    assert all(0.0 <= p <= 1.0 for p in probs)
+
+
+def test_variance_grows_with_quantity() -> None:
+    hyps = top(-355.0, ["cola"], min_probability=0.0, max_hypotheses=100)
+    sd = {h.quantity: h.predicted_sd_g for h in hyps if not h.is_unexplained}
+    assert sd[1] < sd[2] < sd[6]
+
+
+def test_fewer_items_are_preferred_when_the_weight_is_ambiguous() -> None:
+    # 320 g = 2 chips = 10 gum: the prior favours fewer items
+    hyps = rank_hypotheses(
+        -320.0,
+        1.0,
+        [Candidate("chips", 160.0, 4.0), Candidate("gum", 32.0, 1.0)],
+        HypothesisConfig(max_quantity=10),
+    )
+    assert hyps[0].items == (("chips", 2),)
+
+
+def test_look_alikes_get_equal_probability_and_vision_separates_them() -> None:
+    hyps = top(-1085.0, ["juice_a", "juice_b"])
+    assert {h.items[0][0] for h in hyps[:2]} == {"juice_a", "juice_b"}
+    assert hyps[0].probability == hyps[1].probability
+    assert hyps[0].probability == pytest.approx(0.5, abs=0.02)
+    seen = combine_with_vision(hyps, {"juice_b": 0.9, "juice_a": 0.05})
+    assert seen[0].items == (("juice_b", 1),) and seen[0].probability > 0.85
+    assert sum(h.probability for h in seen) == pytest.approx(sum(h.probability for h in hyps))
+    assert combine_with_vision(hyps, {}) == hyps
+
+
+@pytest.mark.parametrize("error", [-0.2, -0.1, 0.05, 0.15, 0.2])
+def test_catalogue_weight_off_by_up_to_20_percent_still_explains_one_item(error: float) -> None:
+    hyps = top(-522.0 * (1.0 + error), ["yoghurt"])
+    assert hyps[0].items == (("yoghurt", 1),)
+
+
+def test_misplaced_return_is_found_among_catalogue_products() -> None:
+    hyps = top(+32.0, ["juice_a"], off=0.05)
+    assert hyps[0].items == (("gum", -1),)
+    hyps = top(+32.0, ["juice_a"], off=0.0)
+    assert hyps[0].is_unexplained
+
+
+def test_planogram_products_beat_catalogue_ones_of_similar_weight() -> None:
+    cands = candidates_for_bins(
+        ["cola"], {**CATALOGUE, "soda": (352.0, 3.0)}, off_planogram_prior=0.05
+    )
+    hyps = rank_hypotheses(-353.0, 0.5, cands)
+    assert hyps[0].items == (("cola", 1),) and hyps[0].probability > 0.9
+
+
+def test_a_delta_nothing_explains_is_unexplained() -> None:
+    hyps = top(-37.0, ["juice_a", "yoghurt"])
+    assert hyps[0].is_unexplained and hyps[0].items == () and hyps[0].sku == ""
+
+
+def test_bad_input_is_rejected_or_skipped() -> None:
+    with pytest.raises(ValueError, match="delta_g"):
+        rank_hypotheses(math.nan, 1.0, [Candidate("a", 10.0, 1.0)])
+    with pytest.raises(ValueError, match="delta_sd_g"):
+        rank_hypotheses(-10.0, -1.0, [Candidate("a", 10.0, 1.0)])
+    with pytest.raises(ValueError, match="max_quantity"):
+        HypothesisConfig(max_quantity=0)
+    hyps = rank_hypotheses(-10.0, 0.5, [Candidate("bad", math.nan, 1.0), Candidate("a", 10.0, 0.3)])
+    assert hyps[0].items == (("a", 1),)
+    assert candidates_for_bins(["missing"], CATALOGUE) == []
+
+
+def test_learned_unit_weight_resolves_quantity_when_the_catalogue_is_20_percent_low() -> None:
+    real = 96.0  # the catalogue says 80 g
+    catalogue = {"bar": (80.0, 1.5)}
+    cfg = HypothesisConfig()
+    before = rank_hypotheses(-5 * real, 1.0, candidates_for_bins(["bar"], catalogue), cfg)
+    assert before[0].items == (("bar", 6),)  # 480 g looks like six 80 g bars
+    learner = UnitWeightLearner(catalogue)
+    rng = np.random.default_rng(0)
+    for _ in range(8):  # single picks teach it the real weight
+        delta = -rng.normal(real, 1.5)
+        cands = candidates_for_bins(["bar"], learner.catalogue(), scale_sd=learner.scale_sd())
+        assert learner.observe(delta, 0.5, rank_hypotheses(delta, 0.5, cands, cfg))
+    mean, sd = learner.unit_weight("bar")
+    assert mean == pytest.approx(real, abs=1.5) and sd < 1.0
+    cands = candidates_for_bins(["bar"], learner.catalogue(), scale_sd=learner.scale_sd())
+    after = rank_hypotheses(-5 * real, 1.0, cands, cfg)
+    assert after[0].items == (("bar", 5),)
+
+
+def test_learner_ignores_unconfident_and_mixed_events() -> None:
+    learner = UnitWeightLearner(CATALOGUE)
+    hyps = top(-1085.0, ["juice_a", "juice_b"])  # 50/50
+    assert not learner.observe(-1085.0, 0.5, hyps)
+    cands = candidates_for_bins(["cola", "chips"], CATALOGUE, scale_sd=VERIFIED)
+    hyps = rank_hypotheses(-515.0, 0.5, cands)
+    assert hyps[0].is_mixed and not learner.observe(-515.0, 0.5, hyps)
+    assert learner.unit_weight("cola") == (355.0, pytest.approx(0.08 * 355.0))
