@@ -1,8 +1,10 @@
 """Sessions from gate events, and receipts from carts at the exit.
 
-Entry: an app scan opens a session. The session id is derived from a hash of the opaque token and
-the scan's stamp (deterministic, so a replay gives the same ids; it reveals nobody). A second scan
-of a token whose session is still open is a duplicate: flagged, no second session.
+Entry: an app scan opens a session. The session id is the opaque app token itself (it reveals
+nobody), ``"<token>~2"``, ``"<token>~3"``... when the same token comes back after its session
+closed: the same scheme as the tracker (``tracking.ShopperTracker``), so a track's session id is
+a cart's session id, and a replay gives the same ids. A second scan of a token whose session is
+still open is a duplicate: flagged, no second session.
 
 Exit: a session is finalised when
 - an exit scan carries its token (the app holder checks the whole session out), or
@@ -46,7 +48,7 @@ class Session:
     """One shopping session (mutable; owned by :class:`SessionBook`)."""
 
     session_id: str
-    token_hash: str
+    token: str
     entry_t: float
     group_size: int
     track_ids: list[str] = field(default_factory=list)
@@ -84,15 +86,9 @@ class ReceiptRecord:
     exit_t: float
 
 
-def token_hash(token: str) -> str:
-    """A one-way digest of an app token (the journal never stores the token itself)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:24]
-
-
-def session_id_for(token: str, entry_t: float) -> str:
-    """Deterministic, anonymous session id of a scan of ``token`` at ``entry_t`` [s]."""
-    stamp_ns = round(entry_t * 1e9)
-    return "s-" + hashlib.sha256(f"{token}|{stamp_ns}".encode()).hexdigest()[:12]
+def session_id_for(token: str, uses: int) -> str:
+    """Session id of the ``uses``-th session opened with ``token`` (1 for the first)."""
+    return token if uses <= 1 else f"{token}~{uses}"
 
 
 def receipt_id_for(session_id: str) -> str:
@@ -161,6 +157,7 @@ class SessionBook:
         self.grace_s = grace_s
         self.sessions: dict[str, Session] = {}
         self._open_by_token: dict[str, str] = {}
+        self._token_uses: dict[str, int] = {}
         self._track_session: dict[str, str] = {}
 
     def open_sessions(self) -> list[Session]:
@@ -171,38 +168,28 @@ class SessionBook:
         """Session id a track was bound to, if any."""
         return self._track_session.get(track_id)
 
-    def restore(self, session: Session) -> None:
-        """Re-insert a session rebuilt from the journal."""
-        self.sessions[session.session_id] = session
-        if not session.closed:
-            self._open_by_token[session.token_hash] = session.session_id
-        for track_id in session.track_ids:
-            self._track_session[track_id] = session.session_id
-
     def entry(self, obs: GateObservation) -> GateOutcome:
         """An app scan at an entry gate: open a session, or flag a duplicate scan."""
         if not obs.session_token:
             return GateOutcome(None, diagnostic=f"entry at gate '{obs.gate_id}' without a token")
-        digest = token_hash(obs.session_token)
-        open_id = self._open_by_token.get(digest)
+        token = obs.session_token
+        open_id = self._open_by_token.get(token)
         if open_id is not None:
             return GateOutcome(
                 self.sessions[open_id],
                 diagnostic=f"duplicate scan for open session '{open_id}' ignored",
             )
-        session_id = session_id_for(obs.session_token, obs.t)
-        if session_id in self.sessions:
-            return GateOutcome(
-                self.sessions[session_id], diagnostic=f"session '{session_id}' already closed"
-            )
+        uses = self._token_uses.get(token, 0) + 1
+        self._token_uses[token] = uses
+        session_id = session_id_for(token, uses)
         session = Session(
             session_id=session_id,
-            token_hash=digest,
+            token=token,
             entry_t=obs.t,
             group_size=max(1, int(obs.group_size)),
         )
         self.sessions[session_id] = session
-        self._open_by_token[digest] = session_id
+        self._open_by_token[token] = session_id
         return GateOutcome(session, opened=True, changed=True)
 
     def bind_track(self, track_id: str, session_id: str) -> bool:
@@ -218,7 +205,7 @@ class SessionBook:
     def exit_scan(self, obs: GateObservation) -> GateOutcome:
         """An exit crossing. With a token: that session checks out. Without: anonymous."""
         if obs.session_token:
-            session_id = self._open_by_token.get(token_hash(obs.session_token))
+            session_id = self._open_by_token.get(obs.session_token)
             if session_id is None:
                 return GateOutcome(
                     None,
@@ -259,6 +246,16 @@ class SessionBook:
             self._mark_exit(session, t)
         return GateOutcome(session, changed=True)
 
+    def session_exit(self, session_id: str, t: float) -> GateOutcome:
+        """The whole session left (the tracker saw its last track go)."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return GateOutcome(None, diagnostic=f"exit of unknown session '{session_id}'")
+        if session.closed or session.finalise_at is not None:
+            return GateOutcome(session)
+        self._mark_exit(session, t)
+        return GateOutcome(session, changed=True)
+
     def _mark_exit(self, session: Session, t: float) -> None:
         if session.finalise_at is None:
             session.exit_t = t
@@ -276,4 +273,5 @@ class SessionBook:
         """Mark a session as finalised."""
         session = self.sessions[session_id]
         session.closed = True
-        self._open_by_token.pop(session.token_hash, None)
+        if self._open_by_token.get(session.token) == session_id:
+            del self._open_by_token[session.token]

@@ -92,6 +92,7 @@ class FusionConfig:
     off_planogram_prior: float = 0.02  # prior of picking a SKU the bin is not known to hold
     min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
+    anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,16 @@ class TrackSnapshot:
     keypoint_scores: np.ndarray | None = None
     keypoint_covariance: np.ndarray | None = None
     camera_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackExit:
+    """A track that left through an exit gate at t [s] (session_closed: it was the last one)."""
+
+    track_id: str
+    session_id: str
+    t: float
+    session_closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +242,7 @@ class FusionPipeline:
         self._board_last_t: dict[str, float] = {}
         self._tracks_t: float | None = None
         self._gate_buffer: list[GateObservation] = []
+        self._anonymous_exits: list[GateObservation] = []
         self.now: float | None = None
         self.diagnostic_counts: dict[str, int] = {}
         self._rebuild()
@@ -252,6 +264,8 @@ class FusionPipeline:
                 self.carts.add_track(data["session_id"], data["track_id"])
         elif type_ == "track_exit":
             self.sessions.track_exit(data["track_id"], data["t"])
+            if data.get("session_closed") and data.get("session_id"):
+                self.sessions.session_exit(data["session_id"], data["t"])
         elif type_ == "shelf_event":
             self._seen_shelf_events.add(data["event_id"])
             self._pending_events[data["event_id"]] = _observation_from_json(data)
@@ -356,6 +370,19 @@ class FusionPipeline:
             "token": obs.session_token,
             "group_size": max(1, int(obs.group_size)),
         }
+        self._gate_buffer.append(obs)
+        tracked = self.tracker is not None or self._tracks_t is not None
+        if obs.kind == EXIT and not obs.session_token and tracked:
+            # The tracker may explain this crossing with a track's exit; wait for it.
+            self._anonymous_exits.append(obs)
+            out.extend(self._advance())
+            return out
+        out.extend(self._gate(record))
+        out.extend(self._advance())
+        return out
+
+    def _gate(self, record: Mapping[str, Any]) -> FusionOutput:
+        out = FusionOutput()
         outcome = self._apply_gate(record)
         if outcome.diagnostic:
             name = "duplicate_scan" if "duplicate" in outcome.diagnostic else "gate"
@@ -366,8 +393,6 @@ class FusionPipeline:
             self.journal.append("gate", record)
             if outcome.session is not None:
                 out.carts.append(self.cart_view(outcome.session.session_id))
-        self._gate_buffer.append(obs)
-        out.extend(self._advance())
         return out
 
     def _apply_gate(self, data: Mapping[str, Any]) -> Any:
@@ -506,8 +531,14 @@ class FusionPipeline:
         out.extend(self._advance())
         return out
 
-    def add_tracks(self, t: float, tracks: Sequence[TrackSnapshot]) -> FusionOutput:
-        """Track snapshots at time t [s]: wrist history, session binding, exits."""
+    def add_tracks(
+        self, t: float, tracks: Sequence[TrackSnapshot], exits: Sequence[TrackExit] = ()
+    ) -> FusionOutput:
+        """Track snapshots at time t [s]: wrist history, session binding, exits.
+
+        exits: tracks that left at this step; a snapshot in state TRACK_EXITED without an entry
+        here exits at t.
+        """
         out = FusionOutput(tracks=list(tracks))
         if not self._check_stamp(t, "tracks", out, None):
             return out
@@ -525,13 +556,22 @@ class FusionPipeline:
                         "unknown_session",
                         f"track '{tr.track_id}' names unknown session '{tr.session_id}'",
                     )
-            if tr.state == TRACK_EXITED:
-                session_id = self.sessions.session_of_track(tr.track_id)
-                session = self.sessions.sessions.get(session_id or "")
-                if session is not None and tr.track_id not in session.exited_tracks:
-                    self._record("track_exit", {"track_id": tr.track_id, "t": t})
+            if tr.state != TRACK_EXITED:
+                self._add_wrists(tr, t)
+        explicit = {e.track_id for e in exits}
+        implied = [TrackExit(tr.track_id, tr.session_id, t) for tr in tracks
+                   if tr.state == TRACK_EXITED and tr.track_id not in explicit]  # fmt: skip
+        for ex in (*exits, *implied):
+            session = self.sessions.sessions.get(self.sessions.session_of_track(ex.track_id) or "")
+            if session is None or ex.track_id in session.exited_tracks or session.closed:
                 continue
-            self._add_wrists(tr, t)
+            record = {"track_id": ex.track_id, "session_id": session.session_id, "t": ex.t,
+                      "session_closed": ex.session_closed}  # fmt: skip
+            self._record("track_exit", record)
+            self._anonymous_exits = [
+                a for a in self._anonymous_exits
+                if abs(a.t - ex.t) > self.config.anonymous_exit_wait_s
+            ]  # fmt: skip
         self._prune(t)
         out.extend(self._advance())
         return out
@@ -721,6 +761,15 @@ class FusionPipeline:
 
     def _advance(self) -> FusionOutput:
         out = FusionOutput()
+        wait = self.config.anonymous_exit_wait_s
+        while self._anonymous_exits and self.now is not None:
+            obs = self._anonymous_exits[0]
+            if self.now < obs.t + wait:
+                break
+            self._anonymous_exits.pop(0)
+            record = {"gate_id": obs.gate_id, "kind": obs.kind, "t": obs.t, "token": "",
+                      "group_size": max(1, int(obs.group_size))}  # fmt: skip
+            out.extend(self._gate(record))
         for event_id in sorted(self._pending_events, key=lambda e: self._pending_events[e].t_end):
             obs = self._pending_events[event_id]
             if self._ready(obs):
