@@ -115,39 +115,72 @@ class Box:
     texture_face: int = -1
 
 
+def _unit_box_samples() -> np.ndarray:
+    """(60, 3) points along the 12 edges of the unit cube (5 per edge, corners repeated)."""
+    t = np.linspace(0.0, 1.0, 5)
+    corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=float)
+    edges = [
+        corners[a][None, :] + t[:, None] * (corners[b] - corners[a])[None, :]
+        for a in range(8)
+        for b in range(a + 1, 8)
+        if np.sum(corners[a] != corners[b]) == 1
+    ]
+    return np.concatenate(edges)
+
+
+_BOX_SAMPLES = _unit_box_samples()
+
+
+def box_rects(
+    geom: CameraGeometry, los: np.ndarray, his: np.ndarray, margin: int = 3
+) -> list[tuple[int, int, int, int] | None]:
+    """Pixel rectangles (x0, y0, x1, y1), exclusive ends, that contain the images of boxes.
+
+    los, his: (N, 3) [m] box corners. Samples points along the 12 edges of each box (distortion
+    bends straight edges). A box partly behind the camera gets the whole image; a box certainly
+    out of view gets None.
+    """
+    los = np.asarray(los, float).reshape(-1, 3)
+    his = np.asarray(his, float).reshape(-1, 3)
+    n = len(los)
+    if n == 0:
+        return []
+    k = len(_BOX_SAMPLES)
+    world = los[:, None, :] + _BOX_SAMPLES[None, :, :] * (his - los)[:, None, :]
+    flat = world.reshape(-1, 3)
+    uv, depth, valid = geom.project(flat)
+    # Points in front of the camera but beyond the trusted lens radius lie outside the image:
+    # the pinhole projection tells on which side, which is all the rectangle needs.
+    far = ~valid & (depth > 0.05)
+    if far.any():
+        pc = geom.to_optical(flat[far])
+        uv[far, 0] = geom.K[0, 0] * pc[:, 0] / pc[:, 2] + geom.K[0, 2]
+        uv[far, 1] = geom.K[1, 1] * pc[:, 1] / pc[:, 2] + geom.K[1, 2]
+    uv = np.clip(uv, -1e6, 1e6).reshape(n, k, 2)
+    depth = depth.reshape(n, k)
+    valid = (depth > 0.05).reshape(n, k)
+    x0 = np.floor(uv[..., 0].min(axis=1)).astype(np.int64) - margin
+    y0 = np.floor(uv[..., 1].min(axis=1)).astype(np.int64) - margin
+    x1 = np.ceil(uv[..., 0].max(axis=1)).astype(np.int64) + margin + 1
+    y1 = np.ceil(uv[..., 1].max(axis=1)).astype(np.int64) + margin + 1
+    out: list[tuple[int, int, int, int] | None] = []
+    for i in range(n):
+        if np.all(depth[i] <= 0.05):
+            out.append(None)
+        elif not np.all(valid[i]):
+            out.append((0, 0, geom.width, geom.height))
+        else:
+            a, b = max(int(x0[i]), 0), max(int(y0[i]), 0)
+            c, d = min(int(x1[i]), geom.width), min(int(y1[i]), geom.height)
+            out.append((a, b, c, d) if a < c and b < d else None)
+    return out
+
+
 def box_rect(
     geom: CameraGeometry, lo: np.ndarray, hi: np.ndarray, margin: int = 3
 ) -> tuple[int, int, int, int] | None:
-    """Pixel rectangle (x0, y0, x1, y1), exclusive ends, that contains the image of a box.
-
-    Samples the 8 corners and the points along the 12 edges (distortion bends straight edges).
-    Falls back to the whole image when part of the box is behind the camera or outside the
-    trusted lens radius; returns None when the box is certainly not in view.
-    """
-    t = np.linspace(0.0, 1.0, 5)
-    pts = []
-    corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=float)
-    for a in range(8):
-        for b in range(a + 1, 8):
-            if np.sum(corners[a] != corners[b]) == 1:
-                seg = corners[a][None, :] + t[:, None] * (corners[b] - corners[a])[None, :]
-                pts.append(seg)
-    unit = np.concatenate(pts)
-    world = lo[None, :] + unit * (hi - lo)[None, :]
-    uv, depth, valid = geom.project(world)
-    if np.all(depth <= 0.05):
-        return None
-    if not np.all(valid):
-        return (0, 0, geom.width, geom.height)
-    x0 = int(np.floor(uv[:, 0].min())) - margin
-    y0 = int(np.floor(uv[:, 1].min())) - margin
-    x1 = int(np.ceil(uv[:, 0].max())) + margin + 1
-    y1 = int(np.ceil(uv[:, 1].max())) + margin + 1
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, geom.width), min(y1, geom.height)
-    if x0 >= x1 or y0 >= y1:
-        return None
-    return (x0, y0, x1, y1)
+    """Pixel rectangle of one box (see ``box_rects``)."""
+    return box_rects(geom, lo, hi, margin)[0]
 
 
 def raycast_box(

@@ -220,3 +220,43 @@ def random_pose(
         left_wrist=lw,
         right_wrist=rw,
     )
+
+
+def is_free(store: object, x: float, y: float, clearance: float = 0.35) -> bool:
+    """Whether a person can stand at floor point (x, y) [m]: on the floor, clear of gondolas."""
+    fx, fy = store.floor_size
+    if not (clearance <= x <= fx - clearance and clearance <= y <= fy - clearance):
+        return False
+    for g in store.gondolas.values():
+        lo = np.asarray(g.center) - np.asarray(g.size) / 2 - clearance
+        hi = np.asarray(g.center) + np.asarray(g.size) / 2 + clearance
+        if lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1]:
+            return False
+    return True
+
+
+def random_free_point(
+    store: object, rng: np.random.Generator, camera: object | None = None, tries: int = 200
+) -> tuple[float, float] | None:
+    """A random free floor point (x, y) [m], in view of ``camera`` when one is given."""
+    fx, fy = store.floor_size
+    for _ in range(tries):
+        x, y = float(rng.uniform(0, fx)), float(rng.uniform(0, fy))
+        if not is_free(store, x, y):
+            continue
+        if camera is not None:
+            probe = np.array([[x, y, 0.0], [x, y, 1.0]])
+            if not np.all(camera.in_view(probe)):
+                continue
+        return (x, y)
+    return None
+
+
+def reach_targets(store: object, x: float, y: float, radius: float = 1.0) -> list[np.ndarray]:
+    """Points just inside the open face of bins within ``radius`` [m] of (x, y)."""
+    out = []
+    for b in store.bins.values():
+        front = np.asarray(b.front_center, float)
+        if np.hypot(front[0] - x, front[1] - y) <= radius:
+            out.append(front - 0.08 * np.asarray(b.access_normal, float))
+    return out

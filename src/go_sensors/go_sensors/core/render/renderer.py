@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from go_sensors.core.render.geometry import Box, CameraGeometry, box_rect
+from go_sensors.core.render.geometry import Box, CameraGeometry, box_rects
 from go_sensors.core.render.people import PeopleLayers, body_points, draw_people
 from go_sensors.core.render.scene import facing_boxes, paint_boxes, static_boxes
 from go_sensors.core.render.textures import TextureAtlas
@@ -29,6 +29,9 @@ _MISS_BGR = np.array([40, 40, 40], np.uint8)
 # A keypoint is visible when nothing in the image is nearer than its own depth minus this [m]:
 # the keypoint lies inside a body part whose front surface is up to one (wide) torso radius nearer.
 VISIBILITY_TOLERANCE_M = 0.2
+# Noise images per camera; each frame adds one of them at a random offset (drawing fresh noise
+# for 640 x 480 x 3 pixels would cost more than the rest of the frame).
+_NOISE_BANKS = 4
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class _CameraView:
         self.static_rgb = np.empty((h, w, 3), np.uint8)
         self.static_rgb[:] = _MISS_BGR
         self.static_depth = np.full((h, w), np.inf, np.float32)
-        rects = [box_rect(geom, b.lo, b.hi) for b in boxes]
+        rects = box_rects(geom, np.array([b.lo for b in boxes]), np.array([b.hi for b in boxes]))
         paint_boxes(
             geom,
             boxes,
@@ -160,6 +163,8 @@ class Renderer:
             geom = CameraGeometry.from_camera(self.store.cameras[camera_id])
             rng = np.random.default_rng([self.options.seed, self._camera_index[camera_id], 7])
             exposure = float(rng.uniform(0.92, 1.06))
+            for bank in range(_NOISE_BANKS):
+                self._noise_tile(self._camera_index[camera_id], bank, (geom.height, geom.width))
             view = _CameraView(geom, self._static_boxes, self.atlas, self._vignette(geom), exposure)
             self._views[camera_id] = view
         return view
@@ -191,12 +196,18 @@ class Renderer:
     def _update_facings(
         self, view: _CameraView, bin_contents: Mapping[str, Mapping[str, int]]
     ) -> None:
+        if not view.bin_rect:
+            bins = list(self.store.bins.values())
+            rects = box_rects(
+                view.geom,
+                np.array([b.min_corner for b in bins]),
+                np.array([b.max_corner for b in bins]),
+            )
+            view.bin_rect = {b.bin_id: r for b, r in zip(bins, rects, strict=True)}
         changed = []
-        for bin_id, b in self.store.bins.items():
+        for bin_id in self.store.bins:
             key = self._contents(bin_contents, bin_id)
             if view.painted.get(bin_id) != key:
-                if bin_id not in view.bin_rect:
-                    view.bin_rect[bin_id] = box_rect(view.geom, b.min_corner, b.max_corner)
                 changed.append((bin_id, key))
         if not changed:
             return
@@ -223,7 +234,9 @@ class Renderer:
                 continue
             boxes.extend(self._facing_boxes(bin_id, key))
         if boxes:
-            rects = [box_rect(view.geom, b.lo, b.hi) for b in boxes]
+            rects = box_rects(
+                view.geom, np.array([b.lo for b in boxes]), np.array([b.hi for b in boxes])
+            )
             paint_boxes(
                 view.geom,
                 boxes,
@@ -268,7 +281,7 @@ class Renderer:
             cam = self._camera_index[camera_id]
             stamp = round(t * 1000.0) & 0xFFFFFFFF
             pick = zlib.crc32(f"{opts.seed}:{cam}:{stamp}".encode())
-            tile = self._noise_tile(cam, pick % 4, image.shape[:2])
+            tile = self._noise_tile(cam, pick % _NOISE_BANKS, image.shape[:2])
             dy, dx = (pick >> 8) % 16, (pick >> 16) % 16
             noise = tile[dy : dy + image.shape[0], dx : dx + image.shape[1]]
             cv2.add(image, noise, dst=image, dtype=cv2.CV_8U)
