@@ -438,6 +438,10 @@ class _Parser:
             )
         if not target.is_absolute():
             target = Path.cwd() / target
+        if target.suffix not in (".yaml", ".yml"):
+            raise LaunchError(
+                f"{where}: '{target}' is not a YAML launch file (the go runner reads YAML only)"
+            )
         if not target.is_file():
             raise LaunchError(
                 f"{where}: included file '{target}' not found "
