@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ from go_fusion.core.checkout import (
 )
 from go_fusion.core.hypotheses import HypothesisConfig, candidates_for_bins, rank_hypotheses
 from go_fusion.core.journal import Journal
+from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
 from go_fusion.core.review import ReviewDecision, ReviewQueue
 from go_fusion.core.shelf_events import (
     STATE_DRIFT,
@@ -59,6 +60,7 @@ from go_fusion.core.shelf_events import (
     neighbours_from_boxes,
 )
 from go_fusion.core.store_view import StoreView
+from go_fusion.core.tracking import GateArea, GateEvent, GateKind
 
 LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class FusionConfig:
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
     shelf: ShelfEventConfig = field(default_factory=ShelfEventConfig)
     hypotheses: HypothesisConfig = field(default_factory=HypothesisConfig)
+    tracker: MultiViewConfig = field(default_factory=MultiViewConfig)
     checkout_grace_s: float = 0.3  # wait after an exit for weight changes still settling
     track_wait_s: float = 0.3  # longest wait for the tracks to cover an event window
     max_lateness_s: float = 30.0  # inputs older than now - this are rejected (far past)
@@ -198,9 +201,10 @@ class FusionOutput:
 class FusionPipeline:
     """The whole fusion back end on one store (see the module docstring).
 
-    tracker: optional object with ``update(t, detections_by_camera, gate_events)``; its result is
-    turned into :class:`TrackSnapshot` by ``track_adapter``. Without one, tracks come through
-    :meth:`add_tracks` (or not at all: events then go to the only open session, or to review).
+    cameras: calibrated cameras (``cameras.FusionCamera``); with at least one, a
+    ``MultiViewTracker`` turns :meth:`add_people` into tracks. Without cameras, tracks may come
+    through :meth:`add_tracks` (or not at all: events then go to the only open session, or to
+    review). ``set_cameras`` replaces the calibration (new CameraInfo or /tf_static).
     """
 
     def __init__(
@@ -208,14 +212,14 @@ class FusionPipeline:
         store: StoreView,
         config: FusionConfig | None = None,
         journal: Journal | None = None,
-        tracker: Any = None,
-        track_adapter: Callable[[Any], tuple[list[TrackSnapshot], Any]] | None = None,
+        cameras: Sequence[Any] = (),
     ) -> None:
         self.store = store
         self.config = config or FusionConfig()
         self.journal = journal if journal is not None else Journal(None)
-        self.tracker = tracker
-        self.track_adapter = track_adapter
+        self.tracker: MultiViewTracker | None = None
+        if cameras:
+            self.set_cameras(cameras)
         self.attributor = Attributor(
             self.config.attribution, store.bins, store.products, self.config.hypotheses
         )
@@ -291,6 +295,22 @@ class FusionPipeline:
             self.carts.close(receipt.session_id)
         elif type_ == "receipt_published":
             self._published.add(data["receipt_id"])
+
+    def set_cameras(self, cameras: Sequence[Any]) -> None:
+        """Set or replace the calibrated cameras (creates the tracker on first use)."""
+        if self.tracker is None:
+            gates = [
+                GateArea(
+                    g.gate_id,
+                    GateKind.ENTRY if g.kind == ENTRY else GateKind.EXIT,
+                    g.min_xy,
+                    g.max_xy,
+                )
+                for g in self.store.gates.values()
+            ]
+            self.tracker = MultiViewTracker(self.config.tracker, list(cameras), gates)
+        else:
+            self.tracker.set_cameras(list(cameras))
 
     def _rebuild(self) -> None:
         for record in self.journal:
@@ -579,25 +599,32 @@ class FusionPipeline:
     def add_people(
         self, t: float, detections_by_camera: Mapping[str, Any], reference: float | None = None
     ) -> FusionOutput:
-        """A synchronised set of per-camera person detections at time t [s] (needs a tracker)."""
+        """A synchronised set of per-camera detections (``association.CameraPeople``) at t [s].
+
+        A camera may be missing from the set. Gate events received since the previous set go to
+        the tracker with it (births at the entry, exits).
+        """
         out = FusionOutput()
-        if self.tracker is None or self.track_adapter is None:
-            self._diag(out, ERROR, "no_tracker", "person detections given but no tracker")
+        if self.tracker is None:
+            self._diag(out, ERROR, "no_cameras", "person detections given but no calibrated camera")
             return out
         if not self._check_stamp(t, "person detections", out, reference):
             return out
-        unknown = sorted(c for c in detections_by_camera if c not in self.store.camera_ids)
-        if unknown and self.store.camera_ids:
+        known = set(self.store.camera_ids) | set(self.tracker.rig.ids)
+        unknown = sorted(c for c in detections_by_camera if c not in known)
+        if unknown:
             self._diag(out, WARN, "unknown_camera", f"detections from unknown cameras {unknown}")
             detections_by_camera = {
                 c: d for c, d in detections_by_camera.items() if c not in unknown
             }
-        gates = [g for g in self._gate_buffer]
+        gates = [tracker_gate_event(g) for g in self._gate_buffer]
         self._gate_buffer.clear()
         result = self.tracker.update(t, detections_by_camera, gates)
-        tracks, skeletons = self.track_adapter(result)
-        out.extend(self.add_tracks(t, tracks))
-        out.skeletons = skeletons
+        for line in result.diagnostics:
+            self._diag(out, WARN, "tracker", line)
+        tracks, exits = snapshots_from_tracker(result)
+        out.extend(self.add_tracks(t, tracks, exits))
+        out.skeletons = (result.skeletons, result.skeleton_tracks)
         return out
 
     def add_product_evidence(
@@ -737,7 +764,7 @@ class FusionPipeline:
     def _ready(self, obs: ShelfObservation) -> bool:
         need = obs.t_end + self.config.attribution.edge_window_s
         if self.tracker is None and self._tracks_t is None:
-            return True
+            return True  # no cameras: nothing to wait for
         if self._tracks_t is not None and self._tracks_t >= need:
             return True
         return self.now is not None and self.now >= need + self.config.track_wait_s
@@ -836,6 +863,48 @@ class FusionPipeline:
         shelf = self.live_planogram.setdefault(event.bin_id, {})
         delta = -event.quantity if event.kind == KIND_PICK else event.quantity
         shelf[event.sku] = max(0, shelf.get(event.sku, 0) + delta)
+
+
+# ---- tracker types ----------------------------------------------------------------------------
+
+
+def tracker_gate_event(obs: GateObservation) -> GateEvent:
+    """A gate observation in the tracker's terms."""
+    return GateEvent(
+        stamp=obs.t,
+        kind=GateKind.ENTRY if obs.kind == ENTRY else GateKind.EXIT,
+        gate_id=obs.gate_id,
+        session_token=obs.session_token,
+        group_size=max(1, int(obs.group_size)),
+        position=None if obs.position is None else np.asarray(obs.position, dtype=float),
+    )
+
+
+def snapshots_from_tracker(result: TrackerOutput) -> tuple[list[TrackSnapshot], list[TrackExit]]:
+    """Track snapshots and exits from one ``MultiViewTracker.update`` result."""
+    tracks = []
+    for tr in result.tracks:
+        sk = tr.skeleton
+        tracks.append(
+            TrackSnapshot(
+                track_id=tr.track_id,
+                session_id=tr.session_id,
+                state=int(tr.state),
+                position=np.asarray(tr.position, dtype=float),
+                velocity=np.asarray(tr.velocity, dtype=float),
+                covariance=np.asarray(tr.covariance, dtype=float),
+                last_seen=float(tr.last_seen),
+                keypoints=None if sk is None else sk.keypoints,
+                keypoint_scores=None if sk is None else sk.scores,
+                keypoint_covariance=None if sk is None else sk.covariance,
+                camera_ids=() if sk is None else tuple(sk.camera_ids),
+            )
+        )
+    exits = [
+        TrackExit(e.track_id, e.session_id, float(e.stamp), bool(e.session_closed))
+        for e in result.exits
+    ]
+    return tracks, exits
 
 
 # ---- JSON forms of the journal records --------------------------------------------------------
