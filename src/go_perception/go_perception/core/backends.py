@@ -1,0 +1,223 @@
+"""The choice of person/pose backend.
+
+Backends (``BackendConfig.backend``):
+
+- ``default``: NanoDet-m person detector (416 x 416) then MoveNet Lightning (192 x 192) on each
+  person crop. Both come from ``./gostore setup`` (tools/setup/models.sh) in the models folder.
+- ``onnx``: user-supplied ONNX models by path. ``detector_model`` is a YOLO-style detector or
+  YOLO-pose model (see ``detector.YoloDetector``), or empty for NanoDet; ``pose_model`` is a
+  top-down pose model (see ``pose.TopDownPose``), or empty for MoveNet Lightning (not run when the
+  detector is a YOLO-pose model, which gives keypoints itself).
+- ``sim``: NanoDet, then the top-down heatmap network trained on simulator renders by
+  ``./gostore train pose`` (``pose_model``, required).
+
+Nothing is downloaded here: a missing model file raises ``ModelError`` naming its path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from go_perception.core.detector import NanoDetDetector, YoloDetector
+from go_perception.core.keypoints import NUM_KEYPOINTS, Detection, Person
+from go_perception.core.onnx_io import open_session
+from go_perception.core.pose import TopDownPose
+
+BACKENDS = ("default", "onnx", "sim")
+NANODET_FILE = "nanodet.onnx"
+MOVENET_FILE = "movenet-lightning.onnx"
+SETUP_HINT = "run ./gostore setup, which converts the pretrained models into .gostore/models"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which models run and how.
+
+    models_dir: folder of the set-up models; empty = $GOSTORE_MODELS or <repo>/.gostore/models.
+    detector_model / pose_model: ONNX paths for the ``onnx`` and ``sim`` backends.
+    detector_format: ``auto`` (from the output shape), ``yolo`` or ``yolo_pose`` for user detectors.
+    box_format: ``cxcywh`` (Ultralytics raw head) or ``xyxy``, for YOLO-style outputs [input px].
+    person_class: class index of "person" in a multi-class YOLO detector.
+    score_threshold: detections scoring at least this [0, 1] are people.
+    candidate_threshold: detections scoring in [candidate_threshold, score_threshold) are people
+    only when the pose model finds a body in them (mean of the 10 best keypoint scores >=
+    min_pose_confidence) and they are not mostly inside a person already kept. This recovers
+    people seen from behind or cut by the frame edge without admitting cones and bins; set it
+    equal to score_threshold to turn it off (saves the pose runs on candidates).
+    nms_iou: overlap above which detector boxes merge.
+    crop_padding: person crop side = longer box side * crop_padding (top-down pose).
+    input_mean / input_std: per-channel RGB normalisation of float inputs of user models, in 0-255
+    units ((pixel - mean) / std); (0, 0, 0) / (255, 255, 255) scales to [0, 1].
+    threads: onnxruntime intra-op threads per session. max_people: most people kept per image.
+    """
+
+    backend: str = "default"
+    models_dir: str = ""
+    detector_model: str = ""
+    pose_model: str = ""
+    detector_format: str = "auto"
+    box_format: str = "cxcywh"
+    person_class: int = 0
+    score_threshold: float = 0.4
+    candidate_threshold: float = 0.25
+    min_pose_confidence: float = 0.45
+    nms_iou: float = 0.5
+    crop_padding: float = 1.1
+    input_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    input_std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+    threads: int = 1
+    max_people: int = 20
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend '{self.backend}' is not one of {', '.join(BACKENDS)}")
+        if self.detector_format not in ("auto", "yolo", "yolo_pose"):
+            raise ValueError(
+                f"detector_format '{self.detector_format}': use auto, yolo or yolo_pose"
+            )
+        if self.box_format not in ("cxcywh", "xyxy"):
+            raise ValueError(f"box_format '{self.box_format}': use cxcywh or xyxy")
+        if not 0.0 <= self.candidate_threshold <= self.score_threshold <= 1.0:
+            raise ValueError("need 0 <= candidate_threshold <= score_threshold <= 1")
+        if not 0.0 <= self.min_pose_confidence <= 1.0 or not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError("min_pose_confidence must be in [0, 1] and nms_iou in (0, 1]")
+        if self.crop_padding < 1.0:
+            raise ValueError(f"crop_padding {self.crop_padding} must be >= 1")
+        if self.threads < 1 or self.max_people < 1:
+            raise ValueError("threads and max_people must be >= 1")
+        if len(self.input_mean) != 3 or len(self.input_std) != 3 or min(self.input_std) <= 0:
+            raise ValueError("input_mean and input_std need 3 values, std > 0")
+        if self.backend == "sim" and not self.pose_model:
+            raise ValueError(
+                "backend 'sim' needs pose_model: the ONNX file of ./gostore train pose"
+            )
+
+
+def default_models_dir() -> Path:
+    """$GOSTORE_MODELS, else .gostore/models of the repository this file lives in."""
+    env = os.environ.get("GOSTORE_MODELS")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        if (parent / ".gostore").is_dir():
+            return parent / ".gostore" / "models"
+    return Path.cwd() / ".gostore" / "models"
+
+
+def pose_confidence(keypoints: np.ndarray, best: int = 10) -> float:
+    """Mean score of the ``best`` most confident of (17, 3) keypoints: is there a body here?"""
+    return float(np.sort(keypoints[:, 2])[::-1][:best].mean())
+
+
+def containment(inner: np.ndarray, outer: np.ndarray) -> float:
+    """Fraction of box ``inner``'s area inside box ``outer`` (both (4,) x1, y1, x2, y2 [px])."""
+    w = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    h = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return float(max(w, 0.0) * max(h, 0.0) / area) if area > 0 else 1.0
+
+
+class PoseEstimator:
+    """Person detector followed (when it gives no keypoints) by a top-down pose model.
+
+    Confident detections are people; weaker candidates must show a body to the pose model (see
+    ``BackendConfig.candidate_threshold``).
+    """
+
+    def __init__(
+        self,
+        detector: NanoDetDetector | YoloDetector,
+        pose: TopDownPose | None,
+        config: BackendConfig,
+    ) -> None:
+        self.detector = detector
+        self.pose = pose
+        self.config = config
+
+    def detect(self, image: np.ndarray) -> list[Detection | Person]:
+        """Detector output down to candidate_threshold, best first (no pose check yet).
+
+        image: BGR (H, W, 3) uint8.
+        """
+        return self.detector(image)
+
+    def _skeleton(self, image: np.ndarray, found: Detection | Person) -> Person:
+        if isinstance(found, Person):
+            return found
+        if self.pose is None:
+            return Person(found.bbox, found.score, np.zeros((NUM_KEYPOINTS, 3), np.float32))
+        return Person(found.bbox, found.score, self.pose(image, found.bbox))
+
+    def __call__(self, image: np.ndarray) -> list[Person]:
+        """People with COCO-17 skeletons in a BGR image (H, W, 3) uint8, best first.
+
+        Keypoints are in image pixels; a person no pose model ran on has zero keypoint scores.
+        """
+        config = self.config
+        people: list[Person] = []
+        for found in self.detect(image):
+            if len(people) >= config.max_people:
+                break
+            if found.score >= config.score_threshold:
+                people.append(self._skeleton(image, found))
+                continue
+            if found.score < config.candidate_threshold or (
+                self.pose is None and not isinstance(found, Person)
+            ):
+                continue
+            if any(containment(found.bbox, p.bbox) > 0.5 for p in people):
+                continue
+            person = self._skeleton(image, found)
+            if pose_confidence(person.keypoints) >= config.min_pose_confidence:
+                people.append(person)
+        return people
+
+
+def make_estimator(config: BackendConfig) -> PoseEstimator:
+    """Build the estimator ``config`` describes.
+
+    Raises:
+        ModelError: a model file is missing (path named) or has unexpected inputs/outputs.
+    """
+    models = Path(config.models_dir) if config.models_dir else default_models_dir()
+    detector: NanoDetDetector | YoloDetector
+    if config.backend == "onnx" and config.detector_model:
+        path = Path(config.detector_model)
+        detector = YoloDetector(
+            open_session(path, config.threads, "detector_model"),
+            name=str(path),
+            fmt=config.detector_format,
+            box_format=config.box_format,
+            person_class=config.person_class,
+            score_threshold=config.candidate_threshold,
+            nms_iou=config.nms_iou,
+            mean=config.input_mean,
+            std=config.input_std,
+        )
+    else:
+        path = models / NANODET_FILE
+        detector = NanoDetDetector(
+            open_session(path, config.threads, SETUP_HINT),
+            name=str(path),
+            score_threshold=config.candidate_threshold,
+            nms_iou=config.nms_iou,
+        )
+    if config.pose_model:
+        path = Path(config.pose_model)
+        hint = "pose_model" if config.backend == "onnx" else "train it with ./gostore train pose"
+    elif isinstance(detector, YoloDetector) and detector.gives_keypoints:
+        return PoseEstimator(detector, None, config)
+    else:
+        path, hint = models / MOVENET_FILE, SETUP_HINT
+    pose = TopDownPose(
+        open_session(path, config.threads, hint),
+        name=str(path),
+        crop_padding=config.crop_padding,
+        mean=config.input_mean,
+        std=config.input_std,
+    )
+    return PoseEstimator(detector, pose, config)
