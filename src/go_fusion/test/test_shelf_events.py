@@ -150,6 +150,17 @@ def test_item_resting_across_adjacent_bins_is_one_event() -> None:
     assert sorted(e.bin_id for e in events) == ["a", "b"]
 
 
+def test_small_share_on_a_noisy_neighbour_is_still_merged() -> None:
+    t = stamps(12.0)
+    rng = np.random.default_rng(17)
+    a = bin_signal(t, changes=[Change(4.0, 0.8, 80.0)], noise_sd_g=0.5, rng=rng)
+    b = bin_signal(t, changes=[Change(4.0, 0.8, 20.0)], noise_sd_g=6.0, rng=rng)  # never triggers
+    events, det = run({"a": a, "b": b}, t, neighbours={"a": ["b"]})
+    assert len(events) == 1 and events[0].bin_ids == ("a", "b")
+    assert events[0].delta_g == pytest.approx(100.0, abs=6.0)
+    assert det.health()["b"].level_g == pytest.approx(1020.0, abs=5.0)
+
+
 def test_separate_reaches_on_neighbouring_bins_stay_separate() -> None:
     t = stamps(14.0)
     rng = np.random.default_rng(8)

@@ -40,12 +40,15 @@ Per-bin model (one state machine per bin; the IDLE path is vectorised over chann
 * Slow drift absorbed by the baseline is accumulated; when it exceeds ``drift_event_g`` since the
   last event a STATE_DRIFT event reports it (carts must ignore drift events).
 
-Adjacent bins: settled changes of the same sign on neighbouring bins that start and settle
-within ``merge_tol_s`` of each other become one event (``bin_ids``, summed delta, ``bin_id`` =
-the bin with the largest share).
-A settled change is held until every neighbour has data ``merge_hold_s`` past its settle
-(and none is mid-change), at most ``max_hold_s``: that is the latency the merge costs. Changes too
-small to be an event on their own (``minor_sigma``) are kept only to merge with a neighbour's.
+Adjacent bins: settled changes of the same sign on neighbouring bins that start within
+``merge_start_tol_s`` and settle within ``merge_end_tol_s`` of each other become one event
+(``bin_ids``, summed delta, ``bin_id`` = the bin with the largest share). A settled change is held
+until every neighbour has data ``merge_hold_s`` past its settle (and none is mid-change), at most
+``max_hold_s``: that is the latency the merge costs. Changes too small to be an event on their
+own (``minor_sigma``) are kept only to merge with a neighbour's, and a neighbour that stayed idle
+is probed in its sample history (``history_samples``) for a share too small to trigger on it.
+Two separate reaches on neighbouring bins that start and settle together are merged too: the
+event keeps ``bin_deltas_g`` so a consumer can split it again.
 
 ``event_id`` is ``"<bin_id>@<t_start with 3 decimals>"``: deterministic for replays.
 """
@@ -98,10 +101,13 @@ class ShelfEventConfig:
     delta_sd_floor_g: float = 0.1  # [g] added in quadrature to delta_sd (load-cell creep)
     drift_event_g: float = 15.0  # [g] absorbed drift that triggers a STATE_DRIFT event
     drift_max_rate_g_s: float = 5.0  # [g/s] an unsettled clean ramp slower than this is drift
-    merge_tol_s: float = 0.3  # [s] neighbours' changes starting and settling this close merge
+    merge_start_tol_s: float = 0.6  # [s] neighbours' changes starting this close ...
+    merge_end_tol_s: float = 0.3  # [s] ... and settling this close are one item (one event)
     merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
     max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
     max_gap_s: float = 1.0  # [s] a gap longer than this resets the noise differencing
+    history_samples: int = 256  # samples kept per bin to find a neighbour's untriggered share
+    probe_before_s: float = 1.0  # [s] of a neighbour's history before the change used as its level
 
     def __post_init__(self) -> None:
         positive = (
@@ -133,7 +139,8 @@ class ShelfEventConfig:
             "delta_sd_floor_g",
             "drift_event_g",
             "drift_max_rate_g_s",
-            "merge_tol_s",
+            "merge_start_tol_s",
+            "merge_end_tol_s",
             "merge_hold_s",
             "max_hold_s",
         )
@@ -141,8 +148,11 @@ class ShelfEventConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"ShelfEventConfig.{name} must be >= 0, got {value}")
-        if self.smooth_samples < 1 or self.min_settle_samples < 2:
-            raise ValueError("ShelfEventConfig: smooth_samples >= 1 and min_settle_samples >= 2")
+        if self.smooth_samples < 1 or self.min_settle_samples < 2 or self.history_samples < 8:
+            raise ValueError(
+                "ShelfEventConfig: need smooth_samples >= 1, min_settle_samples >= 2 and "
+                "history_samples >= 8"
+            )
         if self.unsettled_timeout_s <= self.settle_window_s:
             raise ValueError("ShelfEventConfig.unsettled_timeout_s must exceed settle_window_s")
 
@@ -289,6 +299,11 @@ class ShelfEventDetector:
         grow("_tail_x", (cap, k), np.nan)
         grow("_tail_t", (cap, k), np.nan)
         grow("_tail_pos", (cap,), 0, np.int64)
+        h = self.config.history_samples
+        grow("_hist_x", (cap, h), np.nan)
+        grow("_hist_t", (cap, h), np.nan)
+        grow("_hist_pos", (cap,), 0, np.int64)
+        grow("_idle_t", (cap,), np.inf)  # when the bin last became idle
         self._cap = cap
 
     def _register(self, bin_id: str) -> int:
@@ -406,6 +421,11 @@ class ShelfEventDetector:
         finite = np.isfinite(x)
         self._nan[idx[fresh & ~finite]] += 1
         self._seen_t[idx[fresh]] = t
+        g = idx[fresh]
+        pos = self._hist_pos[g]
+        self._hist_x[g, pos] = x[fresh]
+        self._hist_t[g, pos] = t
+        self._hist_pos[g] = (pos + 1) % self.config.history_samples
         mode = self._mode[idx]
         slow = np.flatnonzero(fresh & (mode != _IDLE))
         for j in slow:
@@ -481,6 +501,12 @@ class ShelfEventDetector:
         self._prev_x[idx] = x[-1]
         self._valid_t[idx] = t[-1]
         self._seen_t[idx] = t[-1]
+        h = self.config.history_samples
+        m = min(n, h)
+        cols = (self._hist_pos[idx][:, None] + np.arange(n - m, n)) % h
+        self._hist_x[idx[:, None], cols] = x[-m:].T
+        self._hist_t[idx[:, None], cols] = t[-m:]
+        self._hist_pos[idx] = (self._hist_pos[idx] + n) % h
         drifted = np.abs(self._level[idx] - self._drift_ref[idx]) > cfg.drift_event_g
         for bb in idx[drifted]:
             out.append(self._drift_event(int(bb), float(t[-1])))
@@ -508,6 +534,7 @@ class ShelfEventDetector:
 
     def _to_idle(self, b: int, t: float, level: float, level_var: float, last_x: float) -> None:
         self._mode[b] = _IDLE
+        self._idle_t[b] = t
         self._level[b] = level
         self._level_var[b] = level_var
         self._prev_x[b] = last_x
@@ -588,8 +615,34 @@ class ShelfEventDetector:
         ts.append(t)
         xs.append(x)
         peak = max(abs(v - level) for v in xs)
-        self._active[b] = _Active(ts[0], level, float(self._level_var[b]), ts, xs, peak=peak)
+        t_start = min(ts[0], self._onset(b, t, level, sd, 1.0 if x > level else -1.0))
+        self._active[b] = _Active(t_start, level, float(self._level_var[b]), ts, xs, peak=peak)
         self._mode[b] = _ACTIVE
+
+    def _onset(self, b: int, t: float, level: float, sd: float, sign: float) -> float:
+        """Stamp [s] where the excursion that triggered at t began, from the bin's history.
+
+        Walks back while the mean of ``smooth_samples`` stays beyond 2 sd of that mean on the
+        trigger's side: on a noisy bin a small change triggers late, and adjacent-bin merging
+        compares start times.
+        """
+        k = self.config.smooth_samples
+        h = self.config.history_samples
+        cols = (self._hist_pos[b] + np.arange(h)) % h
+        ts = self._hist_t[b, cols]
+        xs = self._hist_x[b, cols]
+        keep = np.isfinite(ts) & np.isfinite(xs) & (ts <= t) & (ts >= t - 2.0)
+        ts, xs = ts[keep], xs[keep]
+        if ts.size < k + 1:
+            return t
+        means = np.convolve(sign * (xs - level), np.ones(k) / k, mode="valid")  # window j: j..j+k-1
+        beyond = means > 2.0 * sd / math.sqrt(k)
+        if not beyond[-1]:
+            return t
+        quiet = np.flatnonzero(~beyond)
+        if quiet.size == 0:
+            return float(ts[0])
+        return float(ts[min(int(quiet[-1]) + k, ts.size - 1)])
 
     def _step_active(self, b: int, t: float, x: float, out: list[ShelfEventCore]) -> None:
         cfg = self.config
@@ -742,7 +795,7 @@ class ShelfEventDetector:
 
     # ------------------------------------------------------------------ adjacent-bin merge
     def _clusters(self) -> list[list[_Raw]]:
-        tol = self.config.merge_tol_s
+        tol_start, tol_end = self.config.merge_start_tol_s, self.config.merge_end_tol_s
         raws = self._pending
         parent = list(range(len(raws)))
 
@@ -759,7 +812,7 @@ class ShelfEventDetector:
                     continue
                 # one item landing on two bins starts and settles on both at about the same time;
                 # two separate reaches on neighbouring bins rarely do both
-                if abs(a.t_start - c.t_start) <= tol and abs(a.t_end - c.t_end) <= tol:
+                if abs(a.t_start - c.t_start) <= tol_start and abs(a.t_end - c.t_end) <= tol_end:
                     parent[find(i)] = find(j)
         groups: dict[int, list[_Raw]] = {}
         for i, r in enumerate(raws):
@@ -775,11 +828,52 @@ class ShelfEventDetector:
         for r in group:
             for nb in self._neigh[r.bin] - members:
                 act = self._active.get(nb)
-                if act is not None and abs(act.t_start - r.t_start) <= cfg.merge_tol_s:
+                if act is not None and abs(act.t_start - r.t_start) <= cfg.merge_start_tol_s:
                     return False
                 if self._seen_t[nb] < r.t_detect + cfg.merge_hold_s:
                     return False
         return True
+
+    def _history(self, b: int, t0: float, t1: float) -> np.ndarray:
+        """Valid samples of bin b with t0 <= t < t1 from its history ring, (M,) [g]."""
+        ts = self._hist_t[b]
+        sel = (ts >= t0) & (ts < t1) & np.isfinite(self._hist_x[b])
+        return self._hist_x[b][sel]
+
+    def _probe_neighbours(self, group: list[_Raw]) -> None:
+        """Add the share of an item that a quiet neighbour took without triggering.
+
+        On a noisy bin a small share (say 15 g at 8 g noise) stays inside the trigger band; its
+        history still shows it: median after the settle minus median before the change, tested
+        against the noise of those two medians. The neighbour's level is re-zeroed to it.
+        """
+        cfg = self.config
+        members = {r.bin for r in group}
+        busy = {r.bin for r in self._pending}
+        sign = 1.0 if sum(r.delta for r in group) > 0 else -1.0
+        for r in list(group):
+            for nb in sorted(self._neigh[r.bin] - members - busy):
+                # only a neighbour idle all along: one that moved lately has its own event
+                if self._mode[nb] != _IDLE or self._idle_t[nb] > r.t_start - cfg.probe_before_s:
+                    continue
+                before = self._history(nb, r.t_start - cfg.probe_before_s, r.t_start)
+                after = self._history(nb, r.t_end, r.t_detect + cfg.merge_hold_s + 1e-9)
+                if before.size < cfg.min_settle_samples or after.size < cfg.min_settle_samples:
+                    continue
+                m_after = float(np.median(after))
+                diff = m_after - float(np.median(before))
+                var = self._sd2[nb] * math.pi / 2.0 * (1.0 / before.size + 1.0 / after.size)
+                if diff * sign <= max(cfg.min_minor_g, cfg.minor_sigma * math.sqrt(var)):
+                    continue
+                group.append(
+                    _Raw(nb, r.t_start, r.t_end, r.t_detect, diff, var, False, 0, abs(diff))
+                )
+                members.add(nb)
+                after_var = self._sd2[nb] * math.pi / (2.0 * after.size)
+                self._level[nb] = m_after
+                self._level_var[nb] = after_var
+                self._drift_ref[nb] = m_after
+                self._drift_t[nb] = r.t_detect
 
     def _release(self, *, force: bool) -> list[ShelfEventCore]:
         if not self._pending:
@@ -791,6 +885,7 @@ class ShelfEventDetector:
             if not force and not self._ready(group):
                 keep.extend(group)
                 continue
+            self._probe_neighbours(group)
             delta = sum(r.delta for r in group)
             var = sum(r.var for r in group)
             small = abs(delta) < max(cfg.min_event_g, cfg.event_sigma * math.sqrt(var))
