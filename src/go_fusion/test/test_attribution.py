@@ -93,10 +93,14 @@ def test_lone_shopper_in_the_bin_gets_the_pick(attributor: Attributor) -> None:
 
 
 def test_two_shoppers_at_adjacent_bins_within_one_second(attributor: Attributor) -> None:
-    a = CandidateTrack("ta", "sa", path([(8, 9.7, idle("b1")), (9.7, 11.0, in_bin("b1")),
-                                         (11.0, 13, idle("b1"))]))  # fmt: skip
-    b = CandidateTrack("tb", "sb", path([(8, 10.3, idle("b2")), (10.3, 11.6, in_bin("b2")),
-                                         (11.6, 13, idle("b2"))]))  # fmt: skip
+    a = CandidateTrack(
+        "ta", "sa", path([(8, 9.7, idle("b1")), (9.7, 11.0, in_bin("b1")), (11.0, 13, idle("b1"))])
+    )
+    b = CandidateTrack(
+        "tb",
+        "sb",
+        path([(8, 10.3, idle("b2")), (10.3, 11.6, in_bin("b2")), (11.6, 13, idle("b2"))]),
+    )
     ev1 = pick("b1", 10.0, 10.8)
     ev2 = pick("b2", 10.5, 11.4, (WeightHypothesis((("yog_c", 1),), 1.0),), delta=-500.0)
     r1 = attributor.attribute(ev1, [a, b], [], {}, {})
@@ -125,10 +129,14 @@ def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:
     # decided; with both wrists occluded (wide covariance) the same means no longer separate
     # the two shoppers: the confidence drops and the event goes to review instead of a guess.
     a_pos, b_pos = in_bin("b1", dy=0.2), in_bin("b2", dy=-0.2)
-    clear = [CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)])),
-             CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)]))]  # fmt: skip
-    blurred = [CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)], sd=0.35)),
-               CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)], sd=0.35))]  # fmt: skip
+    clear = [
+        CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)])),
+        CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)])),
+    ]
+    blurred = [
+        CandidateTrack("ta", "sa", path([(9.6, 11.1, a_pos)], sd=0.35)),
+        CandidateTrack("tb", "sb", path([(9.6, 11.1, b_pos)], sd=0.35)),
+    ]
     sharp = attributor.attribute(pick("b1", 10.0, 10.8), clear, [], {}, {})
     vague = attributor.attribute(pick("b1", 10.0, 10.8), blurred, [], {}, {})
     assert sharp.events[0].session_id == "sa" and not sharp.needs_review
@@ -218,7 +226,16 @@ def test_no_candidate_and_unexplained_weight_give_no_event(attributor: Attributo
 
 def test_unsettled_event_goes_to_review_even_when_confident(attributor: Attributor) -> None:
     a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
-    ev = ShelfObservation("b1@10.000", "b1", ("b1",), 10.0, 10.8, -1040.0, 1.0,
-                          (WeightHypothesis((("yog_a", 1),), 1.0),), settled=False)  # fmt: skip
+    ev = ShelfObservation(
+        "b1@10.000",
+        "b1",
+        ("b1",),
+        10.0,
+        10.8,
+        -1040.0,
+        1.0,
+        (WeightHypothesis((("yog_a", 1),), 1.0),),
+        settled=False,
+    )
     result = attributor.attribute(ev, [a], [], {}, {})
     assert result.needs_review and result.reason == "weight did not settle"

@@ -7,9 +7,19 @@ from go_fusion.core.cart import KIND_PICK, KIND_RETURN, CartBook, CartEventRecor
 
 def event(eid: str, kind: str, sku: str, qty: int, conf: float = 0.9, session: str = "s1"):
     return CartEventRecord(
-        eid, kind, f"shelf-{eid}", "b1", sku, qty, session, "t1", conf, float(len(eid)),
-        (f"shelf-{eid}", "ev9"), ("cam_a",),
-    )  # fmt: skip
+        eid,
+        kind,
+        f"shelf-{eid}",
+        "b1",
+        sku,
+        qty,
+        session,
+        "t1",
+        conf,
+        float(len(eid)),
+        (f"shelf-{eid}", "ev9"),
+        ("cam_a",),
+    )
 
 
 def test_picks_add_and_returns_remove_keeping_evidence() -> None:

@@ -83,9 +83,18 @@ def wrist_snapshot(
     scores[9] = scores[10] = 0.9
     cov = np.tile(np.eye(3) * 0.03**2, (17, 1, 1))
     return TrackSnapshot(
-        track_id, session_id, state, np.array([wrist[0] + 0.6, wrist[1], 0.0]), np.zeros(3),
-        np.eye(6) * 0.01, t, kp, scores, cov, ("cam_front",),
-    )  # fmt: skip
+        track_id,
+        session_id,
+        state,
+        np.array([wrist[0] + 0.6, wrist[1], 0.0]),
+        np.zeros(3),
+        np.eye(6) * 0.01,
+        t,
+        kp,
+        scores,
+        cov,
+        ("cam_front",),
+    )
 
 
 def run(pipe: FusionPipeline, *inputs: list[tuple[float, str, object]]) -> FusionOutput:

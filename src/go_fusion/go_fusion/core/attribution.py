@@ -392,15 +392,28 @@ class Attributor:
                 best = (joint, s, explained[0])
         if best is None:
             return Attribution(
-                obs.event_id, kind, (), 0.0, 0.0, 0.0, True, tuple(shoppers),
-                "no (sku, quantity) hypothesis explains the weight change", ev_ids,
-            )  # fmt: skip
+                obs.event_id,
+                kind,
+                (),
+                0.0,
+                0.0,
+                0.0,
+                True,
+                tuple(shoppers),
+                "no (sku, quantity) hypothesis explains the weight change",
+                ev_ids,
+            )
         joint, shopper, hyp = best
         needs_review = joint < cfg.review_threshold or not obs.settled
-        reason = "" if not needs_review else (
-            "weight did not settle" if not obs.settled else
-            f"confidence {joint:.2f} below {cfg.review_threshold:.2f}"
-        )  # fmt: skip
+        reason = (
+            ""
+            if not needs_review
+            else (
+                "weight did not settle"
+                if not obs.settled
+                else f"confidence {joint:.2f} below {cfg.review_threshold:.2f}"
+            )
+        )
         held_bins = set(obs.bin_ids or (obs.bin_id,))
         events = []
         for sku, qty in hyp.items:

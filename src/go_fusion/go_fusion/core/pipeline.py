@@ -350,15 +350,19 @@ class FusionPipeline:
             return False
         if reference is not None and t > reference + cfg.max_future_s:
             self._diag(
-                out, ERROR, "future_stamp",
+                out,
+                ERROR,
+                "future_stamp",
                 f"{what}: stamp {t:.3f} s is {t - reference:.1f} s in the future",
-            )  # fmt: skip
+            )
             return False
         if self.now is not None and t < self.now - cfg.max_lateness_s:
             self._diag(
-                out, ERROR, "stale_stamp",
+                out,
+                ERROR,
+                "stale_stamp",
                 f"{what}: stamp {t:.3f} s is {self.now - t:.1f} s older than the newest input",
-            )  # fmt: skip
+            )
             return False
         return True
 
@@ -378,9 +382,11 @@ class FusionPipeline:
             return out
         if obs.kind not in (ENTRY, EXIT) or gate.kind != obs.kind:
             self._diag(
-                out, ERROR, "gate_kind",
+                out,
+                ERROR,
+                "gate_kind",
                 f"{obs.kind} event at gate '{obs.gate_id}' which is an {gate.kind} gate",
-            )  # fmt: skip
+            )
             return out
         self._tick(obs.t)
         record = {
@@ -417,9 +423,12 @@ class FusionPipeline:
 
     def _apply_gate(self, data: Mapping[str, Any]) -> Any:
         obs = GateObservation(
-            data["gate_id"], data["kind"], float(data["t"]), data.get("token", ""),
+            data["gate_id"],
+            data["kind"],
+            float(data["t"]),
+            data.get("token", ""),
             int(data["group_size"]),
-        )  # fmt: skip
+        )
         outcome = self.sessions.entry(obs) if obs.kind == ENTRY else self.sessions.exit_scan(obs)
         if outcome.opened and outcome.session is not None:
             self.carts.open(outcome.session.session_id, obs.t)
@@ -448,8 +457,12 @@ class FusionPipeline:
         g = np.array(grams, dtype=float)
         n = g.size // max(1, len(channel_ids))
         if len(channel_ids) == 0 or g.size != n * len(channel_ids) or n == 0:
-            self._diag(out, ERROR, "bad_load_cells", f"{what}: {g.size} values for "
-                       f"{len(channel_ids)} channels")  # fmt: skip
+            self._diag(
+                out,
+                ERROR,
+                "bad_load_cells",
+                f"{what}: {g.size} values for {len(channel_ids)} channels",
+            )
             return out
         if not (math.isfinite(sample_period) and sample_period > 0.0) and n > 1:
             self._diag(out, ERROR, "bad_load_cells", f"{what}: sample period {sample_period}")
@@ -461,10 +474,12 @@ class FusionPipeline:
             keep = stamps > last
             if not keep.any():
                 self._diag(
-                    out, WARN, "late_load_cells",
+                    out,
+                    WARN,
+                    "late_load_cells",
                     f"{what}: batch at {t0:.3f} s is not newer than {last:.3f} s "
                     "(duplicate or out of order); dropped",
-                )  # fmt: skip
+                )
                 return out
             g, stamps = g[keep], stamps[keep]
         known = [i for i, b in enumerate(channel_ids) if b in self.store.bins]
@@ -480,8 +495,12 @@ class FusionPipeline:
         bad |= np.isfinite(g) & (np.abs(g) > self.config.max_abs_grams)
         if bad.any():
             cols = sorted({channel_ids[i] for i in np.nonzero(bad.any(axis=0))[0]})
-            self._diag(out, WARN, "absurd_weight", f"{what}: {int(bad.sum())} absurd readings "
-                       f"on {cols} treated as dropouts")  # fmt: skip
+            self._diag(
+                out,
+                WARN,
+                "absurd_weight",
+                f"{what}: {int(bad.sum())} absurd readings on {cols} treated as dropouts",
+            )
             g[bad] = np.nan
         self._board_last_t[board_id] = float(stamps[-1])
         self._tick(float(stamps[-1]))
@@ -500,8 +519,10 @@ class FusionPipeline:
             return out
         hyps: tuple[WeightHypothesis, ...] = ()
         if ev.state != STATE_DRIFT and math.isfinite(ev.delta_g):
-            skus = sorted({s for b in ev.bin_ids for s, n in self.live_planogram[b].items()}
-                          | {s for b in ev.bin_ids for s in self.store.bins[b].skus})  # fmt: skip
+            skus = sorted(
+                {s for b in ev.bin_ids for s, n in self.live_planogram[b].items()}
+                | {s for b in ev.bin_ids for s in self.store.bins[b].skus}
+            )
             catalogue = {
                 p.sku: (p.unit_weight_g, p.unit_weight_sd_g) for p in self.store.products.values()
             }
@@ -567,8 +588,9 @@ class FusionPipeline:
         for tr in tracks:
             if tr.session_id and self.sessions.session_of_track(tr.track_id) is None:
                 if tr.session_id in self.sessions.sessions:
-                    self._record("track_bind", {"track_id": tr.track_id,
-                                                "session_id": tr.session_id, "t": t})  # fmt: skip
+                    self._record(
+                        "track_bind", {"track_id": tr.track_id, "session_id": tr.session_id, "t": t}
+                    )
                 else:
                     self._diag(
                         out,
@@ -579,19 +601,27 @@ class FusionPipeline:
             if tr.state != TRACK_EXITED:
                 self._add_wrists(tr, t)
         explicit = {e.track_id for e in exits}
-        implied = [TrackExit(tr.track_id, tr.session_id, t) for tr in tracks
-                   if tr.state == TRACK_EXITED and tr.track_id not in explicit]  # fmt: skip
+        implied = [
+            TrackExit(tr.track_id, tr.session_id, t)
+            for tr in tracks
+            if tr.state == TRACK_EXITED and tr.track_id not in explicit
+        ]
         for ex in (*exits, *implied):
             session = self.sessions.sessions.get(self.sessions.session_of_track(ex.track_id) or "")
             if session is None or ex.track_id in session.exited_tracks or session.closed:
                 continue
-            record = {"track_id": ex.track_id, "session_id": session.session_id, "t": ex.t,
-                      "session_closed": ex.session_closed}  # fmt: skip
+            record = {
+                "track_id": ex.track_id,
+                "session_id": session.session_id,
+                "t": ex.t,
+                "session_closed": ex.session_closed,
+            }
             self._record("track_exit", record)
             self._anonymous_exits = [
-                a for a in self._anonymous_exits
+                a
+                for a in self._anonymous_exits
                 if abs(a.t - ex.t) > self.config.anonymous_exit_wait_s
-            ]  # fmt: skip
+            ]
         self._prune(t)
         out.extend(self._advance())
         return out
@@ -635,8 +665,11 @@ class FusionPipeline:
         for e in items:
             if not self._check_stamp(e.t, f"product evidence '{e.evidence_id}'", out, reference):
                 continue
-            scores = {s: float(v) for s, v in e.scores.items()
-                      if s in self.store.products and math.isfinite(v)}  # fmt: skip
+            scores = {
+                s: float(v)
+                for s, v in e.scores.items()
+                if s in self.store.products and math.isfinite(v)
+            }
             if len(scores) < len(e.scores):
                 self._diag(
                     out,
@@ -646,10 +679,12 @@ class FusionPipeline:
                 )
             bin_id = e.bin_id if e.bin_id in self.store.bins else ""
             if e.bin_id and not bin_id:
-                self._diag(out, WARN, "unknown_bin", f"evidence '{e.evidence_id}' names bin "
-                           f"'{e.bin_id}'")  # fmt: skip
-            self._evidence.append(EvidenceItem(e.evidence_id, e.camera_id, e.t, e.source,
-                                               scores, e.position, bin_id))  # fmt: skip
+                self._diag(
+                    out, WARN, "unknown_bin", f"evidence '{e.evidence_id}' names bin '{e.bin_id}'"
+                )
+            self._evidence.append(
+                EvidenceItem(e.evidence_id, e.camera_id, e.t, e.source, scores, e.position, bin_id)
+            )
         return out
 
     def advance(self, t: float, reference: float | None = None) -> FusionOutput:
@@ -706,7 +741,8 @@ class FusionPipeline:
         lines = tuple(
             CartLineView(
                 sku=line.sku,
-                name=self.store.products[line.sku].name if line.sku in self.store.products
+                name=self.store.products[line.sku].name
+                if line.sku in self.store.products
                 else line.sku,
                 quantity=line.quantity,
                 confidence=line.confidence,
@@ -714,7 +750,7 @@ class FusionPipeline:
             )
             for line in (cart.lines[s] for s in sorted(cart.lines))
             if line.quantity > 0
-        )  # fmt: skip
+        )
         return CartView(
             session_id=session_id,
             track_ids=tuple(cart.track_ids),
@@ -736,8 +772,9 @@ class FusionPipeline:
         kp = np.asarray(tr.keypoints, dtype=float)
         scores = (
             np.asarray(tr.keypoint_scores, dtype=float)
-            if tr.keypoint_scores is not None else np.ones(len(kp))
-        )  # fmt: skip
+            if tr.keypoint_scores is not None
+            else np.ones(len(kp))
+        )
         buf = self._wrists.setdefault(tr.track_id, deque())
         for j in (LEFT_WRIST, RIGHT_WRIST):
             if j >= len(kp) or scores[j] < self.config.min_wrist_score:
@@ -794,8 +831,13 @@ class FusionPipeline:
             if self.now < obs.t + wait:
                 break
             self._anonymous_exits.pop(0)
-            record = {"gate_id": obs.gate_id, "kind": obs.kind, "t": obs.t, "token": "",
-                      "group_size": max(1, int(obs.group_size))}  # fmt: skip
+            record = {
+                "gate_id": obs.gate_id,
+                "kind": obs.kind,
+                "t": obs.t,
+                "token": "",
+                "group_size": max(1, int(obs.group_size)),
+            }
             out.extend(self._gate(record))
         for event_id in sorted(self._pending_events, key=lambda e: self._pending_events[e].t_end):
             obs = self._pending_events[event_id]
@@ -819,15 +861,24 @@ class FusionPipeline:
             if event.needs_review:
                 self._record("review_queued", {"event": _event_to_json(event), "t": event.stamp})
                 out.review_events.append(event)
-                self._diag(out, WARN, "review", f"shelf event '{obs.event_id}' queued for review: "
-                           f"{result.reason}")  # fmt: skip
+                self._diag(
+                    out,
+                    WARN,
+                    "review",
+                    f"shelf event '{obs.event_id}' queued for review: {result.reason}",
+                )
             else:
                 self._record("cart_event", {"event": _event_to_json(event), "t": event.stamp})
                 out.cart_events.append(event)
                 if event.misplaced:
                     out.misplaced.append((event.bin_id, event.sku, event.quantity))
-                    self._diag(out, WARN, "misplaced", f"{event.quantity} x {event.sku} put back "
-                               f"in bin '{event.bin_id}' which does not hold it")  # fmt: skip
+                    self._diag(
+                        out,
+                        WARN,
+                        "misplaced",
+                        f"{event.quantity} x {event.sku} put back "
+                        f"in bin '{event.bin_id}' which does not hold it",
+                    )
             out.carts.append(self.cart_view(event.session_id))
         if not result.events:
             self._diag(
