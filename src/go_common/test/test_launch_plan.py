@@ -283,7 +283,7 @@ def test_bad_substitutions(text: str, match: str) -> None:
         substitute(text, ctx, "f.yaml: x")
 
 
-def test_repository_launch_files_parse(environ: dict[str, str]) -> None:
+def test_repository_launch_files_parse() -> None:
     """Every launch/*.yaml of the repository reads into a plan on the built workspace."""
     root = Path(__file__).resolve().parents[3] / "launch"
     files = sorted(root.glob("*.yaml"))

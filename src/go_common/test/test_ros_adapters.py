@@ -167,3 +167,34 @@ def test_approximate_sync_adapter_drops_headerless_messages(ros: Ros) -> None:
     for _ in range(10):
         executor.spin_once(timeout_sec=0.02)
     assert got == []
+
+
+def test_static_tf_node_publishes_the_calibration(ros: Ros, tmp_path: Path) -> None:
+    from rclpy.parameter import Parameter
+
+    from go_common.core.tf_tree import CalibrationError
+    from go_common.nodes.static_tf_node import StaticTfNode
+
+    context, executor, make_node = ros
+    calib = tmp_path / "calib.yaml"
+    calib.write_text(
+        "frame_id: store\ncameras:\n"
+        "  cam_0: {translation: [1.0, 2.0, 3.0], rotation: [1.0, 0.0, 0.0, 0.0]}\n"
+    )
+    node = StaticTfNode(
+        context=context, parameter_overrides=[Parameter("calibration", value=str(calib))]
+    )
+    executor.add_node(node)
+    buffer = StaticTransformBuffer(make_node("tf_user"), use_tf2_ros=False)
+    try:
+        assert spin_until(executor, lambda: buffer.can_transform("store", "cam_0_optical"))
+        expected = np.diag([1.0, -1.0, -1.0, 1.0])
+        expected[:3, 3] = [1.0, 2.0, 3.0]
+        np.testing.assert_allclose(buffer.lookup("store", "cam_0_optical"), expected, atol=1e-12)
+    finally:
+        node.destroy_node()
+    with pytest.raises(CalibrationError, match=r"missing\.yaml"):
+        StaticTfNode(
+            context=context,
+            parameter_overrides=[Parameter("calibration", value=str(tmp_path / "missing.yaml"))],
+        )

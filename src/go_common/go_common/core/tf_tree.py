@@ -373,6 +373,8 @@ def load_calibration_yaml(path: str | Path) -> dict[str, CameraCalibration]:
 def load_calibration(path_or_store: str | Path) -> dict[str, CameraCalibration]:
     """Camera calibrations from a plain calibration YAML, a store YAML or a shipped store name."""
     p = Path(path_or_store)
+    if p.suffix in (".yaml", ".yml") and not p.is_file():
+        raise CalibrationError(f"{p}: calibration file not found")
     if p.is_file():
         try:
             head = yaml.safe_load(p.read_text())
