@@ -1,0 +1,410 @@
+"""Multi-view 3D skeletons and shopper tracks from synchronised 2D skeletons (pure core).
+
+This is the API the fusion node calls once per synchronised camera set::
+
+    tracker = MultiViewTracker(MultiViewConfig(), cameras, gates)
+    out = tracker.update(t, detections_by_camera, gate_events)
+    out.skeletons      # tuple[Skeleton3D]: 3D skeletons (store frame, per-joint covariance)
+    out.skeleton_tracks  # tuple[str]: track id of each skeleton ("" for none)
+    out.tracks         # tuple[Track]: live tracks (+ the ones that exited now, state EXITED)
+    out.exits          # tuple[ExitEvent]: who left, with their session, this step
+    out.diagnostics    # tuple[str]: bad input and notable events, one line each
+    out.rejected       # None, or why the whole camera step was refused (late, out of order)
+    tracker.wrist_history(track_id, t0, t1)  # WristHistory for attribution
+    tracker.wrist_histories(t0, t1)          # every track with wrist samples in the window
+
+Inputs:
+- ``cameras``: :class:`~go_fusion.core.cameras.FusionCamera` per camera, from CameraInfo and
+  ``/tf_static`` (``FusionCamera.from_camera_info``) or a store model (``from_store_camera``).
+- ``gates``: :class:`~go_fusion.core.tracking.GateArea` from the store layout; births happen
+  only in entry areas.
+- ``t``: the stamp the synchroniser matched the set on [s] (``go_common.core.approx_sync``); it
+  must increase from call to call. A late or out-of-order set is refused with a reason in
+  ``rejected`` (its gate events are still applied). A jump forward of more than
+  ``max_time_jump_s`` is refused until ``resync_steps`` consecutive sets confirm the new time.
+- ``detections_by_camera``: :class:`~go_fusion.core.association.CameraPeople` per camera (a
+  mapping by camera id or a sequence); a camera may be missing from a step.
+- ``gate_events``: :class:`~go_fusion.core.tracking.GateEvent` received since the last call.
+
+One step: undistort and cast rays (association.build_batch) -> attach detections to the previous
+skeletons moved by their track's velocity (top-down, per-camera optimal assignment) ->
+triangulate those groups (batched weighted DLT, wrong-view rejection) -> attach leftovers to the
+new skeletons -> cluster the rest across views bottom-up and triangulate -> lift people seen by
+one camera only with a prior -> track on the floor plane (tracking.ShopperTracker).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from go_fusion.core.association import (
+    AssociationConfig,
+    CameraPeople,
+    DetectionBatch,
+    anchor_centers,
+    assign_to_anchors,
+    build_batch,
+    cluster_views,
+)
+from go_fusion.core.cameras import CameraRig, FusionCamera
+from go_fusion.core.tracking import (
+    ExitEvent,
+    GateArea,
+    GateEvent,
+    ShopperTracker,
+    Track,
+    TrackingConfig,
+    WristHistory,
+)
+from go_fusion.core.triangulation import (
+    BODY_JOINT_HEIGHT_M,
+    BODY_JOINT_HEIGHT_SD_M,
+    Skeleton3D,
+    SkeletonBatch,
+    TriangulationConfig,
+    body_prior,
+    concat_skeletons,
+    empty_skeletons,
+    lift_single_views,
+    triangulate_groups,
+)
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MultiViewConfig:
+    """Everything the multi-view tracker needs besides cameras and gates."""
+
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    anchor_max_age_s: float = 0.5  # previous skeletons older than this are not anchors
+    anchor_duplicate_m: float = 0.3  # an untracked anchor this close to a tracked one is dropped
+    max_time_jump_s: float = 10.0  # a larger jump forward needs confirmation
+    resync_steps: int = 3  # consecutive sets that confirm a jump forward
+
+
+@dataclass(frozen=True)
+class TrackerOutput:
+    """Result of one :meth:`MultiViewTracker.update`.
+
+    Attributes:
+        t: step time [s].
+        skeletons: 3D skeletons of the step (empty when rejected).
+        skeleton_tracks: (len(skeletons),) track id of each skeleton, "" for none.
+        tracks: live tracks, and those that exited at this step (state EXITED).
+        exits: exits at this step, with their sessions.
+        diagnostics: problems and notable events, one line each.
+        rejected: None, or why the camera set was not used.
+    """
+
+    t: float
+    skeletons: tuple[Skeleton3D, ...]
+    skeleton_tracks: tuple[str, ...]
+    tracks: tuple[Track, ...]
+    exits: tuple[ExitEvent, ...]
+    diagnostics: tuple[str, ...]
+    rejected: str | None = None
+
+
+class MultiViewTracker:
+    """Association + triangulation + tracking, one call per synchronised step."""
+
+    def __init__(
+        self,
+        config: MultiViewConfig,
+        cameras: Iterable[FusionCamera],
+        gates: Sequence[GateArea] = (),
+    ) -> None:
+        self.config = config
+        self.rig = CameraRig(cameras)
+        self.tracker = ShopperTracker(config.tracking, gates)
+        self._t: float | None = None
+        self._jump: list[float] = []  # stamps of a pending jump forward
+        self._jump_note: str | None = None
+        self._orphans: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    def set_cameras(self, cameras: Iterable[FusionCamera]) -> None:
+        """Replace the calibration (e.g. a new CameraInfo or /tf_static)."""
+        self.rig = CameraRig(cameras)
+
+    def wrist_history(self, track_id: str, t0: float, t1: float) -> WristHistory:
+        """Wrist samples of a live or recently exited track in ``[t0, t1]`` [s]."""
+        return self.tracker.wrist_history(track_id, t0, t1)
+
+    def wrist_histories(self, t0: float, t1: float) -> dict[str, WristHistory]:
+        """Wrist samples in ``[t0, t1]`` of every track that has some."""
+        return self.tracker.wrist_histories(t0, t1)
+
+    def update(
+        self,
+        t: float,
+        detections_by_camera: Mapping[str, CameraPeople] | Sequence[CameraPeople],
+        gate_events: Sequence[GateEvent] = (),
+    ) -> TrackerOutput:
+        """One synchronised step at time ``t`` [s]; see the module docstring."""
+        views = (
+            list(detections_by_camera.values())
+            if isinstance(detections_by_camera, Mapping)
+            else list(detections_by_camera)
+        )
+        reason = self._check_time(t)
+        if reason is not None:
+            now = self._t if self._t is not None else t
+            res = self.tracker.handle_gate_events(now, gate_events)
+            diags = (f"camera set at {t} s rejected: {reason}", *res.diagnostics)
+            return TrackerOutput(t, (), (), res.tracks, res.exits, diags, reason)
+        diags: list[str] = []
+        if self._jump_note is not None:
+            diags.append(self._jump_note)
+            self._jump_note = None
+        batch, batch_diags = build_batch(self.rig, views, t, self.config.association)
+        diags += batch_diags
+        skeletons, anchor_tracks = self._skeletons(t, batch)
+        objects = self._objects(skeletons, batch)
+        res = self.tracker.update(t, skeletons, objects, anchor_tracks, gate_events)
+        diags += res.diagnostics
+        untracked = [i for i, tid in enumerate(res.skeleton_tracks) if not tid]
+        self._orphans = (t, skeletons.keypoints[untracked], skeletons.valid[untracked])
+        return TrackerOutput(
+            t, tuple(objects), res.skeleton_tracks, res.tracks, res.exits, tuple(diags)
+        )
+
+    # -------------------------------------------------------------------------- internals
+    def _check_time(self, t: float) -> str | None:
+        """None when ``t`` may be used (and becomes the current time), else the reason not."""
+        if not math.isfinite(t):
+            return f"stamp {t} is not a finite time"
+        last = self._t
+        if last is not None and t <= last:
+            kind = "duplicate" if t == last else "out of order or late"
+            return f"stamp {t:.6f} s is not after the last step {last:.6f} s ({kind})"
+        if last is not None and t - last > self.config.max_time_jump_s:
+            if self._jump and t <= self._jump[-1]:
+                self._jump = []
+            self._jump.append(t)
+            if len(self._jump) < self.config.resync_steps:
+                return (
+                    f"stamp {t:.3f} s jumps {t - last:.1f} s ahead of the last step "
+                    f"(> {self.config.max_time_jump_s} s): waiting for confirmation"
+                )
+            self._jump_note = (
+                f"time jumped {t - last:.1f} s forward to {t:.3f} s: accepted after "
+                f"{len(self._jump)} consistent sets"
+            )
+        self._jump = []
+        self._t = t
+        return None
+
+    def _anchors(self, t: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        cfg = self.config
+        kp, valid, tracks = self.tracker.anchors(t, cfg.anchor_max_age_s)
+        if self._orphans is None or t - self._orphans[0] > cfg.anchor_max_age_s:
+            return kp, valid, tracks
+        o_kp, o_valid = self._orphans[1], self._orphans[2]
+        if o_kp.shape[0] == 0:
+            return kp, valid, tracks
+        if kp.shape[0]:
+            gap = np.linalg.norm(
+                anchor_centers(o_kp, o_valid)[:, None] - anchor_centers(kp, valid)[None], axis=2
+            )
+            keep = gap.min(axis=1) > cfg.anchor_duplicate_m
+            o_kp, o_valid = o_kp[keep], o_valid[keep]
+        kp = np.concatenate([kp, o_kp])
+        valid = np.concatenate([valid, o_valid])
+        return kp, valid, tracks + [""] * o_kp.shape[0]
+
+    def _skeletons(self, t: float, batch: DetectionBatch) -> tuple[SkeletonBatch, list[str]]:
+        cfg = self.config
+        acfg, tcfg = cfg.association, cfg.triangulation
+        n_det = len(batch)
+        if n_det == 0:
+            return empty_skeletons(), []
+        a_kp, a_valid, a_tracks = self._anchors(t)
+        det_anchor, _ = assign_to_anchors(
+            self.rig, batch, a_kp, a_valid, np.ones(n_det, dtype=bool), acfg
+        )
+        taken = det_anchor >= 0
+        groups = _group_by(det_anchor)
+        multi = [(a, g) for a, g in groups if g.size >= 2]
+        single = [(a, g[0]) for a, g in groups if g.size == 1]
+        skel_a = triangulate_groups(self.rig, batch, _pad([g for _, g in multi]), tcfg)
+        tracks_a = [a_tracks[a] for a, _ in multi]
+        # Leftovers may belong to a person the anchors found: offer them to the new skeletons.
+        if len(skel_a) and (~taken).any():
+            skel_a, attached = self._attach(batch, skel_a, ~taken)
+            taken |= attached
+        rest = np.flatnonzero(~taken)
+        clusters = cluster_views(self.rig, batch, rest, acfg)
+        skel_b = triangulate_groups(
+            self.rig, batch, _pad([g for g in clusters if g.size >= 2]), tcfg
+        )
+        lone = np.array([g[0] for g in clusters if g.size == 1], dtype=np.int64)
+        multi_views = concat_skeletons([skel_a, skel_b])
+        if lone.size and len(multi_views):
+            # A lone detection close to a multi-view skeleton is a duplicate of that person.
+            dup, _ = assign_to_anchors(
+                self.rig, batch, multi_views.keypoints, multi_views.valid,
+                np.isin(np.arange(n_det), lone), acfg,
+            )  # fmt: skip
+            lone = lone[dup[lone] < 0]
+        skel_s1, tracks_s1 = self._lift_anchored(batch, single, a_kp, a_valid, a_tracks)
+        skel_s2 = self._lift_lone(batch, lone)
+        out = concat_skeletons([skel_a, skel_b, skel_s1, skel_s2])
+        anchor_tracks = tracks_a + [""] * len(skel_b) + tracks_s1 + [""] * len(skel_s2)
+        keep = out.valid.sum(axis=1) >= tcfg.min_valid_joints
+        if not keep.all():
+            out = _select(out, keep)
+            anchor_tracks = [a for a, k in zip(anchor_tracks, keep, strict=True) if k]
+        return out, anchor_tracks
+
+    def _attach(
+        self, batch: DetectionBatch, skel: SkeletonBatch, free: np.ndarray
+    ) -> tuple[SkeletonBatch, np.ndarray]:
+        """Offer free detections to skeletons from cameras they lack; re-triangulate those."""
+        dets = skel.detections
+        cams = np.where(dets >= 0, batch.camera_index[np.maximum(dets, 0)], -1)
+        blocked = np.zeros((len(skel), len(self.rig)), dtype=bool)
+        rows, cols = np.nonzero(cams >= 0)
+        blocked[rows, cams[rows, cols]] = True
+        att, _ = assign_to_anchors(
+            self.rig, batch, skel.keypoints, skel.valid, free, self.config.association, blocked
+        )
+        attached = att >= 0
+        if not attached.any():
+            return skel, attached
+        extra = [[] for _ in range(len(skel))]
+        for d in np.flatnonzero(attached):
+            extra[att[d]].append(int(d))
+        changed = [s for s in range(len(skel)) if extra[s]]
+        groups = [np.concatenate([dets[s][dets[s] >= 0], np.array(extra[s])]) for s in changed]
+        redo = triangulate_groups(self.rig, batch, _pad(groups), self.config.triangulation)
+        return _replace_rows(skel, np.array(changed), redo), attached
+
+    def _lift_anchored(
+        self,
+        batch: DetectionBatch,
+        single: list[tuple[int, int]],
+        a_kp: np.ndarray,
+        a_valid: np.ndarray,
+        a_tracks: list[str],
+    ) -> tuple[SkeletonBatch, list[str]]:
+        """One view attached to an anchor: the anchor's joints are the prior along the ray."""
+        if not single:
+            return empty_skeletons(), []
+        tcfg = self.config.triangulation
+        anchors = np.array([a for a, _ in single])
+        dets = np.array([d for _, d in single])
+        kp, valid = a_kp[anchors], a_valid[anchors]
+        centre = anchor_centers(kp, valid)
+        body = np.concatenate(
+            [np.broadcast_to(centre[:, None, :2], (len(single), 17, 2)),
+             np.broadcast_to(BODY_JOINT_HEIGHT_M[None, :, None], (len(single), 17, 1))],
+            axis=2,
+        )  # fmt: skip
+        mean = np.where(valid[..., None], np.nan_to_num(kp), body)
+        var = np.empty((len(single), 17, 3))
+        var[..., :2] = tcfg.body_horizontal_sd_m**2
+        var[..., 2] = BODY_JOINT_HEIGHT_SD_M[None] ** 2
+        var = np.where(valid[..., None], tcfg.anchor_motion_sd_m**2, var)
+        info = np.zeros((len(single), 17, 3, 3))
+        info[..., np.arange(3), np.arange(3)] = 1.0 / var
+        skel = lift_single_views(self.rig, batch, dets, mean, info, tcfg)
+        return skel, [a_tracks[a] for a in anchors]
+
+    def _lift_lone(self, batch: DetectionBatch, lone: np.ndarray) -> SkeletonBatch:
+        """One view and no anchor: a standing-body prior on the floor."""
+        if lone.size == 0:
+            return empty_skeletons()
+        tcfg = self.config.triangulation
+        mean, info, placed = body_prior(self.rig, batch, lone, tcfg)
+        if not placed.any():
+            return empty_skeletons()
+        return lift_single_views(self.rig, batch, lone[placed], mean[placed], info[placed], tcfg)
+
+    def _objects(self, skel: SkeletonBatch, batch: DetectionBatch) -> list[Skeleton3D]:
+        ids = self.rig.ids
+        out = []
+        for s in range(len(skel)):
+            dets = skel.detections[s]
+            cams = tuple(ids[batch.camera_index[d]] for d in dets[dets >= 0])
+            out.append(
+                Skeleton3D(
+                    str(s),
+                    skel.keypoints[s],
+                    skel.scores[s],
+                    skel.covariance[s],
+                    cams,
+                    float(skel.reprojection_error[s]),
+                    bool(skel.single_view[s]),
+                )
+            )
+        return out
+
+
+def _group_by(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Indices grouped by non-negative label: [(label, indices)], labels ascending."""
+    idx = np.flatnonzero(labels >= 0)
+    if idx.size == 0:
+        return []
+    order = idx[np.argsort(labels[idx], kind="stable")]
+    lab = labels[order]
+    cuts = np.flatnonzero(np.diff(lab)) + 1
+    return [
+        (int(g_lab[0]), g)
+        for g, g_lab in zip(np.split(order, cuts), np.split(lab, cuts), strict=True)
+    ]
+
+
+def _pad(groups: list[np.ndarray]) -> np.ndarray:
+    """Groups of detection indices -> (S, V) with -1 padding."""
+    if not groups:
+        return np.zeros((0, 2), dtype=np.int64)
+    width = max(g.size for g in groups)
+    out = np.full((len(groups), width), -1, dtype=np.int64)
+    for i, g in enumerate(groups):
+        out[i, : g.size] = g
+    return out
+
+
+def _select(skel: SkeletonBatch, keep: np.ndarray) -> SkeletonBatch:
+    return SkeletonBatch(
+        skel.keypoints[keep],
+        skel.covariance[keep],
+        skel.scores[keep],
+        skel.valid[keep],
+        skel.detections[keep],
+        skel.reprojection_error[keep],
+        skel.single_view[keep],
+    )
+
+
+def _replace_rows(skel: SkeletonBatch, rows: np.ndarray, new: SkeletonBatch) -> SkeletonBatch:
+    width = max(skel.detections.shape[1], new.detections.shape[1])
+    dets = np.pad(
+        skel.detections, ((0, 0), (0, width - skel.detections.shape[1])), constant_values=-1
+    )
+    dets[rows] = np.pad(
+        new.detections, ((0, 0), (0, width - new.detections.shape[1])), constant_values=-1
+    )
+    out = SkeletonBatch(
+        skel.keypoints.copy(),
+        skel.covariance.copy(),
+        skel.scores.copy(),
+        skel.valid.copy(),
+        dets,
+        skel.reprojection_error.copy(),
+        skel.single_view.copy(),
+    )
+    out.keypoints[rows] = new.keypoints
+    out.covariance[rows] = new.covariance
+    out.scores[rows] = new.scores
+    out.valid[rows] = new.valid
+    out.reprojection_error[rows] = new.reprojection_error
+    return out

@@ -1,0 +1,838 @@
+"""Shopper tracking on the floor plane with entry-gate sessions (pure numpy/scipy).
+
+A :class:`ShopperTracker` keeps one track per shopper from the entry gate to the exit gate:
+
+- State: a constant-velocity Kalman filter on the floor (``go_fusion.core.kalman``), measured by
+  the torso centre of each 3D skeleton (its covariance propagated from the joint covariances).
+- Association: one optimal assignment (``scipy.optimize.linear_sum_assignment``) of tracks to
+  skeletons on the negative log likelihood ``d2 + log det S``, gated by the Mahalanobis distance
+  (chi-square) and by the distance a person can walk since last seen; shoulder height is a soft,
+  appearance-free cue (re-finding a coasting track among several candidates) and a skeleton built
+  on a track's own previous skeleton (anchor) gets a bonus.
+- Births happen only inside an entry gate area. A track is bound to a shopping session: an entry
+  scan binds the unbound tracks at the gate when it arrives (nearest to the scan first); a track
+  born after a scan takes the most recent scan that still has room. A scan with
+  ``group_size = N`` binds up to N tracks born within ``group_window_s`` (a family, one cart).
+- Occlusion: an unmatched confirmed track coasts (``OCCLUDED``) with a damped velocity and a
+  growing covariance, and is re-found by the same assignment. Confirmed tracks are never dropped
+  for being unseen short of ``max_occluded_s``: the set of shoppers is closed between gates.
+- Exit: an exit gate event ends the nearest live track (of its session when the event has a
+  token); a track last seen inside an exit area and unseen for ``exit_lost_s`` ends too. Each end
+  gives an :class:`ExitEvent` (``session_closed`` when the last track of the session left).
+- Wrist history: each track keeps a ring buffer of ``(t, left wrist, right wrist, covariances,
+  scores)`` for attribution: :meth:`ShopperTracker.wrist_history`.
+
+Session ids: the entry token itself (opaque, never reveals a person); a token scanned again after
+its session closed gets ``"<token>~2"``, ``"<token>~3"``... so carts never merge. Tracks that
+entered without a scan keep ``session_id == ""`` and are reported once as a diagnostic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from go_fusion.core import kalman
+from go_fusion.core.association import LEFT_WRIST, RIGHT_WRIST, TORSO
+from go_fusion.core.triangulation import Skeleton3D, SkeletonBatch
+from go_fusion.core.vecmath import norm2
+
+_LOG = logging.getLogger(__name__)
+_SHOULDERS = np.array([5, 6])
+_INFEASIBLE = 1e9
+
+
+class TrackState(IntEnum):
+    """Track states, equal to the ``go_msgs/ShopperTrack`` constants."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    OCCLUDED = 2
+    EXITED = 3
+
+
+class GateKind(IntEnum):
+    """Gate kinds, equal to the ``go_msgs/GateEvent`` and ``go_msgs/Gate`` constants."""
+
+    ENTRY = 0
+    EXIT = 1
+
+
+class UnknownTrackError(KeyError):
+    """A track id that the tracker does not know (never existed or its history expired)."""
+
+
+@dataclass(frozen=True)
+class GateArea:
+    """A gate's floor area (axis-aligned, store frame). min_xy, max_xy: (2,) [m]."""
+
+    gate_id: str
+    kind: GateKind
+    min_xy: tuple[float, float]
+    max_xy: tuple[float, float]
+
+    def contains(self, xy: np.ndarray, margin_m: float = 0.0) -> np.ndarray:
+        """(N,) bool for floor points ``xy`` (N, 2) [m] inside the area grown by ``margin_m``."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        lo = np.asarray(self.min_xy) - margin_m
+        hi = np.asarray(self.max_xy) + margin_m
+        return np.all((xy >= lo) & (xy <= hi), axis=1)
+
+    @property
+    def center(self) -> np.ndarray:
+        """(2,) centre of the area [m]."""
+        return 0.5 * (np.asarray(self.min_xy) + np.asarray(self.max_xy))
+
+    @classmethod
+    def from_store_gate(cls, gate: object) -> GateArea:
+        """From ``go_common.core.store.Gate`` (kind ``"entry"`` or ``"exit"``)."""
+        kind = GateKind.ENTRY if gate.kind == "entry" else GateKind.EXIT  # type: ignore[attr-defined]
+        return cls(gate.gate_id, kind, tuple(gate.min_xy), tuple(gate.max_xy))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    """A gate passage (``go_msgs/GateEvent`` semantics).
+
+    Attributes:
+        stamp: sensor time of the scan or crossing [s].
+        kind: entry scan or exit crossing.
+        gate_id: gate from the store configuration.
+        session_token: opaque app token (entry); may be empty at exit.
+        group_size: people admitted on this scan (>= 1).
+        position: (3,) where it happened, store frame [m], or None when unknown.
+    """
+
+    stamp: float
+    kind: GateKind
+    gate_id: str
+    session_token: str = ""
+    group_size: int = 1
+    position: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Parameters of the shopper tracker."""
+
+    motion: kalman.MotionModel = field(default_factory=kalman.MotionModel)
+    measurement_sd_m: float = 0.08  # [m] torso centre vs the body's floor position
+    initial_speed_sd: float = 1.0  # [m/s] velocity spread of a new track
+    gate_chi2: float = 13.8  # squared Mahalanobis gate (2 dof, 99.9 %)
+    max_speed_mps: float = 2.5  # a track cannot be re-found further than this allows
+    reacquire_margin_m: float = 0.7  # [m] added to the walking distance gate
+    height_sd_m: float = 0.1  # [m] shoulder height spread between steps
+    height_cost_cap: float = 9.0  # the height cue never adds more than this to a cost
+    anchor_bonus: float = 4.0  # cost bonus of a skeleton built on the track's own anchor
+    confirm_hits: int = 3  # measurements that confirm a tentative track
+    tentative_timeout_s: float = 1.0  # an unmatched tentative track is dropped after this
+    occluded_after_s: float = 0.3  # unmatched this long: a confirmed track becomes OCCLUDED
+    max_occluded_s: float = 900.0  # a track unseen this long is dropped (with a diagnostic)
+    entry_margin_m: float = 0.3  # [m] births allowed this far outside an entry area
+    min_birth_joints: int = 8  # a birth needs a skeleton with this many joints
+    birth_requires_multiview: bool = True  # single-view skeletons cannot start tracks
+    birth_separation_m: float = 0.5  # no birth this close to another live track
+    scan_before_birth_s: float = 20.0  # a scan may precede the birth it binds by this
+    scan_after_birth_s: float = 5.0  # a scan may follow the birth it binds by this
+    group_window_s: float = 15.0  # group members are born within this after the scan
+    bind_radius_m: float = 2.5  # a scan binds tracks this close to where it happened
+    exit_match_radius_m: float = 2.0  # an exit event takes a track this close (plus 2 sigma)
+    exit_lost_s: float = 1.0  # last seen in an exit area and unseen this long: exited
+    wrist_history_len: int = 1024  # samples kept per track
+    exited_retention_s: float = 120.0  # histories of exited tracks are kept this long
+
+
+@dataclass(frozen=True)
+class Track:
+    """A shopper track at one step (``go_msgs/ShopperTrack`` semantics).
+
+    Attributes:
+        track_id: stable id for the life of the track.
+        session_id: shopping session (cart); "" while unbound.
+        state: tentative, confirmed, occluded or exited.
+        position: (3,) floor position, store frame [m] (z = 0).
+        velocity: (3,) [m/s] (vz = 0).
+        covariance: (6, 6) of (x, y, z, vx, vy, vz) [m^2, m^2/s, m^2/s^2].
+        skeleton: the skeleton measured this step, or None.
+        last_seen: sensor time of the last measurement [s].
+        born: sensor time of the birth [s].
+        height_m: shoulder height estimate [m] (NaN until measured by several cameras).
+    """
+
+    track_id: str
+    session_id: str
+    state: TrackState
+    position: np.ndarray
+    velocity: np.ndarray
+    covariance: np.ndarray
+    skeleton: Skeleton3D | None
+    last_seen: float
+    born: float
+    height_m: float
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    """A track that left through an exit.
+
+    Attributes:
+        stamp: time of the exit [s] (the gate event's stamp, or the step time).
+        track_id, session_id: who left.
+        gate_id: exit gate.
+        session_closed: True when no live track of the session remains (its cart can be closed).
+        reason: ``"gate_event"`` or ``"lost_in_exit_area"``.
+    """
+
+    stamp: float
+    track_id: str
+    session_id: str
+    gate_id: str
+    session_closed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class WristHistory:
+    """Wrist positions of one track over a time window (K samples, oldest first).
+
+    Attributes:
+        track_id, session_id: whose wrists.
+        t: (K,) sample times [s].
+        left, right: (K, 3) wrist positions, store frame [m]; NaN where not seen.
+        left_cov, right_cov: (K, 3, 3) covariances [m^2]; NaN where not seen.
+        left_score, right_score: (K,) in [0, 1]; 0 where not seen.
+    """
+
+    track_id: str
+    session_id: str
+    t: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    left_cov: np.ndarray
+    right_cov: np.ndarray
+    left_score: np.ndarray
+    right_score: np.ndarray
+
+
+class _WristRing:
+    """Fixed-size ring buffer of wrist samples, ordered by time (appends only move forward)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.t = np.zeros(capacity)
+        self.pos = np.full((capacity, 2, 3), np.nan)
+        self.cov = np.full((capacity, 2, 3, 3), np.nan)
+        self.score = np.zeros((capacity, 2))
+        self.head = 0  # next write position
+        self.count = 0
+
+    def push(self, t: float, pos: np.ndarray, cov: np.ndarray, score: np.ndarray) -> None:
+        i = self.head
+        self.t[i], self.pos[i], self.cov[i], self.score[i] = t, pos, cov, score
+        self.head = (i + 1) % self.t.shape[0]
+        self.count = min(self.count + 1, self.t.shape[0])
+
+    def window(self, t0: float, t1: float) -> np.ndarray:
+        """Ring indices of the samples with t0 <= t <= t1, oldest first."""
+        cap = self.t.shape[0]
+        order = (np.arange(self.count) + self.head - self.count) % cap
+        times = self.t[order]
+        lo, hi = np.searchsorted(times, t0, "left"), np.searchsorted(times, t1, "right")
+        return order[lo:hi]
+
+    @property
+    def last_time(self) -> float:
+        return float(self.t[(self.head - 1) % self.t.shape[0]]) if self.count else -math.inf
+
+
+@dataclass
+class _Session:
+    session_id: str
+    token: str
+    stamp: float
+    gate_id: str
+    position: np.ndarray | None
+    slots: int
+    tracks: list[str] = field(default_factory=list)
+    closed: bool = False
+
+
+@dataclass
+class _TrackRecord:
+    """Mutable per-track bookkeeping (the Kalman state lives in the tracker's arrays)."""
+
+    track_id: str
+    born: float
+    last_seen: float
+    state: TrackState = TrackState.TENTATIVE
+    session_id: str = ""
+    hits: int = 1
+    height: float = math.nan
+    skeleton: Skeleton3D | None = None
+    skeleton_t: float = -math.inf
+    last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    warned_unbound: bool = False
+    wrists: _WristRing | None = None
+    final_x: np.ndarray = field(default_factory=lambda: np.zeros(4))  # Kalman state at exit
+    final_p: np.ndarray = field(default_factory=lambda: np.eye(4))
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Result of one tracker step.
+
+    Attributes:
+        tracks: live tracks, plus those that exited at this step (state EXITED).
+        exits: exits that happened at this step.
+        skeleton_tracks: (S,) track id of each skeleton of the step, "" for none.
+        diagnostics: human-readable problems found at this step.
+    """
+
+    tracks: tuple[Track, ...]
+    exits: tuple[ExitEvent, ...]
+    skeleton_tracks: tuple[str, ...]
+    diagnostics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Floor measurements of S skeletons.
+
+    Attributes:
+        xy: (S, 2) torso centre on the floor [m].
+        cov: (S, 2, 2) its covariance [m^2].
+        height: (S,) shoulder height [m], NaN when unknown or single-view.
+        ok: (S,) bool, a usable measurement.
+        n_joints: (S,) number of valid joints.
+    """
+
+    xy: np.ndarray
+    cov: np.ndarray
+    height: np.ndarray
+    ok: np.ndarray
+    n_joints: np.ndarray
+
+
+def measure(skeletons: SkeletonBatch, body_sd_m: float) -> Measurements:
+    """Torso-centre floor measurements of a skeleton batch, covariance from the joints."""
+    valid = skeletons.valid
+    n = valid.shape[0]
+    torso = np.zeros_like(valid)
+    torso[:, TORSO] = valid[:, TORSO]
+    use = np.where(torso.any(axis=1)[:, None], torso, valid)
+    cov_xy = np.nan_to_num(skeletons.covariance[..., :2, :2])
+    var = np.trace(cov_xy, axis1=-2, axis2=-1)
+    w = np.where(use, 1.0 / np.maximum(var, 1e-8), 0.0)
+    wsum = np.maximum(w.sum(axis=1), 1e-12)
+    wn = w / wsum[:, None]
+    xy = np.matmul(wn[:, None, :], np.nan_to_num(skeletons.keypoints[..., :2]))[:, 0]
+    cov = np.sum((wn**2)[..., None, None] * cov_xy, axis=1) + body_sd_m**2 * np.eye(2)
+    shoulders = valid[:, _SHOULDERS] & ~skeletons.single_view[:, None]
+    z = np.nan_to_num(skeletons.keypoints[:, _SHOULDERS, 2])
+    cnt = shoulders.sum(axis=1)
+    height = np.where(cnt > 0, (z * shoulders).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+    ok = use.any(axis=1) if n else np.zeros(0, dtype=bool)
+    return Measurements(xy, cov, height, ok, valid.sum(axis=1))
+
+
+class ShopperTracker:
+    """Tracks shoppers from entry to exit; see the module docstring for the behaviour."""
+
+    def __init__(self, config: TrackingConfig, gates: Sequence[GateArea]) -> None:
+        self.config = config
+        self.gates = tuple(gates)
+        self._entries = tuple(g for g in self.gates if g.kind == GateKind.ENTRY)
+        self._exits = tuple(g for g in self.gates if g.kind == GateKind.EXIT)
+        self._records: list[_TrackRecord] = []
+        self._x = np.zeros((0, 4))
+        self._p = np.zeros((0, 4, 4))
+        self._t: float | None = None
+        self._next_id = 1
+        self._sessions: dict[str, _Session] = {}
+        self._token_uses: dict[str, int] = {}
+        self._finished: dict[str, tuple[float, _TrackRecord]] = {}  # exited: (time, record)
+
+    # ----------------------------------------------------------------------------- queries
+    @property
+    def time(self) -> float | None:
+        """Time of the last step [s], None before the first."""
+        return self._t
+
+    def live_track_ids(self) -> tuple[str, ...]:
+        """Ids of the tracks that have not exited."""
+        return tuple(r.track_id for r in self._records)
+
+    def session_of(self, track_id: str) -> str:
+        """Session id of a live or recently exited track ("" when unbound)."""
+        return self._record(track_id).session_id
+
+    def wrist_history(self, track_id: str, t0: float, t1: float) -> WristHistory:
+        """Wrist samples of ``track_id`` with ``t0 <= t <= t1`` [s].
+
+        Raises:
+            UnknownTrackError: the track never existed or its retention expired.
+        """
+        rec = self._record(track_id)
+        ring = rec.wrists
+        idx = ring.window(t0, t1) if ring is not None else np.zeros(0, dtype=np.int64)
+        if ring is None:
+            ring = _WristRing(1)
+        return WristHistory(
+            rec.track_id,
+            rec.session_id,
+            ring.t[idx].copy(),
+            ring.pos[idx, 0].copy(),
+            ring.pos[idx, 1].copy(),
+            ring.cov[idx, 0].copy(),
+            ring.cov[idx, 1].copy(),
+            ring.score[idx, 0].copy(),
+            ring.score[idx, 1].copy(),
+        )
+
+    def wrist_histories(self, t0: float, t1: float) -> dict[str, WristHistory]:
+        """Wrist histories of every track (live or retained) with samples in ``[t0, t1]``."""
+        out: dict[str, WristHistory] = {}
+        records = self._records + [rec for _, rec in self._finished.values()]
+        for rec in records:
+            if rec.wrists is not None and rec.wrists.count and rec.wrists.last_time >= t0:
+                hist = self.wrist_history(rec.track_id, t0, t1)
+                if hist.t.size:
+                    out[rec.track_id] = hist
+        return out
+
+    def anchors(self, t: float, max_age_s: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Last skeletons of the live tracks seen within ``max_age_s``, moved to time ``t``.
+
+        Returns keypoints (A, 17, 3) [m], valid (A, 17) and the track ids (A,).
+        """
+        keep = [
+            i
+            for i, r in enumerate(self._records)
+            if r.skeleton is not None and t - r.skeleton_t <= max_age_s
+        ]
+        if not keep:
+            return np.zeros((0, 17, 3)), np.zeros((0, 17), dtype=bool), []
+        kp = np.stack([self._records[i].skeleton.keypoints for i in keep])  # type: ignore[union-attr]
+        valid = np.stack([self._records[i].skeleton.valid for i in keep])  # type: ignore[union-attr]
+        age = np.array([t - self._records[i].skeleton_t for i in keep])
+        shift = np.zeros((len(keep), 3))
+        shift[:, :2] = self._x[keep, 2:] * age[:, None]
+        return kp + shift[:, None, :], valid, [self._records[i].track_id for i in keep]
+
+    def _record(self, track_id: str) -> _TrackRecord:
+        for rec in self._records:
+            if rec.track_id == track_id:
+                return rec
+        if track_id in self._finished:
+            return self._finished[track_id][1]
+        raise UnknownTrackError(f"unknown track id {track_id!r}")
+
+    # ------------------------------------------------------------------------------ update
+    def update(
+        self,
+        t: float,
+        skeletons: SkeletonBatch,
+        skeleton_objects: Sequence[Skeleton3D],
+        anchor_tracks: Sequence[str],
+        gate_events: Sequence[GateEvent] = (),
+    ) -> TrackingResult:
+        """One step at time ``t`` [s] (callers guarantee increasing ``t``).
+
+        Args:
+            skeletons: the step's skeletons as arrays (S skeletons).
+            skeleton_objects: the same skeletons as :class:`Skeleton3D` (S,).
+            anchor_tracks: (S,) track id whose anchor each skeleton was built on, "" for none.
+            gate_events: gate events received since the previous step.
+        """
+        cfg = self.config
+        diags: list[str] = []
+        exits: list[ExitEvent] = []
+        dt_prev = 0.0 if self._t is None else t - self._t
+        self._t = t
+        self._predict(dt_prev, t)
+        self._handle_gates(gate_events, t, exits, diags)
+        meas = measure(skeletons, cfg.measurement_sd_m)
+        n_skel = len(skeletons)
+        skeleton_tracks = [""] * n_skel
+        matched_rec = self._associate(t, meas, anchor_tracks)
+        matched_set = set()
+        if matched_rec:
+            rows = np.array([r for r, _ in matched_rec])
+            cols = np.array([c for _, c in matched_rec])
+            self._x[rows], self._p[rows] = kalman.update(
+                self._x[rows], self._p[rows], meas.xy[cols], meas.cov[cols]
+            )
+            wrists = _wrists(skeletons, cols)
+            heights = meas.height[cols].tolist()
+            for k, (r, c) in enumerate(matched_rec):
+                rec = self._records[r]
+                self._on_measured(rec, t, skeleton_objects[c], meas.xy[c], heights[k], wrists, k)
+                skeleton_tracks[c] = rec.track_id
+                matched_set.add(r)
+        self._age_unmatched(t, matched_set, exits, diags)
+        self._births(t, skeletons, meas, skeleton_objects, skeleton_tracks, diags)
+        self._warn_unbound(t, diags)
+        tracks = self._snapshots(t)
+        tracks += [self._snapshot_finished(e.track_id) for e in exits]
+        self._expire_finished(t)
+        return TrackingResult(tuple(tracks), tuple(exits), tuple(skeleton_tracks), tuple(diags))
+
+    def handle_gate_events(self, t: float, gate_events: Sequence[GateEvent]) -> TrackingResult:
+        """Apply gate events without a camera step (e.g. when the step was rejected)."""
+        diags: list[str] = []
+        exits: list[ExitEvent] = []
+        self._handle_gates(gate_events, t, exits, diags)
+        tracks = [self._snapshot_finished(e.track_id) for e in exits]
+        return TrackingResult(tuple(tracks), tuple(exits), (), tuple(diags))
+
+    # ---------------------------------------------------------------------------- internals
+    def _predict(self, dt: float, t: float) -> None:
+        if not self._records:
+            return
+        last = np.array([r.last_seen for r in self._records])
+        coasting = t - last > self.config.occluded_after_s
+        dts = np.full(len(self._records), dt)
+        self._x, self._p = kalman.predict(self._x, self._p, dts, coasting, self.config.motion)
+
+    def _associate(
+        self, t: float, meas: Measurements, anchor_tracks: Sequence[str]
+    ) -> list[tuple[int, int]]:
+        cfg = self.config
+        n_t, n_s = len(self._records), meas.xy.shape[0]
+        if n_t == 0 or n_s == 0:
+            return []
+        d2, logdet = kalman.position_likelihood(self._x, self._p, meas.xy, meas.cov)
+        cost = d2 + logdet
+        since = np.array([t - r.last_seen for r in self._records])
+        reach = cfg.max_speed_mps * since + cfg.reacquire_margin_m
+        dist = norm2(meas.xy[None] - self._x[:, None, :2])
+        heights = np.array([r.height for r in self._records])
+        dh = (meas.height[None] - heights[:, None]) / cfg.height_sd_m
+        cost = cost + np.minimum(np.nan_to_num(dh**2, nan=0.0), cfg.height_cost_cap)
+        index = {r.track_id: i for i, r in enumerate(self._records)}
+        for s, tid in enumerate(anchor_tracks):
+            if tid and tid in index:
+                cost[index[tid], s] -= cfg.anchor_bonus
+        feasible = (d2 <= cfg.gate_chi2) & (dist <= reach[:, None]) & meas.ok[None]
+        if not feasible.any():
+            return []
+        mat = np.where(feasible, cost, _INFEASIBLE)
+        rows, cols = linear_sum_assignment(mat)
+        return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if feasible[r, c]]
+
+    def _on_measured(
+        self,
+        rec: _TrackRecord,
+        t: float,
+        skel: Skeleton3D,
+        xy: np.ndarray,
+        height: float,
+        wrists: tuple[np.ndarray, np.ndarray, np.ndarray],
+        k: int,
+    ) -> None:
+        """Book-keeping of a measured track; ``wrists[.][k]`` are its wrist samples."""
+        cfg = self.config
+        rec.last_seen = t
+        rec.hits += 1
+        rec.skeleton = skel
+        rec.skeleton_t = t
+        rec.last_xy = xy
+        if math.isfinite(height):
+            rec.height = (
+                height if not math.isfinite(rec.height) else 0.9 * rec.height + 0.1 * height
+            )
+        confirmed = rec.state == TrackState.TENTATIVE and rec.hits >= cfg.confirm_hits
+        if confirmed or rec.state == TrackState.OCCLUDED:
+            rec.state = TrackState.CONFIRMED
+        if rec.wrists is None:
+            rec.wrists = _WristRing(cfg.wrist_history_len)
+        rec.wrists.push(t, wrists[0][k], wrists[1][k], wrists[2][k])
+
+    def _age_unmatched(
+        self, t: float, matched: set[int], exits: list[ExitEvent], diags: list[str]
+    ) -> None:
+        cfg = self.config
+        drop: list[int] = []
+        for i, rec in enumerate(self._records):
+            if i in matched:
+                continue
+            unseen = t - rec.last_seen
+            if rec.state == TrackState.TENTATIVE:
+                if unseen > cfg.tentative_timeout_s:
+                    drop.append(i)
+                continue
+            if unseen > cfg.occluded_after_s:
+                rec.state = TrackState.OCCLUDED
+            gate = self._exit_area_of(rec.last_xy)
+            if gate is not None and unseen >= cfg.exit_lost_s:
+                exits.append(self._finish(i, t, gate.gate_id, "lost_in_exit_area"))
+                continue
+            if unseen > cfg.max_occluded_s:
+                diags.append(
+                    f"track {rec.track_id} (session {rec.session_id!r}) unseen for "
+                    f"{unseen:.0f} s: dropped without an exit"
+                )
+                drop.append(i)
+        self._remove(drop)
+        self._compact()
+
+    def _exit_area_of(self, xy: np.ndarray) -> GateArea | None:
+        for gate in self._exits:
+            if gate.contains(xy[None])[0]:
+                return gate
+        return None
+
+    def _finish(self, i: int, t: float, gate_id: str, reason: str) -> ExitEvent:
+        """Mark record ``i`` exited (removed from the live list at the next compaction)."""
+        rec = self._records[i]
+        rec.state = TrackState.EXITED
+        rec.final_x, rec.final_p = self._x[i].copy(), self._p[i].copy()
+        closed = False
+        session = self._sessions.get(rec.session_id) if rec.session_id else None
+        self._finished[rec.track_id] = (t, rec)
+        if session is not None:
+            live = [
+                tid for tid in session.tracks if tid != rec.track_id and tid not in self._finished
+            ]
+            closed = not live
+            session.closed = closed
+        return ExitEvent(t, rec.track_id, rec.session_id, gate_id, closed, reason)
+
+    def _compact(self) -> None:
+        keep = [i for i, r in enumerate(self._records) if r.state != TrackState.EXITED]
+        if len(keep) != len(self._records):
+            self._records = [self._records[i] for i in keep]
+            self._x, self._p = self._x[keep], self._p[keep]
+
+    def _remove(self, indices: list[int]) -> None:
+        if not indices:
+            return
+        gone = set(indices)
+        keep = [i for i in range(len(self._records)) if i not in gone]
+        self._records = [self._records[i] for i in keep]
+        self._x, self._p = self._x[keep], self._p[keep]
+
+    def _births(
+        self,
+        t: float,
+        skeletons: SkeletonBatch,
+        meas: Measurements,
+        skels: Sequence[Skeleton3D],
+        skeleton_tracks: list[str],
+        diags: list[str],
+    ) -> None:
+        cfg = self.config
+        if not self._entries:
+            return
+        for s in range(meas.xy.shape[0]):
+            if skeleton_tracks[s] or not meas.ok[s] or meas.n_joints[s] < cfg.min_birth_joints:
+                continue
+            if cfg.birth_requires_multiview and skels[s].single_view:
+                continue
+            xy = meas.xy[s]
+            if not any(g.contains(xy[None], cfg.entry_margin_m)[0] for g in self._entries):
+                continue
+            if (
+                self._x.shape[0]
+                and np.min(np.linalg.norm(self._x[:, :2] - xy, axis=1)) < cfg.birth_separation_m
+            ):
+                continue
+            rec = _TrackRecord(f"T{self._next_id}", born=t, last_seen=t)
+            self._next_id += 1
+            x0, p0 = kalman.initial_state(xy, meas.cov[s], cfg.initial_speed_sd)
+            self._x = np.vstack([self._x, x0[None]])
+            self._p = np.concatenate([self._p, p0[None]])
+            self._records.append(rec)
+            height = float(meas.height[s])
+            self._on_measured(rec, t, skels[s], xy, height, _wrists(skeletons, np.array([s])), 0)
+            rec.hits = 1
+            skeleton_tracks[s] = rec.track_id
+            session = self._session_for_birth(t)
+            if session is not None:
+                self._bind(rec, session)
+
+    def _session_for_birth(self, t: float) -> _Session | None:
+        cfg = self.config
+        best: _Session | None = None
+        for session in self._sessions.values():
+            if session.closed or session.slots <= 0:
+                continue
+            age = t - session.stamp
+            window = cfg.group_window_s if session.tracks else cfg.scan_before_birth_s
+            if -cfg.scan_after_birth_s <= age <= window and (
+                best is None or session.stamp > best.stamp
+            ):
+                best = session
+        return best
+
+    def _bind(self, rec: _TrackRecord, session: _Session) -> None:
+        rec.session_id = session.session_id
+        session.tracks.append(rec.track_id)
+        session.slots -= 1
+
+    def _warn_unbound(self, t: float, diags: list[str]) -> None:
+        """Report tracks that walked in without a scan (once each)."""
+        cfg = self.config
+        for rec in self._records:
+            if rec.session_id or rec.warned_unbound or rec.state == TrackState.TENTATIVE:
+                continue
+            if t - rec.born > cfg.scan_after_birth_s:
+                rec.warned_unbound = True
+                diags.append(
+                    f"track {rec.track_id} entered without an entry scan: it has no session"
+                )
+
+    def _handle_gates(
+        self, events: Sequence[GateEvent], t: float, exits: list[ExitEvent], diags: list[str]
+    ) -> None:
+        for ev in sorted(events, key=lambda e: e.stamp):
+            if not np.isfinite(ev.stamp):
+                diags.append(f"gate event at {ev.gate_id!r} has a non-finite stamp: ignored")
+                continue
+            if ev.kind == GateKind.ENTRY:
+                self._on_entry(ev, diags)
+            elif ev.kind == GateKind.EXIT:
+                self._on_exit(ev, t, exits, diags)
+            else:
+                diags.append(f"gate event at {ev.gate_id!r} has unknown kind {ev.kind}: ignored")
+        self._compact()
+
+    def _on_entry(self, ev: GateEvent, diags: list[str]) -> None:
+        cfg = self.config
+        if not ev.session_token:
+            diags.append(f"entry scan at gate {ev.gate_id!r} without a token: ignored")
+            return
+        current = self._current_session(ev.session_token)
+        if current is not None and not current.closed:
+            diags.append(
+                f"duplicate entry scan of an open session {current.session_id!r} at gate "
+                f"{ev.gate_id!r}: ignored"
+            )
+            return
+        uses = self._token_uses.get(ev.session_token, 0) + 1
+        self._token_uses[ev.session_token] = uses
+        sid = ev.session_token if uses == 1 else f"{ev.session_token}~{uses}"
+        if ev.group_size < 1:
+            diags.append(f"entry scan {sid!r} has group_size {ev.group_size}: using 1")
+        session = _Session(
+            sid, ev.session_token, ev.stamp, ev.gate_id, ev.position, max(1, ev.group_size)
+        )
+        self._sessions[sid] = session
+        # Bind the unbound tracks already at the gate, nearest to the scan first.
+        gate = next((g for g in self._entries if g.gate_id == ev.gate_id), None)
+        where = (
+            np.asarray(ev.position, dtype=np.float64)[:2]
+            if ev.position is not None
+            else (gate.center if gate is not None else None)
+        )
+        cands = []
+        for i, rec in enumerate(self._records):
+            if rec.session_id or not (
+                -cfg.scan_before_birth_s <= rec.born - ev.stamp <= cfg.scan_after_birth_s
+            ):
+                continue
+            xy = self._x[i, :2]
+            d = float(np.linalg.norm(xy - where)) if where is not None else 0.0
+            in_gate = any(g.contains(xy[None], cfg.entry_margin_m)[0] for g in self._entries)
+            if in_gate or d <= cfg.bind_radius_m:
+                cands.append((d, rec.born, i))
+        for _, _, i in sorted(cands)[: session.slots]:
+            self._bind(self._records[i], session)
+
+    def _current_session(self, token: str) -> _Session | None:
+        uses = self._token_uses.get(token, 0)
+        if uses == 0:
+            return None
+        return self._sessions.get(token if uses == 1 else f"{token}~{uses}")
+
+    def _on_exit(self, ev: GateEvent, t: float, exits: list[ExitEvent], diags: list[str]) -> None:
+        cfg = self.config
+        gate = next((g for g in self._exits if g.gate_id == ev.gate_id), None)
+        if ev.position is not None:
+            where = np.asarray(ev.position, dtype=np.float64)[:2]
+        elif gate is not None:
+            where = gate.center
+        else:
+            diags.append(f"exit event at unknown gate {ev.gate_id!r} without a position: ignored")
+            return
+        session = self._current_session(ev.session_token) if ev.session_token else None
+        best, best_d = -1, math.inf
+        for i, rec in enumerate(self._records):
+            if rec.state in (TrackState.EXITED, TrackState.TENTATIVE):
+                continue
+            if session is not None and rec.session_id != session.session_id:
+                continue
+            d = float(np.linalg.norm(self._x[i, :2] - where))
+            sd = math.sqrt(max(self._p[i, 0, 0], self._p[i, 1, 1]))
+            if d <= cfg.exit_match_radius_m + 2.0 * sd and d < best_d:
+                best, best_d = i, d
+        if best < 0:
+            who = f"session {session.session_id!r}" if session is not None else "any track"
+            diags.append(
+                f"exit event at gate {ev.gate_id!r} ({ev.stamp:.3f} s) matched no live track "
+                f"({who}): ignored"
+            )
+            return
+        exits.append(self._finish(best, ev.stamp, ev.gate_id, "gate_event"))
+
+    def _expire_finished(self, t: float) -> None:
+        old = [
+            tid
+            for tid, (te, _) in self._finished.items()
+            if t - te > self.config.exited_retention_s
+        ]
+        for tid in old:
+            del self._finished[tid]
+
+    def _snapshots(self, t: float) -> list[Track]:
+        """Tracks of every live record (arrays built for all at once)."""
+        pos, vel, cov = _track_arrays(self._x, self._p)
+        return [
+            _make_track(rec, pos[i], vel[i], cov[i], rec.skeleton_t == t)
+            for i, rec in enumerate(self._records)
+        ]
+
+    def _snapshot_finished(self, track_id: str) -> Track:
+        rec = self._finished[track_id][1]
+        pos, vel, cov = _track_arrays(rec.final_x[None], rec.final_p[None])
+        return _make_track(rec, pos[0], vel[0], cov[0], rec.skeleton_t == rec.last_seen)
+
+
+def _wrists(skeletons: SkeletonBatch, cols: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Wrist positions (K, 2, 3), covariances (K, 2, 3, 3), scores (K, 2) of skeletons ``cols``."""
+    sel = cols[:, None], np.array([[LEFT_WRIST, RIGHT_WRIST]])
+    return skeletons.keypoints[sel], skeletons.covariance[sel], skeletons.scores[sel]
+
+
+def _track_arrays(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kalman states (T, 4), (T, 4, 4) -> positions (T, 3), velocities (T, 3), covs (T, 6, 6)."""
+    n = x.shape[0]
+    pos, vel = np.zeros((n, 3)), np.zeros((n, 3))
+    pos[:, :2], vel[:, :2] = x[:, :2], x[:, 2:]
+    cov = np.zeros((n, 6, 6))
+    cov[:, :2, :2], cov[:, :2, 3:5] = p[:, :2, :2], p[:, :2, 2:]
+    cov[:, 3:5, :2], cov[:, 3:5, 3:5] = p[:, 2:, :2], p[:, 2:, 2:]
+    cov[:, 2, 2] = cov[:, 5, 5] = 1e-4  # z is the floor by definition
+    return pos, vel, cov
+
+
+def _make_track(
+    rec: _TrackRecord, pos: np.ndarray, vel: np.ndarray, cov: np.ndarray, seen_now: bool
+) -> Track:
+    return Track(
+        rec.track_id,
+        rec.session_id,
+        rec.state,
+        pos,
+        vel,
+        cov,
+        rec.skeleton if seen_now else None,
+        rec.last_seen,
+        rec.born,
+        rec.height,
+    )

@@ -1,0 +1,449 @@
+"""Batched, confidence-weighted triangulation of 3D skeletons with covariance (pure numpy).
+
+Each joint is the weighted linear least-squares point closest to its keypoint rays: the DLT
+written in ray form, ``sum_v w_v (I - d_v d_v^T) (X - c_v) = 0``, one 3x3 system per joint,
+solved for every joint of every person in one batched call. Weighting the rows by
+``w_v = score_v * (f_v / depth_v)^2 / sigma_px^2`` makes each residual a pixel error seen by its
+camera, so the normal matrix is the information matrix of the joint and its inverse is the
+covariance [m^2] that propagates the pixel noise (``keypoint_sigma_px / sqrt(score)``); it is
+inflated by the a-posteriori variance factor when the reprojection error says the noise was larger.
+
+Robustness: when a joint seen by 3 or more cameras has a view whose reprojection error exceeds
+``joint_reject_px``, every leave-one-out solution is computed at once and the view whose removal
+makes the rest agree is dropped (at most ``max_view_rejections`` times); a camera that loses most
+of its joints that way is dropped from the skeleton (it was a wrong association).
+
+People seen by one camera only are lifted with a prior: the previous 3D skeleton of their track
+when there is one, else a standing-body model on the ground plane (ankle or hip rays meet the
+plane at their usual height); the covariance is then large along the ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from go_fusion.core.association import NUM_KEYPOINTS, DetectionBatch
+from go_fusion.core.cameras import CameraRig
+from go_fusion.core.vecmath import dot3, norm3
+
+# Height [m] of each COCO joint of a standing 1.70 m adult, and how much it varies [m] (arms
+# reach shelves, so wrists and elbows vary most). Used only for people seen by one camera.
+# fmt: off
+BODY_JOINT_HEIGHT_M = np.array(
+    [1.60, 1.63, 1.63, 1.60, 1.60, 1.42, 1.42, 1.10, 1.10, 0.85, 0.85, 0.92, 0.92, 0.50, 0.50,
+     0.08, 0.08]
+)
+BODY_JOINT_HEIGHT_SD_M = np.array(
+    [0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.35, 0.35, 0.5, 0.5, 0.12, 0.12, 0.1, 0.1,
+     0.08, 0.08]
+)
+# fmt: on
+_ANKLES = np.array([15, 16])
+_HIPS = np.array([11, 12])
+
+
+@dataclass(frozen=True)
+class TriangulationConfig:
+    """Noise model and rejection thresholds of the triangulation."""
+
+    keypoint_sigma_px: float = 4.0  # pixel noise of a keypoint of score 1
+    joint_reject_px: float = 20.0  # a view further than this from the others' solution is wrong
+    max_view_rejections: int = 2  # views one joint may lose
+    max_residual_px: float = 40.0  # a joint still this far off after rejection is dropped
+    view_reject_fraction: float = 0.5  # a camera losing this share of its joints leaves the person
+    max_joint_sigma_m: float = 0.6  # joints with sqrt(trace(cov)) above this are dropped
+    min_valid_joints: int = 4  # a skeleton needs this many joints
+    min_depth_m: float = 0.2  # a joint must be this far in front of each camera that sees it
+    z_min_m: float = -0.3  # joints below / above these heights are impossible
+    z_max_m: float = 3.0
+    body_horizontal_sd_m: float = 0.3  # single view: spread of joints around the body axis
+    anchor_motion_sd_m: float = 0.15  # single view with a previous skeleton: its motion per step
+
+
+@dataclass(frozen=True)
+class Skeleton3D:
+    """One 3D COCO-17 skeleton in the ``store`` frame at one synchronised step.
+
+    Attributes:
+        skeleton_id: id within its step (not a track id).
+        keypoints: (17, 3) joints [m]; NaN where the joint was not triangulated.
+        scores: (17,) in [0, 1]; 0 where not triangulated.
+        covariance: (17, 3, 3) joint covariances [m^2]; NaN where not triangulated.
+        camera_ids: cameras whose views were fused.
+        reprojection_error: mean reprojection error of the valid joints [px].
+        single_view: True when lifted from one camera with a prior (large covariance along the
+            camera ray) rather than triangulated.
+    """
+
+    skeleton_id: str
+    keypoints: np.ndarray
+    scores: np.ndarray
+    covariance: np.ndarray
+    camera_ids: tuple[str, ...]
+    reprojection_error: float
+    single_view: bool
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(17,) bool: joints that were triangulated."""
+        return self.scores > 0
+
+
+@dataclass(frozen=True)
+class SkeletonBatch:
+    """S triangulated skeletons in the store frame.
+
+    Attributes:
+        keypoints: (S, 17, 3) joints [m], NaN where invalid.
+        covariance: (S, 17, 3, 3) joint covariances [m^2] (NaN where invalid).
+        scores: (S, 17) in [0, 1], 0 where invalid.
+        valid: (S, 17) bool.
+        detections: (S, V) batch indices of the detections fused (-1 padding); after rejection.
+        reprojection_error: (S,) mean reprojection error of the valid joints [px].
+        single_view: (S,) bool, lifted from one camera with a prior.
+    """
+
+    keypoints: np.ndarray
+    covariance: np.ndarray
+    scores: np.ndarray
+    valid: np.ndarray
+    detections: np.ndarray
+    reprojection_error: np.ndarray
+    single_view: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+
+def empty_skeletons() -> SkeletonBatch:
+    """A batch of no skeletons."""
+    k = NUM_KEYPOINTS
+    return SkeletonBatch(
+        np.zeros((0, k, 3)),
+        np.zeros((0, k, 3, 3)),
+        np.zeros((0, k)),
+        np.zeros((0, k), dtype=bool),
+        np.zeros((0, 1), dtype=np.int64),
+        np.zeros(0),
+        np.zeros(0, dtype=bool),
+    )
+
+
+def concat_skeletons(parts: list[SkeletonBatch]) -> SkeletonBatch:
+    """Concatenate batches (their detection columns are padded to the widest)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty_skeletons()
+    width = max(p.detections.shape[1] for p in parts)
+    dets = [
+        np.pad(p.detections, ((0, 0), (0, width - p.detections.shape[1])), constant_values=-1)
+        for p in parts
+    ]
+    return SkeletonBatch(
+        np.concatenate([p.keypoints for p in parts]),
+        np.concatenate([p.covariance for p in parts]),
+        np.concatenate([p.scores for p in parts]),
+        np.concatenate([p.valid for p in parts]),
+        np.concatenate(dets),
+        np.concatenate([p.reprojection_error for p in parts]),
+        np.concatenate([p.single_view for p in parts]),
+    )
+
+
+def solve_rays(
+    origins: np.ndarray,
+    directions: np.ndarray,
+    weights: np.ndarray,
+    prior_mean: np.ndarray | None = None,
+    prior_info: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares point closest to rays, batched over leading axes.
+
+    Args:
+        origins: (..., V, 3) ray origins [m].
+        directions: (..., V, 3) unit ray directions.
+        weights: (..., V) weights [1/m^2] (0 = unused view).
+        prior_mean, prior_info: optional (..., 3) point and (..., 3, 3) information [1/m^2].
+
+    Returns:
+        points (..., 3) [m], the normal (information) matrices (..., 3, 3) [1/m^2] and their
+        (slightly regularised) inverses (..., 3, 3) [m^2].
+    """
+    # sum_v w (I - d d^T) and sum_v w (I - d d^T) o, as matrix products over the views.
+    wd = directions * weights[..., None]  # (..., V, 3)
+    wsum = weights.sum(axis=-1)
+    info = wsum[..., None, None] * np.eye(3) - np.matmul(wd.swapaxes(-1, -2), directions)
+    along = dot3(directions, origins)  # (..., V)
+    rhs = (
+        np.sum(weights[..., None] * origins, axis=-2)
+        - np.matmul(wd.swapaxes(-1, -2), along[..., None])[..., 0]
+    )
+    if prior_info is not None and prior_mean is not None:
+        info = info + prior_info
+        rhs = rhs + np.matmul(prior_info, prior_mean[..., None])[..., 0]
+    inv = _inv3_sym(info)
+    return np.matmul(inv, rhs[..., None])[..., 0], info, inv
+
+
+def _inv3_sym(m: np.ndarray) -> np.ndarray:
+    """Inverse of symmetric (..., 3, 3) matrices by cofactors, regularised by 1e-9 of the trace.
+
+    Closed form because thousands of 3x3 systems per step cost more in LAPACK call overhead.
+    """
+    reg = 1e-9 * (m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]) + 1e-12
+    a, d, f = m[..., 0, 0] + reg, m[..., 1, 1] + reg, m[..., 2, 2] + reg
+    b, c, e = m[..., 0, 1], m[..., 0, 2], m[..., 1, 2]
+    ca, cb, cc = d * f - e * e, c * e - b * f, b * e - c * d
+    cd, ce, cf = a * f - c * c, b * c - a * e, a * d - b * b
+    det = a * ca + b * cb + c * cc
+    det = np.where(np.abs(det) < 1e-300, 1e-300, det)
+    out = np.empty_like(m)
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = ca, cb, cc
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = cb, cd, ce
+    out[..., 2, 0], out[..., 2, 1], out[..., 2, 2] = cc, ce, cf
+    return out / det[..., None, None]
+
+
+def _residuals(
+    points: np.ndarray, origins: np.ndarray, directions: np.ndarray, focals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-view reprojection error of points (..., 3) against rays (..., V, 3).
+
+    Returns pixel residuals (..., V) [px], depth along each ray (..., V) [m] and metric
+    perpendicular distances (..., V) [m].
+    """
+    rel = points[..., None, :] - origins
+    depth = dot3(rel, directions)
+    perp = norm3(rel - depth[..., None] * directions)
+    px = perp * focals / np.maximum(depth, 1e-3)
+    return px, depth, perp
+
+
+def _gather(
+    rig: CameraRig, batch: DetectionBatch, detections: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rays of groups ``detections`` (S, V) (-1 padding) as joint-major arrays.
+
+    Returns origins (S, 17, V, 3), directions (S, 17, V, 3), scores (S, 17, V), focals (S, 1, V).
+    """
+    pad = detections < 0
+    safe = np.where(pad, 0, detections)
+    cams = batch.camera_index[safe]  # (S, V)
+    origins = np.broadcast_to(
+        rig.centers[cams][:, None], (*safe.shape[:1], NUM_KEYPOINTS, *safe.shape[1:], 3)
+    )
+    dirs = batch.directions[safe].transpose(0, 2, 1, 3)  # (S, 17, V, 3)
+    scores = np.where(pad[:, None, :], 0.0, batch.scores[safe].transpose(0, 2, 1))
+    focals = rig.focals[cams][:, None, :]
+    return origins, dirs, scores, focals
+
+
+def triangulate_groups(
+    rig: CameraRig, batch: DetectionBatch, detections: np.ndarray, config: TriangulationConfig
+) -> SkeletonBatch:
+    """Triangulate S groups of detections ``detections`` (S, V) (-1 padding, >= 2 views each)."""
+    if detections.shape[0] == 0:
+        return empty_skeletons()
+    origins, dirs, scores, focals = _gather(rig, batch, detections)
+    sigma2 = config.keypoint_sigma_px**2
+    # The metric weights need each view's depth: the torso centre's, triangulated first (one
+    # point per person), stands in for every joint's (a body is small next to its distance).
+    safe = np.maximum(detections, 0)
+    c_orig = origins[:, 0]  # (S, V, 3)
+    c_dirs = batch.center_directions[safe]
+    _, c_depth, _ = _residuals(
+        solve_rays(c_orig, c_dirs, (detections >= 0).astype(np.float64))[0],
+        c_orig, c_dirs, focals[:, 0],
+    )  # fmt: skip
+    depth = c_depth[:, None, :]  # (S, 1, V)
+    weights = np.where(
+        depth > config.min_depth_m, scores * focals**2 / (sigma2 * np.maximum(depth, 0.1) ** 2), 0.0
+    )
+    points, _, inv = solve_rays(origins, dirs, weights)
+    res_px, depth, _ = _residuals(points, origins, dirs, focals)
+    weights = np.where(depth > config.min_depth_m, weights, 0.0)
+    used = weights > 0
+    rejected = np.zeros_like(used)
+    for _ in range(config.max_view_rejections):
+        n_used = used.sum(axis=-1)
+        worst = np.where(used, res_px, 0.0).max(axis=-1)
+        flagged = (n_used >= 3) & (worst > config.joint_reject_px)
+        if not flagged.any():
+            break
+        s_idx, j_idx = np.nonzero(flagged)
+        drop = _leave_one_out(
+            origins[s_idx, j_idx], dirs[s_idx, j_idx], weights[s_idx, j_idx],
+            focals[s_idx, 0], config.joint_reject_px,
+        )  # fmt: skip
+        hit = drop >= 0
+        s_idx, j_idx, drop = s_idx[hit], j_idx[hit], drop[hit]
+        if s_idx.size == 0:
+            break
+        weights[s_idx, j_idx, drop] = 0.0
+        used[s_idx, j_idx, drop] = False
+        rejected[s_idx, j_idx, drop] = True
+        p_new, _, v_new = solve_rays(
+            origins[s_idx, j_idx], dirs[s_idx, j_idx], weights[s_idx, j_idx]
+        )
+        points[s_idx, j_idx], inv[s_idx, j_idx] = p_new, v_new
+        res_px, depth, _ = _residuals(points, origins, dirs, focals)
+    # A camera that lost most of its joints was a wrong association: it leaves the person.
+    had = scores > 0
+    lost_share = rejected.sum(axis=1) / np.maximum(had.sum(axis=1), 1)  # (S, V)
+    wrong_view = (lost_share >= config.view_reject_fraction) & (rejected.sum(axis=1) >= 3)
+    if wrong_view.any():
+        detections = np.where(wrong_view, -1, detections)
+        weights = np.where(wrong_view[:, None, :], 0.0, weights)
+        used &= ~wrong_view[:, None, :]
+        points, _, inv = solve_rays(origins, dirs, weights)
+        res_px, depth, _ = _residuals(points, origins, dirs, focals)
+    return _finish(points, inv, used, scores, res_px, detections, config, single=False)
+
+
+def _leave_one_out(
+    origins: np.ndarray,
+    dirs: np.ndarray,
+    weights: np.ndarray,
+    focals: np.ndarray,
+    threshold_px: float,
+) -> np.ndarray:
+    """For F joints (origins, dirs (F, V, 3), weights (F, V)), the view to drop or -1.
+
+    The dropped view is the one whose removal leaves the other views agreeing best (smallest
+    worst residual), provided that worst residual is below ``threshold_px``.
+    """
+    n_views = weights.shape[1]
+    keep = 1.0 - np.eye(n_views)
+    w_loo = weights[:, None, :] * keep[None]  # (F, V drop, V)
+    o = np.broadcast_to(origins[:, None], (origins.shape[0], n_views, n_views, 3))
+    d = np.broadcast_to(dirs[:, None], o.shape)
+    pts, _, _ = solve_rays(o, d, w_loo)  # (F, V, 3)
+    res, _, _ = _residuals(pts, o, d, focals[:, None, :])  # (F, V, V)
+    worst = np.where(w_loo > 0, res, 0.0).max(axis=-1)
+    worst = np.where(weights > 0, worst, np.inf)
+    best = np.argmin(worst, axis=1)
+    ok = worst[np.arange(best.size), best] < threshold_px
+    return np.where(ok, best, -1)
+
+
+def _finish(
+    points: np.ndarray,
+    inv_info: np.ndarray,
+    used: np.ndarray,
+    scores: np.ndarray,
+    res_px: np.ndarray,
+    detections: np.ndarray,
+    config: TriangulationConfig,
+    *,
+    single: bool,
+    prior_dof: int = 0,
+) -> SkeletonBatch:
+    """Covariances, validity, scores and mean reprojection errors of solved joints."""
+    n_used = used.sum(axis=-1)
+    cov = inv_info
+    # A-posteriori variance factor: chi2 of pixel residuals over its degrees of freedom.
+    sigma2 = config.keypoint_sigma_px**2
+    chi2 = np.sum(np.where(used, scores * res_px**2 / sigma2, 0.0), axis=-1)
+    dof = np.maximum(2 * n_used + prior_dof - 3, 1)
+    factor = np.maximum(1.0, chi2 / dof)
+    cov = cov * factor[..., None, None]
+    worst = np.where(used, res_px, 0.0).max(axis=-1)
+    # The trace bounds the largest axis from above and costs far less than eigenvalues.
+    largest_var = np.trace(cov, axis1=-2, axis2=-1)
+    valid = (
+        (n_used >= (1 if single else 2))
+        & (worst <= config.max_residual_px)
+        & (largest_var <= config.max_joint_sigma_m**2)
+        & (points[..., 2] >= config.z_min_m)
+        & (points[..., 2] <= config.z_max_m)
+        & np.isfinite(points[..., 0] + points[..., 1] + points[..., 2])
+    )
+    joint_scores = np.where(
+        valid, np.sum(np.where(used, scores, 0.0), axis=-1) / np.maximum(n_used, 1), 0.0
+    )
+    n_res = np.sum(used & valid[..., None], axis=(1, 2))
+    reproj = np.sum(np.where(used & valid[..., None], res_px, 0.0), axis=(1, 2)) / np.maximum(
+        n_res, 1
+    )
+    keypoints = np.where(valid[..., None], points, np.nan)
+    cov = np.where(valid[..., None, None], cov, np.nan)
+    n_skel = points.shape[0]
+    return SkeletonBatch(
+        keypoints,
+        cov,
+        joint_scores,
+        valid,
+        detections,
+        reproj,
+        np.full(n_skel, single, dtype=bool),
+    )
+
+
+def body_prior(
+    rig: CameraRig, batch: DetectionBatch, detections: np.ndarray, config: TriangulationConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standing-body prior for single-view detections ``detections`` (S,).
+
+    The body axis is where the ankle rays meet the plane at ankle height (else the hip rays at hip
+    height); each joint is expected on that axis at its usual height.
+
+    Returns prior means (S, 17, 3) [m], information matrices (S, 17, 3, 3) [1/m^2] and (S,) bool
+    for detections whose axis could be placed (rays pointing down at the ground).
+    """
+    n = detections.shape[0]
+    cams = batch.camera_index[detections]
+    origin = rig.centers[cams]  # (S, 3)
+    dirs = batch.directions[detections]  # (S, 17, 3)
+    valid = batch.valid[detections]
+    axis = np.full((n, 2), np.nan)
+    for joints in (_HIPS, _ANKLES):  # ankles last: they win when both exist
+        h = BODY_JOINT_HEIGHT_M[joints]
+        dz = dirs[:, joints, 2]
+        s = (h[None] - origin[:, None, 2]) / np.where(np.abs(dz) < 1e-6, np.nan, dz)
+        hit = origin[:, None, :2] + s[..., None] * dirs[:, joints, :2]  # (S, 2, 2)
+        ok = valid[:, joints] & (s > 0) & np.isfinite(s)
+        cnt = ok.sum(axis=1)
+        mean = np.where(ok[..., None], hit, 0.0).sum(axis=1) / np.maximum(cnt, 1)[:, None]
+        axis = np.where((cnt > 0)[:, None], mean, axis)
+    placed = np.isfinite(axis).all(axis=1)
+    axis = np.nan_to_num(axis)
+    mean = np.concatenate(
+        [np.broadcast_to(axis[:, None], (n, NUM_KEYPOINTS, 2)), np.broadcast_to(
+            BODY_JOINT_HEIGHT_M[None, :, None], (n, NUM_KEYPOINTS, 1))],
+        axis=2,
+    )  # fmt: skip
+    var = np.empty((n, NUM_KEYPOINTS, 3))
+    var[..., :2] = config.body_horizontal_sd_m**2
+    var[..., 2] = BODY_JOINT_HEIGHT_SD_M[None] ** 2
+    info = np.zeros((n, NUM_KEYPOINTS, 3, 3))
+    idx = np.arange(3)
+    info[..., idx, idx] = 1.0 / var
+    return mean, info, placed
+
+
+def lift_single_views(
+    rig: CameraRig,
+    batch: DetectionBatch,
+    detections: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_info: np.ndarray,
+    config: TriangulationConfig,
+) -> SkeletonBatch:
+    """Skeletons from one view each: rays (S,) fused with priors (S, 17, 3) / (S, 17, 3, 3)."""
+    if detections.shape[0] == 0:
+        return empty_skeletons()
+    origins, dirs, scores, focals = _gather(rig, batch, detections[:, None])
+    sigma2 = config.keypoint_sigma_px**2
+    points, _, _ = solve_rays(origins, dirs, scores * 1e4, prior_mean, prior_info)
+    _, depth, _ = _residuals(points, origins, dirs, focals)
+    in_front = depth > config.min_depth_m
+    weights = np.where(in_front, scores * focals**2 / (sigma2 * np.maximum(depth, 0.1) ** 2), 0.0)
+    points, _, inv = solve_rays(origins, dirs, weights, prior_mean, prior_info)
+    res_px, _, _ = _residuals(points, origins, dirs, focals)
+    used = weights > 0
+    return _finish(
+        points, inv, used, scores, res_px, detections[:, None], config,
+        single=True, prior_dof=3,
+    )  # fmt: skip
