@@ -87,7 +87,7 @@ class StaticTransformBuffer:
         if use_tf2_ros and _tf2_ros is not None:
             self.backend = "tf2_ros"
             self._buffer = _tf2_ros.Buffer()
-            self._listener = _tf2_ros.TransformListener(self._buffer, node, static_only=True)
+            self._listener = _tf2_ros.TransformListener(self._buffer, node)
             return
         self.backend = "go_common"
         self.tree = TransformTree()

@@ -262,3 +262,26 @@ def test_required_listener_decides_the_exit_status() -> None:
     assert late.returncode == 1, err
     assert "required node 'listener-2' exited with 1" in err
     assert not any(alive(pid) for pid in pids_started(err))
+
+
+def test_nodes_do_not_outlive_a_killed_runner(fake_env: Path) -> None:
+    path = fake_env / "orphans.launch.yaml"
+    path.write_text("launch:\n- node: {pkg: fake_pkg, exec: sleeper}\n")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "go_common.launch.cli", str(path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert runner.stderr is not None
+    line = ""
+    deadline = time.monotonic() + 10.0
+    while "process started" not in line and time.monotonic() < deadline:
+        line = runner.stderr.readline()
+    (pid,) = pids_started(line)
+    runner.kill()  # SIGKILL: no chance to stop its nodes itself
+    runner.wait(timeout=10)
+    runner.stderr.close()
+    deadline = time.monotonic() + 5.0
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid)

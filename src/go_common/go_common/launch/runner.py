@@ -37,12 +37,17 @@ from go_common.launch.plan import LaunchPlan, NodeSpec
 
 _LOG = logging.getLogger("go.launch")
 _PR_SET_PDEATHSIG = 1
+# Resolved once here: between fork and exec the child must not load libraries or take locks.
+try:
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _PRCTL = None
 
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the runner dies (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def default_log_dir() -> Path:
