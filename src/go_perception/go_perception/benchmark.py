@@ -1,0 +1,186 @@
+"""People/pose figures on real media: ``python -m go_perception.benchmark [--json OUT]``.
+
+Measures, with the set-up models (``./gostore setup``):
+
+- person recall and precision on the hand-labelled vtest.avi frames (test/data/vtest_labels.json);
+- wrists of both basketball players (opencv-doc basketball1/2.png) against hand-marked hands;
+- milliseconds per 640 x 480 frame for detection + pose with 1 and 5 people, with 1 and 2
+  onnxruntime threads (the frame is vtest.avi scaled to 640 x 480; "N people" = the detector
+  run plus the pose model on N of its person boxes).
+
+Results go to stdout as Markdown (docs/benchmarks/perception.md) and optionally to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from go_perception.core.backends import BackendConfig, PoseEstimator, make_estimator
+from go_perception.core.evaluation import MatchCounts, match_boxes
+from go_perception.core.keypoints import LEFT_WRIST, RIGHT_WRIST, Detection, Person, iou
+
+MEDIA = Path("/usr/share/doc/opencv-doc/examples/data")
+LABELS = Path(__file__).resolve().parents[1] / "test" / "data" / "vtest_labels.json"
+# Hand-marked players of basketball1/2.png: body box and the region holding both hands
+# (x1, y1, x2, y2 px). Both players hold their hands in front of the chest.
+BASKETBALL_PLAYERS: dict[str, list[dict[str, list[float]]]] = {
+    "basketball1.png": [
+        {"body": [33, 80, 160, 477], "hands": [125, 140, 170, 170]},
+        {"body": [433, 23, 640, 480], "hands": [430, 215, 485, 260]},
+    ],
+    "basketball2.png": [
+        {"body": [33, 80, 160, 477], "hands": [120, 145, 165, 172]},
+        {"body": [425, 20, 640, 480], "hands": [425, 190, 485, 245]},
+    ],
+}
+SPEED_FRAME = 540  # vtest.avi frame with six people spread over the image
+
+
+def read_video_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+    """The wanted 0-based frames of a video, BGR (H, W, 3) uint8.
+
+    Raises:
+        FileNotFoundError: the video cannot be opened (opencv-doc not installed).
+    """
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"{path}: cannot open (apt-get install opencv-doc)")
+    frames: dict[int, np.ndarray] = {}
+    index = 0
+    while len(frames) < len(wanted):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in wanted:
+            frames[index] = frame
+        index += 1
+    capture.release()
+    return frames
+
+
+def vtest_counts(estimator: PoseEstimator, labels_path: Path = LABELS) -> MatchCounts:
+    """Recall/precision counts of ``estimator`` over the labelled vtest.avi frames."""
+    labels = json.loads(labels_path.read_text())
+    frames = read_video_frames(Path(labels["video"]), {f["frame"] for f in labels["frames"]})
+    total = MatchCounts()
+    for entry in labels["frames"]:
+        people = estimator(frames[entry["frame"]])
+        boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
+        labelled = np.array([p["bbox"] for p in entry["people"]], dtype=float)
+        difficult = np.array([p["difficult"] for p in entry["people"]])
+        total = total + match_boxes(boxes, labelled, difficult)
+    return total
+
+
+@dataclass(frozen=True)
+class WristResult:
+    """Wrists found for one hand-marked player: which of left/right lie on the hands."""
+
+    image: str
+    player: int
+    detected: bool
+    left: bool
+    right: bool
+
+
+def _inside(keypoint: np.ndarray, box: np.ndarray, min_score: float) -> bool:
+    """Is keypoint (x, y, score) confident and inside box (x1, y1, x2, y2)?"""
+    x, y, score = keypoint
+    return bool(score >= min_score and box[0] <= x <= box[2] and box[1] <= y <= box[3])
+
+
+def wrist_results(estimator: PoseEstimator, min_score: float = 0.2) -> list[WristResult]:
+    """For each basketball player: is a wrist (score >= min_score) on the player's hands?
+
+    "On the hands" allows 0.1 x the player's box height around the marked hand region (the
+    PCK@0.1 tolerance); the player is the detected person with IoU >= 0.5 with the body box.
+    """
+    results = []
+    for name, players in BASKETBALL_PLAYERS.items():
+        people = estimator(cv2.imread(str(MEDIA / name), cv2.IMREAD_COLOR))
+        for index, player in enumerate(players):
+            body = np.array(player["body"], dtype=float)
+            overlaps = iou(body[None], np.array([p.bbox for p in people]).reshape(-1, 4))[0]
+            if not people or overlaps.max() < 0.5:
+                results.append(WristResult(name, index, False, False, False))
+                continue
+            person = people[int(overlaps.argmax())]
+            tol = 0.1 * (body[3] - body[1])
+            hands = np.array(player["hands"], dtype=float) + np.array([-tol, -tol, tol, tol])
+            left, right = (
+                _inside(person.keypoints[k], hands, min_score) for k in (LEFT_WRIST, RIGHT_WRIST)
+            )
+            results.append(WristResult(name, index, True, left, right))
+    return results
+
+
+def frame_ms(config: BackendConfig, frame: np.ndarray, people: int, repeats: int) -> float:
+    """Median ms of the detector plus the pose model on ``people`` boxes of ``frame``."""
+    estimator = make_estimator(config)
+    boxes: list[Detection | Person] = [
+        d for d in estimator.detect(frame) if d.score >= config.score_threshold
+    ]
+    if len(boxes) < people:
+        raise RuntimeError(f"speed frame has {len(boxes)} people, {people} needed")
+    assert estimator.pose is not None
+    times = []
+    for _ in range(repeats + 2):
+        start = time.perf_counter()
+        estimator.detect(frame)
+        for found in boxes[:people]:
+            estimator.pose(frame, found.bbox)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[2:]) * 1000.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; prints the Markdown figures, returns 0."""
+    parser = argparse.ArgumentParser(prog="python -m go_perception.benchmark", description=__doc__)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per figure")
+    args = parser.parse_args(argv)
+    figures: dict[str, object] = {}
+    counts = vtest_counts(make_estimator(BackendConfig(threads=2)))
+    figures["vtest"] = {
+        "true_positives": counts.true_positives,
+        "false_positives": counts.false_positives,
+        "misses": counts.misses,
+        "recall": round(counts.recall, 3),
+        "precision": round(counts.precision, 3),
+    }
+    print(
+        f"vtest.avi ({counts.true_positives + counts.misses} labelled people): recall "
+        f"{counts.recall:.3f}, precision {counts.precision:.3f} "
+        f"(TP {counts.true_positives}, FP {counts.false_positives}, missed {counts.misses})"
+    )
+    wrists = wrist_results(make_estimator(BackendConfig(threads=2)))
+    figures["wrists"] = [w.__dict__ for w in wrists]
+    print("\n| image | player | detected | left wrist on hands | right wrist on hands |")
+    print("|---|---|---|---|---|")
+    for w in wrists:
+        print(f"| {w.image} | {w.player} | {w.detected} | {w.left} | {w.right} |")
+    frame = read_video_frames(MEDIA / "vtest.avi", {SPEED_FRAME})[SPEED_FRAME]
+    frame = cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA)
+    print("\n| people | ms, 1 thread | ms, 2 threads |")
+    print("|---|---|---|")
+    speed = {}
+    for people in (1, 5):
+        row = [frame_ms(BackendConfig(threads=t), frame, people, args.repeats) for t in (1, 2)]
+        speed[str(people)] = {"threads_1_ms": round(row[0], 1), "threads_2_ms": round(row[1], 1)}
+        print(f"| {people} | {row[0]:.1f} | {row[1]:.1f} |")
+    figures["ms_per_640x480_frame"] = speed
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Pure people/pose core: geometry, decoding of every supported model output, scoring, config.
+
+Tiny ONNX models built here with onnx.helper stand in for user models (they output constants), so
+these tests need no downloaded model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from go_perception.core.backends import (
+    BackendConfig,
+    PoseEstimator,
+    containment,
+    make_estimator,
+    pose_confidence,
+)
+from go_perception.core.detector import NanoDetDetector, YoloDetector
+from go_perception.core.evaluation import match_boxes
+from go_perception.core.keypoints import Detection, Person, draw_people, iou, nms, pck
+from go_perception.core.onnx_io import ModelError, letterbox, open_session
+from go_perception.core.pose import TopDownPose, crop_transform, decode_heatmaps
+
+
+def constant_model(path: Path, input_shape: list, outputs: dict[str, np.ndarray]) -> Path:
+    """An ONNX model with one image input whose outputs are constants (input * 0 + value)."""
+    elem = TensorProto.INT32 if input_shape[-1] == 3 else TensorProto.FLOAT
+    nodes = [helper.make_node("Cast", ["image"], ["image_f"], to=TensorProto.FLOAT)]
+    nodes.append(helper.make_node("ReduceMean", ["image_f"], ["mean"], keepdims=0))
+    nodes.append(helper.make_node("Mul", ["mean", "zero"], ["nothing"]))
+    inits = [numpy_helper.from_array(np.float32(0.0), "zero")]
+    outs = []
+    for name, value in outputs.items():
+        inits.append(numpy_helper.from_array(value.astype(np.float32), f"{name}_value"))
+        nodes.append(helper.make_node("Add", [f"{name}_value", "nothing"], [name]))
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+    graph = helper.make_graph(
+        nodes, "constant", [helper.make_tensor_value_info("image", elem, input_shape)], outs, inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_iou_and_nms() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], float)
+    assert iou(boxes[:1], boxes[:1])[0, 0] == pytest.approx(1.0)
+    assert iou(boxes[:1], boxes[2:])[0, 0] == 0.0
+    assert iou(boxes[:1], boxes[1:2])[0, 0] == pytest.approx(81 / 119)
+    assert nms(boxes, np.array([0.5, 0.9, 0.7]), 0.5).tolist() == [1, 2]
+
+
+def test_pck_counts_only_visible_within_alpha_scale() -> None:
+    labelled = np.zeros((1, 17, 2))
+    predicted = labelled.copy()
+    predicted[0, :8, 0] = 5.0  # 5 px off: correct at alpha 0.1 of a 100 px person
+    predicted[0, 8:, 0] = 20.0  # 20 px off: wrong
+    visible = np.ones((1, 17), bool)
+    assert pck(predicted, labelled, visible, np.array([100.0])) == pytest.approx(8 / 17)
+    visible[0, 8:] = False
+    assert pck(predicted, labelled, visible, np.array([100.0])) == 1.0
+    assert np.isnan(pck(predicted, labelled, np.zeros((1, 17), bool), np.array([100.0])))
+
+
+def test_person_json_and_drawing() -> None:
+    kp = np.tile(np.float32([[50, 60, 0.9]]), (17, 1))
+    person = Person(np.float32([10, 20, 90, 200]), 0.8, kp)
+    doc = person.to_json()
+    assert doc["bbox"] == [10.0, 20.0, 90.0, 200.0]
+    assert len(doc["keypoints"]) == 17 and doc["keypoints"][0] == [50.0, 60.0, 0.9]
+    image = np.zeros((240, 320, 3), np.uint8)
+    drawn = draw_people(image, [person])
+    assert drawn.shape == image.shape and drawn.any() and not image.any()
+
+
+def test_match_boxes_ignores_difficult_labels() -> None:
+    labelled = np.array([[0, 0, 10, 30], [50, 0, 60, 30], [100, 0, 110, 30]], float)
+    difficult = np.array([False, False, True])
+    detected = np.array([[1, 1, 10, 30], [100, 0, 110, 30], [200, 0, 210, 30]], float)
+    counts = match_boxes(detected, labelled, difficult)
+    assert (counts.true_positives, counts.false_positives, counts.misses) == (1, 1, 1)
+    assert counts.recall == 0.5 and counts.precision == 0.5
+
+
+def test_crop_transform_keeps_aspect_and_centres_box() -> None:
+    m = crop_transform(np.array([100, 50, 140, 170]), 48, 64, 1.0)
+    assert m[0, 0] == pytest.approx(m[1, 1])
+    centre = m @ np.array([120.0, 110.0, 1.0])
+    assert centre == pytest.approx([24.0, 32.0])
+    top = m @ np.array([120.0, 50.0, 1.0])
+    assert top[1] == pytest.approx(0.0, abs=1e-4)  # the taller side fills the crop exactly
+
+
+def test_decode_heatmaps_finds_peaks() -> None:
+    ys, xs = np.mgrid[0:16, 0:12]
+    maps = np.stack(
+        [np.exp(-((xs - 3 - j % 5) ** 2 + (ys - 4 - j % 7) ** 2) / 2) for j in range(17)]
+    )
+    peaks = decode_heatmaps(maps.astype(np.float32))
+    assert np.allclose(peaks[:, 0], [3 + j % 5 for j in range(17)], atol=0.25)
+    assert np.allclose(peaks[:, 1], [4 + j % 7 for j in range(17)], atol=0.25)
+    assert np.allclose(peaks[:, 2], 1.0)
+
+
+def test_letterbox_maps_back() -> None:
+    image = np.full((480, 640, 3), 200, np.uint8)
+    boxed, scale, pad_x, pad_y = letterbox(image, 416, 416)
+    assert boxed.shape == (416, 416, 3)
+    assert scale == pytest.approx(0.65) and pad_x == 0.0 and pad_y == 52.0
+    assert boxed[0, 0, 0] == 114 and boxed[208, 208, 0] == 200
+
+
+def test_topdown_heatmap_model_maps_keypoints_to_image(tmp_path: Path) -> None:
+    maps = np.zeros((1, 17, 16, 12), np.float32)
+    maps[0, :, 8, 6] = 0.8  # every keypoint at the crop centre
+    path = constant_model(tmp_path / "hm.onnx", [1, 3, 64, 48], {"heatmaps": maps})
+    pose = TopDownPose(open_session(path, 1), crop_padding=1.0)
+    assert pose.kind == "heatmaps"
+    kp = pose(np.zeros((300, 400, 3), np.uint8), np.array([100, 50, 160, 170], np.float32))
+    # Heatmap cell 6 (x) / 8 (y) at stride 4 is crop pixel 25.5 / 33.5. The 60 x 120 px box
+    # grows to the crop's 3:4 aspect (90 x 120 px) over 48 x 64 px: scale 48 / 90, centre
+    # (130, 110).
+    scale = 48 / 90
+    assert kp[:, 0] == pytest.approx(130 + (25.5 - 24) / scale, abs=0.05)
+    assert kp[:, 1] == pytest.approx(110 + (33.5 - 32) / scale, abs=0.05)
+    assert kp[:, 2] == pytest.approx(0.8)
+
+
+def test_topdown_movenet_style_and_simcc_outputs(tmp_path: Path) -> None:
+    raw = np.zeros((1, 1, 17, 3), np.float32)
+    raw[..., 0], raw[..., 1], raw[..., 2] = 0.25, 0.75, 0.9  # y, x, score
+    path = constant_model(tmp_path / "kp.onnx", [1, 192, 192, 3], {"kp": raw})
+    pose = TopDownPose(open_session(path, 1), crop_padding=1.0)
+    assert pose.kind == "keypoints"
+    kp = pose(np.zeros((400, 400, 3), np.uint8), np.array([100, 100, 300, 300], np.float32))
+    assert kp[0] == pytest.approx([250.0, 150.0, 0.9], abs=1.5)
+
+    sx = np.zeros((1, 17, 96), np.float32)
+    sy = np.zeros((1, 17, 128), np.float32)
+    sx[0, :, 24], sy[0, :, 96] = 0.7, 0.9  # x = 12 px, y = 48 px of a 48 x 64 crop
+    path = constant_model(tmp_path / "simcc.onnx", [1, 3, 64, 48], {"x": sx, "y": sy})
+    pose = TopDownPose(open_session(path, 1), crop_padding=1.0)
+    assert pose.kind == "simcc"
+    kp = pose.crop_keypoints(np.zeros((64, 48, 3), np.uint8))
+    assert kp[0] == pytest.approx([12.0, 48.0, 0.7])
+
+
+def test_topdown_rejects_unknown_outputs(tmp_path: Path) -> None:
+    path = constant_model(tmp_path / "bad.onnx", [1, 3, 64, 48], {"o": np.zeros((1, 5))})
+    with pytest.raises(ModelError, match=r"bad\.onnx"):
+        TopDownPose(open_session(path, 1), name=str(path))
+
+
+def test_yolo_pose_output_is_decoded_through_the_letterbox(tmp_path: Path) -> None:
+    rows = np.zeros((1, 56, 3), np.float32)  # (1, C, N) as Ultralytics exports it
+    rows[0, :5, 0] = [320, 320, 100, 200, 0.9]  # cx, cy, w, h [input px], score
+    rows[0, 5::3, 0], rows[0, 6::3, 0], rows[0, 7::3, 0] = 300, 250, 0.8
+    rows[0, :5, 1] = [322, 318, 100, 200, 0.6]  # duplicate: NMS removes it
+    rows[0, :5, 2] = [100, 100, 50, 50, 0.1]  # below the threshold
+    path = constant_model(tmp_path / "yolo.onnx", [1, 3, 640, 640], {"out": rows})
+    detector = YoloDetector(open_session(path, 1), score_threshold=0.25)
+    assert detector.gives_keypoints
+    found = detector(np.zeros((480, 640, 3), np.uint8))  # letterbox pads 80 px top
+    assert len(found) == 1 and isinstance(found[0], Person)
+    assert found[0].bbox == pytest.approx([270, 140, 370, 340])
+    assert found[0].keypoints[0] == pytest.approx([300, 170, 0.8])
+
+
+def test_plain_yolo_detector_uses_the_person_column(tmp_path: Path) -> None:
+    rows = np.zeros((1, 100, 4 + 80), np.float32)  # (1, N, C), xyxy boxes
+    rows[0, 0, :4], rows[0, 0, 4], rows[0, 0, 5] = [10, 20, 110, 220], 0.1, 0.9  # a bicycle
+    rows[0, 1, :4], rows[0, 1, 4] = [300, 100, 400, 400], 0.7  # a person
+    path = constant_model(tmp_path / "det.onnx", [1, 3, 640, 640], {"out": rows})
+    detector = YoloDetector(open_session(path, 1), box_format="xyxy", score_threshold=0.25)
+    assert not detector.gives_keypoints
+    found = detector(np.zeros((640, 640, 3), np.uint8))
+    assert len(found) == 1 and isinstance(found[0], Detection)
+    assert found[0].bbox == pytest.approx([300, 100, 400, 400])
+
+
+def fake_nanodet(path: Path) -> Path:
+    """A constant model with NanoDet-m's six heads (nobody in any image)."""
+    heads = {}
+    for grid in (52, 26, 13):
+        heads[f"cls{grid}"] = np.zeros((1, grid * grid, 80), np.float32)
+        heads[f"reg{grid}"] = np.zeros((1, grid * grid, 44), np.float32)
+    return constant_model(path, [1, 3, 416, 416], heads)
+
+
+def test_missing_model_fails_configuration_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=re.escape(str(tmp_path / "nanodet.onnx"))):
+        make_estimator(BackendConfig(models_dir=str(tmp_path)))
+    fake_nanodet(tmp_path / "nanodet.onnx")
+    with pytest.raises(ModelError, match=re.escape(str(tmp_path / "movenet-lightning.onnx"))):
+        make_estimator(BackendConfig(models_dir=str(tmp_path)))
+    config = BackendConfig(backend="sim", models_dir=str(tmp_path), pose_model="/no/pose.onnx")
+    with pytest.raises(ModelError, match=re.escape("/no/pose.onnx")):
+        make_estimator(config)
+
+
+def test_nanodet_heads_are_checked_and_empty_output_gives_nobody(tmp_path: Path) -> None:
+    detector = NanoDetDetector(open_session(fake_nanodet(tmp_path / "n.onnx"), 1))
+    assert detector(np.zeros((480, 640, 3), np.uint8)) == []
+    path = constant_model(tmp_path / "other.onnx", [1, 3, 416, 416], {"o": np.zeros((1, 9, 80))})
+    with pytest.raises(ModelError, match="NanoDet"):
+        NanoDetDetector(open_session(path, 1))
+
+
+def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"junk\.onnx"):
+        open_session(path, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"backend": "magic"},
+        {"backend": "sim"},
+        {"score_threshold": 0.2, "candidate_threshold": 0.3},
+        {"crop_padding": 0.5},
+        {"threads": 0},
+        {"input_std": (1.0, 0.0, 1.0)},
+        {"detector_format": "ssd"},
+    ],
+)
+def test_bad_backend_config_is_rejected(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        BackendConfig(**kwargs)
+
+
+class _FakeDetector:
+    def __init__(self, found: list[Detection]) -> None:
+        self.found = found
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        return self.found
+
+
+class _FakePose:
+    """Confident skeleton for boxes left of x = 100, nothing elsewhere."""
+
+    def __call__(self, image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        kp = np.zeros((17, 3), np.float32)
+        kp[:, 2] = 0.9 if bbox[0] < 100 else 0.05
+        return kp
+
+
+def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:
+    found = [
+        Detection(np.float32([200, 0, 260, 150]), 0.9),  # confident: kept
+        Detection(np.float32([10, 0, 60, 150]), 0.3),  # weak, body found: kept
+        Detection(np.float32([300, 0, 340, 100]), 0.3),  # weak, no body (a cone): dropped
+        Detection(np.float32([20, 10, 50, 80]), 0.3),  # weak, inside a kept person: dropped
+        Detection(np.float32([80, 0, 95, 50]), 0.1),  # under candidate_threshold: dropped
+    ]
+    estimator = PoseEstimator(_FakeDetector(found), _FakePose(), BackendConfig())  # type: ignore[arg-type]
+    people = estimator(np.zeros((200, 400, 3), np.uint8))
+    assert [p.bbox[0] for p in people] == [200, 10]
+    assert pose_confidence(people[0].keypoints) == pytest.approx(0.05)
+    assert containment(np.float32([20, 10, 50, 80]), np.float32([10, 0, 60, 150])) == 1.0
