@@ -1,8 +1,9 @@
 """People as articulated bodies: COCO-17 keypoints -> shaded capsules drawn into a z-buffer.
 
 Each person becomes a list of primitives (capsules from joint to joint, spheres for head, hands
-and feet, a torso polygon, boxes for held items). Capsules are split in two halves so that a limb
-that crosses a shelf edge (a forearm reaching into a bin) is occluded half by half. Primitives of
+and feet, a torso polygon, boxes for held items). A capsule's depth varies along it (drawn in
+pieces) so that a limb that crosses a shelf edge (a forearm reaching into a bin) is occluded only
+where it is behind the shelf. Primitives of
 all people are sorted far to near and drawn into a colour, a depth and an id layer (painter's
 algorithm within the people, which is how people occlude each other); the caller composites the
 layers against the static depth map (a z-buffer test per pixel, which is how shelves occlude
@@ -42,21 +43,28 @@ _CAPSULES: tuple[tuple[int, int, float, str], ...] = (
     (14, 16, 0.052, "trousers"),
     (_NECK, _HEAD, 0.045, "skin"),
 )
+_HEAD_RADIUS = 0.1
 _SPHERES: tuple[tuple[int, float, str], ...] = (
-    (_HEAD, 0.1, "skin"),
-    (_HAIR, 0.095, "hair"),
+    (_HEAD, _HEAD_RADIUS, "skin"),
+    (_HAIR, 0.088, "hair"),
     (9, 0.045, "skin"),
     (10, 0.045, "skin"),
     (15, 0.05, "shoe"),
     (16, 0.05, "shoe"),
-    (3, 0.022, "skin"),
-    (4, 0.022, "skin"),
-    (1, 0.012, "eye"),
-    (2, 0.012, "eye"),
 )
+# Face features: drawn on the head only when on the camera's side of it (nose, eyes, ears).
+_FACE: tuple[tuple[int, float, str], ...] = (
+    (0, 0.016, "nose"),
+    (1, 0.013, "eye"),
+    (2, 0.013, "eye"),
+    (3, 0.024, "skin"),
+    (4, 0.024, "skin"),
+)
+
 _SHOE_BGR = (40.0, 40.0, 45.0)
 _EYE_BGR = (30.0, 25.0, 25.0)
 _N_POINTS = 21
+_DEPTH_PIECES = 4  # pieces of constant depth per capsule in the z-buffer
 
 KIND_LINE = 0
 KIND_CIRCLE = 1
@@ -89,7 +97,7 @@ def body_points(person: PersonState) -> np.ndarray:
     back[2] = 0.0
     norm = np.linalg.norm(back)
     back = back / norm if norm > 1e-6 else back
-    hair = head + np.array([0.0, 0.0, 0.03]) + 0.025 * back
+    hair = head + np.array([0.0, 0.0, 0.03]) + 0.04 * back
     return np.vstack([kp, neck, pelvis, head, hair])
 
 
@@ -123,13 +131,7 @@ def draw_people(
     if not people:
         return None
     pts3 = np.concatenate([body_points(p) for p in people])
-    n_people = len(people)
-    # Half-way points of every capsule, so that each half gets its own depth.
-    caps = np.array([(a, b) for a, b, _, _ in _CAPSULES])
-    base = (np.arange(n_people) * _N_POINTS)[:, None]
-    mids = (pts3[base + caps[None, :, 0]] + pts3[base + caps[None, :, 1]]).reshape(-1, 3) / 2
-    uv_all, depth_all, valid_all = geom.project(np.concatenate([pts3, mids]))
-    n_pts = len(pts3)
+    uv_all, depth_all, valid_all = geom.project(pts3)
     # Plain Python numbers: the per-primitive work below is scalar and numpy scalars are slow.
     uv = uv_all.tolist()
     depth = depth_all.tolist()
@@ -144,19 +146,17 @@ def draw_people(
         gain = float(light_gain(pts3[o + _PELVIS, 0], pts3[o + _PELVIS, 1]))
         tones = {
             role: _shades(_role_bgr(person, role, gain))
-            for role in ("shirt", "trousers", "skin", "hair", "shoe", "eye")
+            for role in ("shirt", "trousers", "skin", "hair", "shoe", "eye", "nose")
         }
-        for c, (a, b, radius, role) in enumerate(_CAPSULES):
-            m = n_pts + i * len(_CAPSULES) + c
+        for a, b, radius, role in _CAPSULES:
             ia, ib = o + a, o + b
-            if not (valid[ia] and valid[ib] and valid[m]):
+            if not (valid[ia] and valid[ib]):
                 continue
             r = radius * scale * (girth if role != "skin" else 1.0)
-            da, dm, db = depth[ia], depth[m], depth[ib]
+            da, db = depth[ia], depth[ib]
             d = (da + db) / 2
-            halves = ((da + dm) / 2 - r, (dm + db) / 2 - r)
             prims.append(
-                (d - r, i, KIND_LINE, (uv[ia], uv[m], uv[ib]), fx * r / d, tones[role], halves)
+                (d - r, i, KIND_LINE, (uv[ia], uv[ib]), fx * r / d, tones[role], (da - r, db - r))
             )
         for idx, radius, role in _SPHERES:
             if not valid[o + idx]:
@@ -164,10 +164,32 @@ def draw_people(
             r = radius * scale
             d = depth[o + idx]
             prims.append((d - r, i, KIND_CIRCLE, uv[o + idx], fx * r / d, tones[role], d - r))
+        if valid[o + _HEAD] and valid[o + _HAIR]:
+            # Just in front of the head and hair surfaces, so that they never cover the face.
+            d_head = depth[o + _HEAD]
+            z = min(d_head - _HEAD_RADIUS * scale, depth[o + _HAIR] - 0.088 * scale) - 0.003
+            for idx, radius, role in _FACE:
+                if valid[o + idx] and depth[o + idx] < d_head - 0.02 * scale:
+                    r = radius * scale
+                    prims.append(
+                        (z, i, KIND_CIRCLE, uv[o + idx], fx * r / depth[o + idx], tones[role], z)
+                    )
         torso = (o + 5, o + 6, o + 12, o + 11)
         if all(valid[k] for k in torso):
-            d = sum(depth[k] for k in torso) / 4 - 0.1 * scale * girth
-            prims.append((d, i, KIND_POLY, [uv[k] for k in torso], 0.0, tones["shirt"], d))
+            front = 0.1 * scale * girth
+            z_top = (depth[o + 5] + depth[o + 6]) / 2 - front
+            z_bottom = (depth[o + 11] + depth[o + 12]) / 2 - front
+            prims.append(
+                (
+                    (z_top + z_bottom) / 2,
+                    i,
+                    KIND_POLY,
+                    [uv[k] for k in torso],
+                    0.0,
+                    tones["shirt"],
+                    (z_top, z_bottom),
+                )
+            )
         if atlas is not None:
             prims.extend(_held_items(geom, person, i, pts3[o : o + _N_POINTS], atlas, gain))
     if not prims:
@@ -242,6 +264,23 @@ def _fixed(p: list[float], offset: tuple[int, int]) -> tuple[int, int]:
     return (int(min(max(x, -_LIMIT), _LIMIT)), int(min(max(y, -_LIMIT), _LIMIT)))
 
 
+def _depth_line(
+    zbuf: np.ndarray, p: tuple[int, int], q: tuple[int, int], zp: float, zq: float, t: int
+) -> None:
+    """A capsule into the z-buffer as short pieces of linearly varying depth, far piece first.
+
+    A constant depth per limb would hide a joint behind its own limb (a hip behind the chest
+    seen from above) or show a forearm through a shelf edge it reaches past.
+    """
+    if zp < zq:
+        p, q, zp, zq = q, p, zq, zp
+    n = _DEPTH_PIECES
+    for k in range(n):
+        a = (p[0] + (q[0] - p[0]) * k // n, p[1] + (q[1] - p[1]) * k // n)
+        b = (p[0] + (q[0] - p[0]) * (k + 1) // n, p[1] + (q[1] - p[1]) * (k + 1) // n)
+        cv2.line(zbuf, a, b, zp + (zq - zp) * (k + 0.5) / n, t, cv2.LINE_8, _SHIFT)
+
+
 def _draw(
     color: np.ndarray,
     zbuf: np.ndarray,
@@ -255,7 +294,7 @@ def _draw(
     person_id: int,
 ) -> None:
     if kind == KIND_LINE:
-        p, m, q = (_fixed(v, offset) for v in geo)
+        p, q = _fixed(geo[0], offset), _fixed(geo[1], offset)
         t = max(1, int(2 * r_px + 0.5))
         cv2.line(color, p, q, tones[0], t, cv2.LINE_8, _SHIFT)
         if t >= 4:
@@ -281,9 +320,7 @@ def _draw(
                 cv2.LINE_8,
                 _SHIFT,
             )
-        # Depth per half: a limb crossing a shelf edge is hidden only where it is behind it.
-        cv2.line(zbuf, p, m, z[0], t, cv2.LINE_8, _SHIFT)
-        cv2.line(zbuf, m, q, z[1], t, cv2.LINE_8, _SHIFT)
+        _depth_line(zbuf, p, q, z[0], z[1], t)
         if ids is not None:
             cv2.line(ids, p, q, person_id, t, cv2.LINE_8, _SHIFT)
     elif kind == KIND_CIRCLE:
@@ -299,7 +336,21 @@ def _draw(
     elif kind == KIND_POLY:
         pts = np.array([_fixed(v, offset) for v in geo], np.int32)
         cv2.fillConvexPoly(color, pts, tones[0], cv2.LINE_8, _SHIFT)
-        cv2.fillConvexPoly(zbuf, pts, z, cv2.LINE_8, _SHIFT)
+        # Shoulder-to-hip bands of their own depth (see _depth_line).
+        ls, rs, rh, lh = pts
+        n = _DEPTH_PIECES
+        order = range(n) if z[0] >= z[1] else range(n - 1, -1, -1)
+        for k in order:
+            band = np.array(
+                [
+                    ls + (lh - ls) * k // n,
+                    rs + (rh - rs) * k // n,
+                    rs + (rh - rs) * (k + 1) // n,
+                    ls + (lh - ls) * (k + 1) // n,
+                ],
+                np.int32,
+            )
+            cv2.fillConvexPoly(zbuf, band, z[0] + (z[1] - z[0]) * (k + 0.5) / n, cv2.LINE_8, _SHIFT)
         if ids is not None:
             cv2.fillConvexPoly(ids, pts, person_id, cv2.LINE_8, _SHIFT)
     else:

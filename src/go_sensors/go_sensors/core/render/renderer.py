@@ -26,9 +26,13 @@ from go_sensors.core.world import WorldState
 LOGGER = logging.getLogger(__name__)
 
 _MISS_BGR = np.array([40, 40, 40], np.uint8)
-# A keypoint is visible when nothing in the image is nearer than its own depth minus this [m]:
-# the keypoint lies inside a body part whose front surface is up to one (wide) torso radius nearer.
-VISIBILITY_TOLERANCE_M = 0.2
+# A keypoint is visible when nothing in the image is nearer than its own depth minus this [m]
+# (for a 1.75 m person of girth 1): each keypoint lies inside a body part whose front surface is
+# up to about this much nearer (face features sit on the head's surface, hips inside the torso).
+VISIBILITY_TOLERANCE_M = np.array(
+    [0.06, 0.06, 0.06, 0.06, 0.06, 0.16, 0.16, 0.1, 0.1, 0.1, 0.1, 0.22, 0.22, 0.12, 0.12, 0.09,
+     0.09]
+)  # fmt: skip
 # Noise images per camera; each frame adds one of them at a random offset (drawing fresh noise
 # for 640 x 480 x 3 pixels would cost more than the rest of the frame).
 _NOISE_BANKS = 4
@@ -300,6 +304,8 @@ class Renderer:
             inside = valid & (uv[:, 0] >= 0) & (uv[:, 0] <= geom.width - 1)
             inside &= (uv[:, 1] >= 0) & (uv[:, 1] <= geom.height - 1)
             vis = np.where(inside, 1, 0).astype(np.uint8)
+            size = float(person.appearance.height_m) / 1.75
+            tolerance = VISIBILITY_TOLERANCE_M * size * max(1.0, float(person.appearance.girth))
             bbox, count = (0, 0, 0, 0), 0
             roi = layers.roi if layers is not None else (0, 0, 0, 0)
             if layers is not None and layers.ids is not None and visible is not None:
@@ -320,7 +326,7 @@ class Renderer:
                 nearest = float(view.bg_depth[v, u])
                 if layers is not None and roi[0] <= u < roi[2] and roi[1] <= v < roi[3]:
                     nearest = min(nearest, float(layers.depth[v - roi[1], u - roi[0]]))
-                if nearest >= depth[k] - VISIBILITY_TOLERANCE_M:
+                if nearest >= depth[k] - tolerance[k]:
                     vis[k] = 2
             if count == 0 and not inside.any():
                 continue

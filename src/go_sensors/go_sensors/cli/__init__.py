@@ -1,0 +1,1 @@
+"""Offline commands of go_sensors (``./gostore sim``, ``./gostore pose-dataset``)."""

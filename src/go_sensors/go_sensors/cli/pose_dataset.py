@@ -1,0 +1,241 @@
+"""``./gostore pose-dataset``: rendered people in a store with COCO-17 keypoint labels.
+
+Renders random shoppers (standing, walking, reaching into bins, arms crossed, holding products)
+at random free places of a store, seen from the store's own calibrated cameras, and writes the
+images with person boxes and COCO-17 keypoints, to train and test the pose network on the same
+renderer the simulator uses.
+
+Usage::
+
+    ./gostore pose-dataset --store small --out out/pose_small --frames 2000 --seed 1
+
+Output layout (DIR = --out)::
+
+    DIR/images/<frame:06d>_<camera>.jpg      BGR images at the camera's resolution
+    DIR/annotations.json                     COCO "person_keypoints" format (below)
+
+annotations.json is COCO keypoint format, readable by pycocotools and most pose trainers:
+
+- ``images``: ``{id, file_name (relative to DIR), width, height, camera_id, t}``.
+- ``annotations``: one per person that shows at least one pixel:
+  ``{id, image_id, category_id: 1, person_id, iscrowd: 0,
+  keypoints: [u0, v0, vis0, ..., u16, v16, vis16], num_keypoints, bbox: [x, y, w, h], area,
+  keypoints_store: [x0, y0, z0, ...]}``.
+  Keypoints are in the COCO-17 order (``categories[0].keypoints``). ``u, v`` are pixels in the
+  OpenCV convention (the centre of the top-left pixel is (0, 0); add 0.5 for the COCO "corner"
+  convention); the lens distortion of the camera is applied, so they are where the joint is in the
+  distorted image. ``vis``: 0 = not labelled (outside the image or behind the camera; u = v = 0 as
+  in COCO), 1 = inside the image but occluded (by a shelf, another person or the person's own
+  body), 2 = visible. ``num_keypoints`` counts vis > 0. ``bbox`` [px] is the box of the person's
+  visible pixels (amodal extent is not given) and ``area`` its visible pixel count.
+  ``keypoints_store`` are the 3D joints [m] in the store frame (an extension, for lifting).
+- ``categories``: ``[{id: 1, name: "person", keypoints: [...17 names], skeleton: [...]}]`` with
+  the 1-based COCO limb pairs.
+- ``info``: store, seed, cameras, frame count and this generator's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from go_common.core.store import StoreConfigError, StoreModel, load_store
+from go_sensors.core.render import Renderer, RenderOptions
+from go_sensors.core.render.poses import (
+    random_appearance,
+    random_free_point,
+    random_pose,
+    reach_targets,
+    skeleton,
+)
+from go_sensors.core.world import COCO_KEYPOINTS, HeldItem, PersonState, WorldState
+
+LOGGER = logging.getLogger(__name__)
+
+_STOCK_EVERY = 25  # frames between changes of the shelf stock
+
+# COCO's own 19 limb pairs (1-based), as in person_keypoints annotations.
+COCO_SKELETON: list[list[int]] = [
+    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
+    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+]  # fmt: skip
+
+
+def _scene(
+    store: StoreModel,
+    camera_id: str,
+    rng: np.random.Generator,
+    max_people: int,
+    t: float,
+    stock_rng: np.random.Generator,
+) -> WorldState:
+    """A random world: 1..max_people people mostly in view of ``camera_id``, some shelves picked."""
+    camera = store.cameras[camera_id]
+    people = []
+    skus = sorted(store.products)
+    for k in range(int(rng.integers(1, max_people + 1))):
+        # Most people in view of the camera; some anywhere (partly visible, far or hidden).
+        xy = random_free_point(store, rng, camera if rng.random() < 0.85 else None)
+        if xy is None:
+            continue
+        app = random_appearance(rng)
+        pose = random_pose(rng, xy[0], xy[1], app.height_m, reach_targets(store, *xy))
+        held: tuple[HeldItem, ...] = ()
+        if skus and rng.random() < 0.25:
+            held = (
+                HeldItem(skus[int(rng.integers(len(skus)))], str(rng.choice(["left", "right"]))),
+            )
+        people.append(PersonState(f"person_{k}", skeleton(pose), app, held))
+    # Partly emptied shelves; they change every few frames only (a repaint costs a full render).
+    contents = {}
+    for bin_id, entries in store.planogram.items():
+        if entries and stock_rng.random() < 0.3:
+            contents[bin_id] = {e.sku: int(stock_rng.integers(0, e.count + 1)) for e in entries}
+    return WorldState(t, tuple(people), contents)
+
+
+def _annotation(label: object, person: PersonState, ann_id: int, image_id: int) -> dict:
+    keypoints: list[float] = []
+    for (u, v), vis in zip(label.keypoints_uv, label.visibility, strict=True):
+        if vis == 0:
+            keypoints += [0.0, 0.0, 0]
+        else:
+            keypoints += [round(float(u), 2), round(float(v), 2), int(vis)]
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "person_id": label.person_id,
+        "iscrowd": 0,
+        "keypoints": keypoints,
+        "num_keypoints": int(np.count_nonzero(label.visibility)),
+        "bbox": [int(v) for v in label.bbox],
+        "area": int(label.visible_pixels),
+        "keypoints_store": [round(float(v), 6) for v in np.asarray(person.keypoints).ravel()],
+    }
+
+
+def generate(
+    store: StoreModel,
+    out: Path,
+    frames: int,
+    seed: int,
+    *,
+    max_people: int = 5,
+    cameras: list[str] | None = None,
+    jpeg_quality: int = 92,
+    progress: bool = True,
+) -> dict:
+    """Render ``frames`` images into ``out``; returns the COCO dictionary it wrote."""
+    cam_ids = cameras or sorted(store.cameras)
+    unknown = [c for c in cam_ids if c not in store.cameras]
+    if unknown:
+        raise ValueError(
+            f"unknown camera(s) {unknown}; store '{store.store_id}' has {sorted(store.cameras)}"
+        )
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    renderer = Renderer(store, RenderOptions(seed=seed))
+    images, annotations = [], []
+    for frame in tqdm(range(frames), desc="pose-dataset", unit="img", disable=not progress):
+        rng = np.random.default_rng([seed, frame])
+        camera_id = cam_ids[int(rng.integers(len(cam_ids)))]
+        stock_rng = np.random.default_rng([seed, frame // _STOCK_EVERY, 1])
+        world = _scene(store, camera_id, rng, max_people, frame / 15.0, stock_rng)
+        result = renderer.render_labelled(camera_id, world)
+        name = f"images/{frame:06d}_{camera_id}.jpg"
+        if not cv2.imwrite(str(out / name), result.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
+            raise OSError(f"cannot write {out / name}")
+        camera = store.cameras[camera_id]
+        images.append(
+            {
+                "id": frame,
+                "file_name": name,
+                "width": camera.width,
+                "height": camera.height,
+                "camera_id": camera_id,
+                "t": world.t,
+            }
+        )
+        by_id = {p.person_id: p for p in world.people}
+        for label in result.people:
+            if label.visible_pixels == 0:
+                continue
+            annotations.append(
+                _annotation(label, by_id[label.person_id], len(annotations) + 1, frame)
+            )
+    coco = {
+        "info": {
+            "description": "go pose-dataset: rendered shoppers with COCO-17 keypoints",
+            "store": store.store_id,
+            "seed": seed,
+            "frames": frames,
+            "cameras": cam_ids,
+            "pixel_convention": "opencv (centre of the top-left pixel is (0, 0))",
+        },
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {
+                "id": 1,
+                "name": "person",
+                "supercategory": "person",
+                "keypoints": list(COCO_KEYPOINTS),
+                "skeleton": COCO_SKELETON,
+            }
+        ],
+    }
+    (out / "annotations.json").write_text(json.dumps(coco))
+    return coco
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``./gostore pose-dataset``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="gostore pose-dataset",
+        description="Render random people in a store from its cameras and write images with "
+        "COCO-17 keypoint labels (format: see the module docstring of "
+        "go_sensors.cli.pose_dataset).",
+    )
+    parser.add_argument("--store", required=True, help="shipped store name or store YAML path")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--frames", type=int, default=1000, help="images to render (>= 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    parser.add_argument("--max-people", type=int, default=5, help="people per image, 1..N")
+    parser.add_argument("--cameras", nargs="+", default=None, help="cameras (default: all)")
+    parser.add_argument("--jpeg-quality", type=int, default=92)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.frames < 1 or args.max_people < 1:
+        parser.error("--frames and --max-people must be >= 1")
+    try:
+        store = load_store(args.store)
+        coco = generate(
+            store,
+            args.out,
+            args.frames,
+            args.seed,
+            max_people=args.max_people,
+            cameras=args.cameras,
+            jpeg_quality=args.jpeg_quality,
+        )
+    except (StoreConfigError, ValueError, OSError) as error:
+        print(f"pose-dataset: {error}", file=sys.stderr)
+        return 2
+    LOGGER.info(
+        "wrote %d images and %d person annotations to %s",
+        len(coco["images"]),
+        len(coco["annotations"]),
+        args.out,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
