@@ -221,6 +221,24 @@ class _Active:
     lo: int = 0  # first index of the trailing settle window
     peak: float = 0.0
     provisional: bool = False  # a STATE_UNSETTLED event has been emitted for this change
+    # running sums of (x - pre_level) and its square: window mean/sd in O(1) per sample
+    cs: list[float] = field(default_factory=lambda: [0.0])
+    cs2: list[float] = field(default_factory=lambda: [0.0])
+
+    def push(self, t: float, x: float) -> None:
+        """Append one valid sample [s], [g]."""
+        self.ts.append(t)
+        self.xs.append(x)
+        r = x - self.pre_level
+        self.cs.append(self.cs[-1] + r)
+        self.cs2.append(self.cs2[-1] + r * r)
+        self.peak = max(self.peak, abs(r))
+
+    def window_stats(self, lo: int, hi: int) -> tuple[float, float]:
+        """Mean (relative to pre_level) [g] and variance [g^2] of samples lo..hi-1."""
+        n = hi - lo
+        mean = (self.cs[hi] - self.cs[lo]) / n
+        return mean, max((self.cs2[hi] - self.cs2[lo]) / n - mean * mean, 0.0)
 
 
 @dataclass
@@ -385,7 +403,7 @@ class ShelfEventDetector:
                 f"match (len(stamps), len(bin_ids)) = ({t_arr.shape[0]}, {len(idx)})"
             )
         out: list[ShelfEventCore] = []
-        if t_arr.shape[0] > 1 and self._block_idle(idx, t_arr, g_arr, out):
+        if t_arr.shape[0] > 1 and self._block(idx, t_arr, g_arr, out):
             out.extend(self._release(force=False))
             return out
         for i in range(t_arr.shape[0]):
@@ -438,20 +456,25 @@ class ShelfEventDetector:
         if m.any():
             self._step_idle(idx[m], t, x[m], out)
 
-    def _block_idle(
-        self, idx: np.ndarray, t: np.ndarray, x: np.ndarray, out: list[ShelfEventCore]
+    def _block(
+        self, idx_all: np.ndarray, t: np.ndarray, x_all: np.ndarray, out: list[ShelfEventCore]
     ) -> bool:
-        """Fast path for a quiet block: every bin idle, data fresh and finite, nothing triggers.
+        """Fast path for a block of samples whose idle bins are quiet (finite, no trigger).
 
-        Returns False (and changes nothing) when the block needs the per-sample path. The level
-        and noise EMAs are advanced with their first-order (small time step) form over the block.
+        Idle bins are advanced together (the level and noise EMAs in their first-order, small
+        time step form); bins mid-change or warming up go sample by sample. Returns False (and
+        changes nothing) when the block needs the per-sample path for every bin.
         """
         cfg = self.config
         k = cfg.smooth_samples
         n = t.shape[0]
-        if not (np.all(self._mode[idx] == _IDLE) and np.all(np.isfinite(x))):
+        fresh = np.isfinite(t[0]) and np.isfinite(t[-1]) and t[0] > self._seen_t[idx_all].max()
+        if not (fresh and np.all(np.diff(t) > 0.0)):
             return False
-        if not (np.all(np.diff(t) > 0.0) and t[0] > self._seen_t[idx].max() and np.isfinite(t[-1])):
+        idle = self._mode[idx_all] == _IDLE
+        idx = idx_all[idle]
+        x = x_all[:, idle]
+        if not np.all(np.isfinite(x)):
             return False
         level = self._level[idx]
         sd2 = self._sd2[idx]
@@ -500,17 +523,36 @@ class ShelfEventDetector:
         self._tail_pos[idx] = 0
         self._prev_x[idx] = x[-1]
         self._valid_t[idx] = t[-1]
-        self._seen_t[idx] = t[-1]
+        self._seen_t[idx_all] = t[-1]
         h = self.config.history_samples
         m = min(n, h)
-        cols = (self._hist_pos[idx][:, None] + np.arange(n - m, n)) % h
-        self._hist_x[idx[:, None], cols] = x[-m:].T
-        self._hist_t[idx[:, None], cols] = t[-m:]
-        self._hist_pos[idx] = (self._hist_pos[idx] + n) % h
+        cols = (self._hist_pos[idx_all][:, None] + np.arange(n - m, n)) % h
+        self._hist_x[idx_all[:, None], cols] = x_all[-m:].T
+        self._hist_t[idx_all[:, None], cols] = t[-m:]
+        self._hist_pos[idx_all] = (self._hist_pos[idx_all] + n) % h
+        for j in np.flatnonzero(~idle):
+            b = int(idx_all[j])
+            for i in range(n):
+                self._step_one(b, float(t[i]), float(x_all[i, j]), out)
         drifted = np.abs(self._level[idx] - self._drift_ref[idx]) > cfg.drift_event_g
         for bb in idx[drifted]:
             out.append(self._drift_event(int(bb), float(t[-1])))
         return True
+
+    def _step_one(self, b: int, t: float, x: float, out: list[ShelfEventCore]) -> None:
+        """One fresh sample of one bin, whatever its mode (history already written)."""
+        finite = math.isfinite(x)
+        if not finite:
+            self._nan[b] += 1
+        mode = self._mode[b]
+        if mode == _ACTIVE:
+            self._step_active(b, t, x, out)
+        elif not finite:
+            return
+        elif mode == _WARMUP:
+            self._step_warmup(b, t, x)
+        else:
+            self._step_idle(np.array([b]), t, np.array([x]), out)
 
     def _floor_sd2(self) -> float:
         return max(self.config.min_noise_sd_g, self.config.quantisation_g / math.sqrt(12.0)) ** 2
@@ -600,7 +642,8 @@ class ShelfEventDetector:
     def _start_active(self, b: int, t: float, x: float) -> None:
         level = float(self._level[b])
         sd = math.sqrt(self._sd2[b])
-        ts, xs = [], []
+        ts: list[float] = []
+        xs: list[float] = []
         # walk back through the smoothing tail to the first sample of the excursion
         tail = sorted(
             (tt, xx)
@@ -614,9 +657,11 @@ class ShelfEventDetector:
             xs.insert(0, xx)
         ts.append(t)
         xs.append(x)
-        peak = max(abs(v - level) for v in xs)
         t_start = min(ts[0], self._onset(b, t, level, sd, 1.0 if x > level else -1.0))
-        self._active[b] = _Active(t_start, level, float(self._level_var[b]), ts, xs, peak=peak)
+        a = _Active(t_start, level, float(self._level_var[b]), [], [])
+        for tt, xx in zip(ts, xs, strict=True):
+            a.push(tt, xx)
+        self._active[b] = a
         self._mode[b] = _ACTIVE
 
     def _onset(self, b: int, t: float, level: float, sd: float, sign: float) -> float:
@@ -650,9 +695,7 @@ class ShelfEventDetector:
         if not math.isfinite(x):
             a.nan += 1
         else:
-            a.ts.append(t)
-            a.xs.append(x)
-            a.peak = max(a.peak, abs(x - a.pre_level))
+            a.push(t, x)
             while a.ts[a.lo] < t - cfg.settle_window_s:
                 a.lo += 1
             n = len(a.ts) - a.lo
@@ -666,17 +709,18 @@ class ShelfEventDetector:
 
     def _try_settle(self, b: int, a: _Active, t: float) -> bool:
         cfg = self.config
-        w = np.asarray(a.xs[a.lo :])
-        n = w.shape[0]
+        lo, hi = a.lo, len(a.xs)
+        n = hi - lo
         sd = math.sqrt(self._sd2[b])
         q = cfg.quantisation_g
-        if float(w.std()) > cfg.settle_sigma * sd + q:
+        _, var_w = a.window_stats(lo, hi)
+        if math.sqrt(var_w) > cfg.settle_sigma * sd + q:
             return False
         h = n // 2
-        trend = abs(float(w[:h].mean() - w[h:].mean()))
+        trend = abs(a.window_stats(lo, lo + h)[0] - a.window_stats(lo + h, hi)[0])
         if trend > cfg.settle_trend_sigma * sd * math.sqrt(1.0 / h + 1.0 / (n - h)) + q:
             return False
-        m = float(np.median(w))
+        m = float(np.median(a.xs[lo:]))
         after_var = self._sd2[b] * math.pi / (2.0 * n)
         j = a.lo
         while j > 1 and abs(a.xs[j - 1] - m) <= 3.0 * sd + q:
