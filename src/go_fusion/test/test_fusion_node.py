@@ -1,0 +1,174 @@
+"""fusion_node on a ROS graph, driven by spin_once: load cells + gate events in, a receipt out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from go_common import qos, topics
+from go_common.conversions import seconds_to_stamp
+from go_common.core.store import load_store
+from go_fusion.nodes.fusion_node import FusionNode
+from go_msgs.msg import Cart, CartEvent, GateEvent, LoadCellBoard, Receipt
+from go_msgs.srv import GetCart, RecordReview
+
+pytestmark = pytest.mark.ros
+RATE = 30.0
+YOG_BIN = "g1_xp_s1_b1"  # Arla-Natural-Yoghurt, 1040 g, 23.95 SEK
+
+
+class Harness:
+    """A fusion node and a test node on one private context, spun by hand."""
+
+    def __init__(self, journal: Path) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        overrides = [
+            Parameter("store", value="small"),
+            Parameter("journal_path", value=str(journal)),
+            Parameter("advance_when_idle", value=False),
+        ]
+        self.fusion = FusionNode(context=self.context, parameter_overrides=overrides)
+        self.peer = Node("fusion_test_peer", context=self.context)
+        self.cells = self.peer.create_publisher(
+            LoadCellBoard, topics.SHELVES_LOAD_CELLS, qos.EVENTS
+        )
+        self.gates = self.peer.create_publisher(GateEvent, topics.GATES_EVENTS, qos.EVENTS)
+        self.receipts: list[Receipt] = []
+        self.cart_events: list[CartEvent] = []
+        self.carts: list[Cart] = []
+        sub = self.peer.create_subscription
+        sub(Receipt, topics.CHECKOUT_RECEIPTS, self.receipts.append, qos.RECEIPTS)
+        sub(CartEvent, topics.FUSION_CART_EVENTS, self.cart_events.append, qos.EVENTS)
+        sub(Cart, topics.FUSION_CARTS, self.carts.append, qos.EVENTS)
+        self.get_cart = self.peer.create_client(GetCart, topics.FUSION_GET_CART)
+        self.review = self.peer.create_client(RecordReview, topics.FUSION_RECORD_REVIEW)
+        self.executor.add_node(self.fusion)
+        self.executor.add_node(self.peer)
+        self.channels = load_store("small").boards["g1_xp"].channels
+        # Sensor time a little in the past of the node clock, so nothing looks like the future.
+        self.t0 = self.fusion.get_clock().now().nanoseconds * 1e-9 - 20.0
+
+    def start(self) -> None:
+        self.fusion.trigger_configure()
+        self.fusion.trigger_activate()
+        self.spin(20)
+
+    def spin(self, n: int = 3) -> None:
+        for _ in range(n):
+            self.executor.spin_once(timeout_sec=0.01)
+
+    def gate(self, kind: int, t: float, token: str) -> None:
+        msg = GateEvent(kind=kind, gate_id="entry" if kind == GateEvent.KIND_ENTRY else "exit")
+        msg.header.stamp = seconds_to_stamp(self.t0 + t)
+        msg.header.frame_id = topics.STORE_FRAME
+        msg.session_token = token
+        msg.group_size = 1
+        self.gates.publish(msg)
+        self.spin()
+
+    def shelf(self, t_from: float, t_to: float, steps: dict[str, float], t_step: float) -> None:
+        rng = np.random.default_rng(int(t_from * 10))
+        k = round(t_from * RATE)
+        while k / RATE < t_to:
+            ts = (k + np.arange(3)) / RATE
+            g = 3000.0 + rng.normal(0.0, 0.5, (3, len(self.channels)))
+            for c, b in enumerate(self.channels):
+                g[:, c] += steps.get(b, 0.0) * np.clip((ts - t_step) / 0.3, 0.0, 1.0)
+            msg = LoadCellBoard(board_id="g1_xp", channel_ids=list(self.channels))
+            msg.header.stamp = seconds_to_stamp(self.t0 + float(ts[0]))
+            msg.sample_period = 1.0 / RATE
+            msg.num_samples = 3
+            msg.grams = [float(v) for v in g.reshape(-1)]
+            msg.channel_status = [0] * len(self.channels)
+            self.cells.publish(msg)
+            self.spin()
+            k += 3
+
+    def call(self, client: Any, request: Any) -> Any:
+        future = client.call_async(request)
+        for _ in range(200):
+            self.executor.spin_once(timeout_sec=0.01)
+            if future.done():
+                return future.result()
+        raise AssertionError("service call timed out")
+
+    def close(self) -> None:
+        try:
+            self.executor.shutdown()
+            self.fusion.destroy_node()
+            self.peer.destroy_node()
+        finally:
+            rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path / "journal.jsonl")
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def test_load_cells_and_gates_make_a_receipt(harness: Harness) -> None:
+    harness.start()
+    harness.gate(GateEvent.KIND_ENTRY, 0.5, "app-123")
+    harness.shelf(0.0, 6.0, {YOG_BIN: -2080.0}, t_step=3.0)
+    harness.gate(GateEvent.KIND_EXIT, 6.0, "app-123")
+    harness.shelf(6.0, 7.0, {YOG_BIN: -2080.0}, t_step=3.0)
+    harness.spin(20)
+    assert [(e.sku, e.quantity, e.session_id) for e in harness.cart_events] == [
+        ("Arla-Natural-Yoghurt", 2, "app-123")
+    ]
+    (receipt,) = harness.receipts
+    assert receipt.session_id == "app-123" and receipt.currency == "SEK"
+    assert [(ln.sku, ln.quantity) for ln in receipt.lines] == [("Arla-Natural-Yoghurt", 2)]
+    assert receipt.total == pytest.approx(47.9)
+    assert harness.carts and harness.carts[-1].closed
+
+    response = harness.call(harness.get_cart, GetCart.Request(session_id="app-123"))
+    assert response.found and response.cart.closed
+    missing = harness.call(harness.get_cart, GetCart.Request(session_id="nobody"))
+    assert not missing.found and "nobody" in missing.message
+    review = harness.call(harness.review, RecordReview.Request(event_id="nope"))
+    assert not review.success and "no queued event" in review.message
+
+
+def test_restarted_node_keeps_the_cart_and_issues_the_receipt_once(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    first = Harness(journal)
+    try:
+        first.start()
+        first.gate(GateEvent.KIND_ENTRY, 0.5, "app-9")
+        first.shelf(0.0, 5.0, {YOG_BIN: -1040.0}, t_step=3.0)
+        assert [e.sku for e in first.cart_events] == ["Arla-Natural-Yoghurt"]
+        t0 = first.t0
+    finally:
+        first.close()  # the node goes away mid-session
+    second = Harness(journal)
+    try:
+        second.t0 = t0
+        second.start()
+        cart = second.call(second.get_cart, GetCart.Request(session_id="app-9")).cart
+        assert [(ln.sku, ln.quantity) for ln in cart.lines] == [("Arla-Natural-Yoghurt", 1)]
+        second.shelf(5.0, 7.0, {YOG_BIN: -1040.0}, t_step=3.0)
+        second.gate(GateEvent.KIND_EXIT, 7.0, "app-9")
+        second.shelf(7.0, 8.0, {YOG_BIN: -1040.0}, t_step=3.0)
+        second.spin(20)
+        (receipt,) = second.receipts
+        assert [(ln.sku, ln.quantity) for ln in receipt.lines] == [("Arla-Natural-Yoghurt", 1)]
+        second.gate(GateEvent.KIND_EXIT, 8.5, "app-9")  # a second exit: no second receipt
+        second.spin(20)
+        assert len(second.receipts) == 1
+    finally:
+        second.close()
