@@ -89,10 +89,10 @@ def test_output_modes_and_clean_end(fake_env: Path) -> None:
     )
     code, console = run(p, fake_env)
     assert code == 0
-    assert "[on_screen-1] hello" in console and "[on_screen-1] oops" in console
+    assert "[hello-1] hello" in console and "[hello-1] oops" in console
     # output: log -> stdout only in the file, stderr on the console and in the file.
-    assert "[to_log-2] oops" in console and "[to_log-2] hello" not in console
-    log = (fake_env / "logs/to_log-2.log").read_text()
+    assert "[hello-2] oops" in console and "[hello-2] hello" not in console
+    log = (fake_env / "logs/hello-2.log").read_text()
     assert "hello" in log and "oops" in log
 
 
@@ -227,40 +227,47 @@ def test_launch_runs_the_graph_and_stops_cleanly_on_sigint() -> None:
     heard: list[GateEvent] = []
     node.create_subscription(GateEvent, f"/{ns}/gate_chatter", heard.append, qos.EVENTS)
     try:
+        expected_nodes = {("talker", f"/{ns}"), ("listener", f"/{ns}")}
+
+        def graph_ready() -> bool:
+            return expected_nodes <= set(node.get_node_names_and_namespaces())
+
         deadline = time.monotonic() + 20.0
-        while len(heard) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        while (len(heard) < 3 or not graph_ready()) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
             executor.spin_once(timeout_sec=0.1)
         assert len(heard) >= 3, "no messages on the remapped, namespaced topic"
         # The parameter file and the remap reached the talker.
         assert heard[0].gate_id == "gate_from_param_file"
-        names = {(n, s) for n, s in node.get_node_names_and_namespaces()}
-        assert {("talker", f"/{ns}"), ("listener", f"/{ns}")} <= names
+        assert graph_ready(), node.get_node_names_and_namespaces()
     finally:
         node.destroy_node()
         executor.shutdown()
         rclpy.shutdown(context=context)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     pids = pids_started(err)
     assert len(pids) == 2
     assert not any(alive(pid) for pid in pids)
     assert "stopping: received SIGINT" in err
-    assert "[listener-2]" in out
 
 
 @pytest.mark.ros
 def test_required_listener_decides_the_exit_status() -> None:
     ns = f"t{uuid.uuid4().hex[:8]}"
     ok = start_launch(f"ns:={ns}", "rate_hz:=50", "expected_count:=5", "timeout_s:=20.0")
-    _, err = ok.communicate(timeout=30)
+    out, err = ok.communicate(timeout=30)
     assert ok.returncode == 0, err
-    assert "required node 'listener-2' exited with 0" in err
+    # Screen output of the node, prefixed with its label; the parameter file reached the talker.
+    assert "[demo_listener_node-2] " in out and "heard gate 'gate_from_param_file'" in out
+    assert "required node 'demo_listener_node-2' exited with 0" in err
     ns = f"t{uuid.uuid4().hex[:8]}"
     late = start_launch(f"ns:={ns}", "rate_hz:=1", "expected_count:=1000", "timeout_s:=1.0")
     _, err = late.communicate(timeout=30)
     assert late.returncode == 1, err
-    assert "required node 'listener-2' exited with 1" in err
+    assert "required node 'demo_listener_node-2' exited with 1" in err
     assert not any(alive(pid) for pid in pids_started(err))
 
 

@@ -92,7 +92,7 @@ class NodeSpec:
     """One node process, fully resolved.
 
     Attributes:
-        label: unique display name (``<name or exec>-<n>``), as ``ros2 launch`` prints it.
+        label: unique display name (``<exec_name or exec>-<n>``), as ``ros2 launch`` prints it.
         package, executable: what to run; ``path`` is ``<prefix>/lib/<package>/<executable>``.
         name: node name (``__node``), or None to keep the executable's own.
         namespace: absolute namespace (``__ns``), or None for the root.
@@ -503,8 +503,8 @@ class _Parser:
                     self.sub(self.required_key(item, "to", h), scope, file, h),
                 )
             )
-        label_base = name or executable
-        label = f"{label_base}-{len(self.nodes) + 1}"
+        # Labels as ros2 launch prints them: the executable (or exec_name) and a counter.
+        label = f"{text('exec_name') or executable}-{len(self.nodes) + 1}"
         spec = NodeSpec(
             label=label,
             package=package,
