@@ -191,6 +191,28 @@ class Walker:
         return skeleton(self.xy, self.heading, self.height, self.phase)
 
 
+def step_walkers(
+    walkers: Sequence[Walker],
+    dt: float,
+    rng: np.random.Generator,
+    floor: tuple[float, float],
+    personal_space_m: float = 0.5,
+) -> None:
+    """Move every walker; one that would come closer than ``personal_space_m`` to another waits
+    and picks a new goal (people do not walk through each other)."""
+    for w in walkers:
+        before = w.xy
+        w.step(dt, rng, floor)
+        if any(
+            o is not w
+            and float(np.linalg.norm(o.xy - w.xy)) < personal_space_m
+            and float(np.linalg.norm(o.xy - w.xy)) < float(np.linalg.norm(o.xy - before))
+            for o in walkers
+        ):
+            w.xy = before
+            w.goal = rng.uniform([1.0, 1.0], [floor[0] - 1.0, floor[1] - 1.0])
+
+
 def make_walkers(
     n: int, rng: np.random.Generator, floor: tuple[float, float] = (20.0, 12.0)
 ) -> list[Walker]:

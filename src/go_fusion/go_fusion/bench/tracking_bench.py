@@ -67,8 +67,7 @@ def run_scene(
     dt = 1.0 / rate_hz
     frames, truths = [], []
     for k in range(warmup + steps):
-        for w in walkers:
-            w.step(dt, rng, FLOOR)
+        synthetic.step_walkers(walkers, dt, rng, FLOOR)
         truth = [w.joints() for w in walkers]
         dets, _ = synthetic.render(cams, truth, k * dt, rng)
         frames.append(dets)

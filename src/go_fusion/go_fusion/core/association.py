@@ -36,6 +36,14 @@ NUM_KEYPOINTS = 17
 LEFT_WRIST = 9
 RIGHT_WRIST = 10
 TORSO = np.array([5, 6, 11, 12])  # shoulders and hips: the most stable joints of a walking person
+# Heights [m] each COCO joint can take for an adult standing, walking, reaching or bending to a
+# low shelf: head, shoulders, elbows, wrists, hips, knees, ankles.
+# fmt: off
+JOINT_Z_RANGE_M = np.array(
+    [[0.8, 2.2]] * 5 + [[0.7, 1.9]] * 2 + [[0.3, 2.1]] * 2 + [[0.05, 2.4]] * 2
+    + [[0.4, 1.3]] * 2 + [[0.15, 0.8]] * 2 + [[-0.2, 0.5]] * 2
+)
+# fmt: on
 _INFEASIBLE = 1e6
 
 
@@ -72,8 +80,9 @@ class AssociationConfig:
     center_pregate_m: float = 1.0  # centre-ray distance beyond which joints are not compared
     joint_distance_cap_m: float = 0.6  # per-joint distances are capped at this before averaging
     min_common_joints: int = 3  # joints both sides need in common for a distance to count
-    min_link_fraction: float = 0.5  # share of cross pairs that must pass when two groups merge
+    min_link_fraction: float = 0.75  # share of cross pairs that must pass when two groups merge
     max_height_m: float = 3.0  # a closest point of two rays above this cannot be a person
+    max_body_radius_m: float = 0.9  # joints of one person lie this close to their centre
 
 
 @dataclass(frozen=True)
@@ -252,11 +261,22 @@ def assign_to_anchors(
     det = np.flatnonzero(candidates)
     if n_anchor == 0 or det.size == 0:
         return result, costs
-    c_norm, c_depth = rig.project_all(anchor_centers(anchor_keypoints, anchor_valid))
+    # Pre-gate on the torso centre: distance in the image plane times depth ~ metres. A detection
+    # without torso keypoints is compared with the centre of all the anchor's joints instead,
+    # under a looser gate (its own centre is then the centre of whatever joints it has).
+    kp = np.nan_to_num(anchor_keypoints)
+    all_w = anchor_valid / np.maximum(anchor_valid.sum(axis=1, keepdims=True), 1)
+    centres = np.concatenate(
+        [anchor_centers(kp, anchor_valid), np.matmul(all_w[:, None], kp)[:, 0]]
+    )
+    c_norm, c_depth = rig.project_all(centres)
     cams = batch.camera_index[det]
-    # Pre-gate on the torso centre: distance in the image plane times depth ~ metres.
-    gap = norm2(c_norm[cams] - batch.center_normalized[det][:, None, :])
-    near = (c_depth[cams] > 0.1) & (gap * c_depth[cams] < config.anchor_pregate_m)
+    torso = batch.valid[det][:, TORSO].any(axis=1)
+    pick = np.where(torso, 0, n_anchor)[:, None] + np.arange(n_anchor)[None]  # (D', A)
+    c_norm, c_depth = c_norm[cams[:, None], pick], c_depth[cams[:, None], pick]
+    gap = norm2(c_norm - batch.center_normalized[det][:, None, :]) * c_depth
+    gate = np.where(torso, config.anchor_pregate_m, 2.0 * config.anchor_pregate_m)
+    near = (c_depth > 0.1) & (gap < gate[:, None])
     if blocked is not None:
         near &= ~blocked.T[cams]
     pd, pa = np.nonzero(near)
@@ -365,11 +385,22 @@ def cluster_views(
             origins[ju][:, None, :],
             batch.directions[b],
         )
-        ok = (
-            batch.valid[a] & batch.valid[b] & np.isfinite(jd) & (jmid[..., 2] < config.max_height_m)
+        ok = batch.valid[a] & batch.valid[b] & np.isfinite(jd)
+        # Epipolar agreement alone is ambiguous in a crowd (several people lie along one
+        # epipolar line); a true pair also triangulates to a body standing on the floor: each
+        # joint at a plausible height, all joints within a body's width of their centre.
+        z = jmid[..., 2]
+        plausible = (z >= JOINT_Z_RANGE_M[:, 0]) & (z <= JOINT_Z_RANGE_M[:, 1])
+        jd = np.where(plausible, jd, config.joint_distance_cap_m)
+        w = ok.astype(np.float64)
+        centre = (
+            np.sum(w[..., None] * np.nan_to_num(jmid), axis=1)
+            / np.maximum(w.sum(axis=1), 1.0)[:, None]
         )
+        spread = np.where(ok, norm2(np.nan_to_num(jmid[..., :2]) - centre[:, None, :2]), 0.0)
+        compact = spread.max(axis=1) <= config.max_body_radius_m
         cost = _robust_mean(jd, ok, np.sqrt(batch.scores[a] * batch.scores[b]), config)
-        good = cost < config.pair_gate_m
+        good = (cost < config.pair_gate_m) & compact
         _agglomerate(parent, iu[good], ju[good], cost[good], cams, config.min_link_fraction)
     roots = np.array([_find(parent, i) for i in range(n)])
     order = np.argsort(roots, kind="stable")

@@ -73,6 +73,7 @@ from go_fusion.core.triangulation import (
     lift_single_views,
     triangulate_groups,
 )
+from go_fusion.core.vecmath import norm3
 
 _LOG = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class MultiViewConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     anchor_max_age_s: float = 0.5  # previous skeletons older than this are not anchors
     anchor_duplicate_m: float = 0.3  # an untracked anchor this close to a tracked one is dropped
+    duplicate_merge_m: float = 0.3  # skeletons whose joints are this close are one person
     max_time_jump_s: float = 10.0  # a larger jump forward needs confirmation
     resync_steps: int = 3  # consecutive sets that confirm a jump forward
 
@@ -237,32 +239,97 @@ class MultiViewTracker:
         skel_a = triangulate_groups(self.rig, batch, _pad([g for _, g in multi]), tcfg)
         tracks_a = [a_tracks[a] for a, _ in multi]
         # Leftovers may belong to a person the anchors found: offer them to the new skeletons.
-        if len(skel_a) and (~taken).any():
-            skel_a, attached = self._attach(batch, skel_a, ~taken)
-            taken |= attached
-        rest = np.flatnonzero(~taken)
-        clusters = cluster_views(self.rig, batch, rest, acfg)
+        free = ~taken
+        if len(skel_a) and free.any():
+            skel_a, attached = self._attach(batch, skel_a, free)
+            free &= ~attached
+        clusters = cluster_views(self.rig, batch, np.flatnonzero(free), acfg)
         skel_b = triangulate_groups(
             self.rig, batch, _pad([g for g in clusters if g.size >= 2]), tcfg
         )
-        lone = np.array([g[0] for g in clusters if g.size == 1], dtype=np.int64)
-        multi_views = concat_skeletons([skel_a, skel_b])
+        multi_views, tracks_m = self._merge_duplicates(
+            batch, concat_skeletons([skel_a, skel_b]), tracks_a + [""] * len(skel_b)
+        )
+        # Views dropped as wrong by the triangulation, or never grouped, get a second chance.
+        used = np.zeros(n_det, dtype=bool)
+        used[multi_views.detections[multi_views.detections >= 0]] = True
+        used[[d for _, d in single]] = True
+        free = ~used
+        if len(multi_views) and free.any():
+            multi_views, attached = self._attach(batch, multi_views, free)
+            free &= ~attached
+        lone = np.flatnonzero(free)
         if lone.size and len(multi_views):
             # A lone detection close to a multi-view skeleton is a duplicate of that person.
             dup, _ = assign_to_anchors(
-                self.rig, batch, multi_views.keypoints, multi_views.valid,
-                np.isin(np.arange(n_det), lone), acfg,
-            )  # fmt: skip
+                self.rig, batch, multi_views.keypoints, multi_views.valid, free, acfg
+            )
             lone = lone[dup[lone] < 0]
         skel_s1, tracks_s1 = self._lift_anchored(batch, single, a_kp, a_valid, a_tracks)
         skel_s2 = self._lift_lone(batch, lone)
-        out = concat_skeletons([skel_a, skel_b, skel_s1, skel_s2])
-        anchor_tracks = tracks_a + [""] * len(skel_b) + tracks_s1 + [""] * len(skel_s2)
+        out = concat_skeletons([multi_views, skel_s1, skel_s2])
+        anchor_tracks = tracks_m + tracks_s1 + [""] * len(skel_s2)
         keep = out.valid.sum(axis=1) >= tcfg.min_valid_joints
         if not keep.all():
             out = _select(out, keep)
             anchor_tracks = [a for a, k in zip(anchor_tracks, keep, strict=True) if k]
         return out, anchor_tracks
+
+    def _merge_duplicates(
+        self, batch: DetectionBatch, skel: SkeletonBatch, tracks: list[str]
+    ) -> tuple[SkeletonBatch, list[str]]:
+        """Merge skeletons whose joints coincide (one person split over two groups)."""
+        n = len(skel)
+        if n < 2:
+            return skel, tracks
+        centre = anchor_centers(skel.keypoints, skel.valid)
+        iu, ju = np.triu_indices(n, k=1)
+        near = norm3(centre[iu] - centre[ju]) < 2.0 * self.config.duplicate_merge_m
+        iu, ju = iu[near], ju[near]
+        if iu.size == 0:
+            return skel, tracks
+        # A split person's parts come from different cameras; two skeletons sharing a camera
+        # are two people (one camera sees a person once), however close.
+        cams = np.zeros((n, len(self.rig)), dtype=bool)
+        rows, cols = np.nonzero(skel.detections >= 0)
+        cams[rows, batch.camera_index[skel.detections[rows, cols]]] = True
+        disjoint = ~np.any(cams[iu] & cams[ju], axis=1)
+        iu, ju = iu[disjoint], ju[disjoint]
+        both = skel.valid[iu] & skel.valid[ju]
+        gap = np.where(both, norm3(np.nan_to_num(skel.keypoints[iu] - skel.keypoints[ju])), 0.0)
+        mean_gap = gap.sum(axis=1) / np.maximum(both.sum(axis=1), 1)
+        same = (both.sum(axis=1) >= 3) & (mean_gap < self.config.duplicate_merge_m)
+        if not same.any():
+            return skel, tracks
+        parent = list(range(n))
+        for i, j in zip(iu[same].tolist(), ju[same].tolist(), strict=True):
+            ri, rj = _root(parent, i), _root(parent, j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+        roots = [_root(parent, i) for i in range(n)]
+        members: dict[int, list[int]] = {}
+        for i, r in enumerate(roots):
+            members.setdefault(r, []).append(i)
+        merged_rows, groups, keep = [], [], np.ones(n, dtype=bool)
+        new_tracks = list(tracks)
+        for root, rows in members.items():
+            if len(rows) == 1:
+                continue
+            rows.sort(key=lambda r: -int((skel.detections[r] >= 0).sum()))
+            dets: list[int] = []
+            cams: set[int] = set()
+            for r in rows:
+                for d in skel.detections[r][skel.detections[r] >= 0].tolist():
+                    if int(batch.camera_index[d]) not in cams:
+                        cams.add(int(batch.camera_index[d]))
+                        dets.append(d)
+            merged_rows.append(root)
+            groups.append(np.array(dets))
+            new_tracks[root] = next((tracks[r] for r in rows if tracks[r]), "")
+            keep[[r for r in rows if r != root]] = False
+        redo = triangulate_groups(self.rig, batch, _pad(groups), self.config.triangulation)
+        out = _replace_rows(skel, np.array(merged_rows), redo)
+        return _select(out, keep), [tid for tid, k in zip(new_tracks, keep, strict=True) if k]
 
     def _attach(
         self, batch: DetectionBatch, skel: SkeletonBatch, free: np.ndarray
@@ -346,6 +413,13 @@ class MultiViewTracker:
                 )
             )
         return out
+
+
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
 
 
 def _group_by(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
