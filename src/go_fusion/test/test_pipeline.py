@@ -16,6 +16,7 @@ from go_fusion.core.pipeline import (
     TRACK_EXITED,
     FusionOutput,
     FusionPipeline,
+    PartialSets,
     TrackSnapshot,
 )
 from go_fusion.core.review import DECISION_ACCEPT, DECISION_AMEND, DECISION_REJECT, ReviewDecision
@@ -377,3 +378,24 @@ def test_bad_weights_bins_and_stamps_are_rejected_without_losing_the_cart(
 def test_unknown_camera_and_people_without_cameras_are_diagnosed(store: StoreView) -> None:
     pipe = FusionPipeline(store)
     assert "no_cameras" in names(pipe.add_people(1.0, {"cam_x": object()}))
+
+
+def test_partial_camera_sets_take_over_when_a_camera_goes_silent() -> None:
+    sets = PartialSets(slop_s=0.03, after_s=0.5, queue_size=10)
+    emitted: list[tuple[float, list[str]]] = []
+    for k in range(10):  # both cameras alive: the synchroniser delivers, nothing extra
+        t = k / 10
+        assert sets.add("a", t, f"a{k}") == [] and sets.add("b", t + 0.01, f"b{k}") == []
+        sets.synced(t + 0.01)
+    for k in range(10, 30):  # camera b stops
+        for stamp, group in sets.add("a", k / 10, f"a{k}"):
+            emitted.append((stamp, sorted(group.values())))
+    stamps = [s for s, _ in emitted]
+    assert stamps == sorted(set(stamps)) and stamps[0] >= 1.0
+    assert all(len(g) == 1 and g[0].startswith("a") for _, g in emitted)
+    assert len(emitted) >= 10
+    # b comes back: sets of both again, and nothing at or before what was already emitted
+    out = sets.add("b", 3.0 + 0.01, "b30") + sets.add("a", 3.0, "a30") + sets.add("a", 3.1, "a31")
+    assert [sorted(g) for _, g in out][-1] == ["a", "b"]
+    assert all(stamp < 3.0 for stamp, g in out if len(g) == 1)
+    assert sets.add("a", 1.0, "old") == []
