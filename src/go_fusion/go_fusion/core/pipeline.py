@@ -82,7 +82,9 @@ class FusionConfig:
     """Parameters of the pipeline (defaults in go_fusion/config/fusion.yaml). Seconds, grams."""
 
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
-    shelf: ShelfEventConfig = field(default_factory=ShelfEventConfig)
+    # The detector's hold for adjacent-bin merging adds directly to the cart-update latency; the
+    # channels of one board arrive together, so a short hold keeps merges and meets 100 ms.
+    shelf: ShelfEventConfig = field(default_factory=lambda: ShelfEventConfig(merge_hold_s=0.05))
     hypotheses: HypothesisConfig = field(default_factory=HypothesisConfig)
     tracker: MultiViewConfig = field(default_factory=MultiViewConfig)
     checkout_grace_s: float = 0.3  # wait after an exit for weight changes still settling

@@ -83,6 +83,7 @@ class FusionNodeConfig:
     partial_set_after_s: float
     checkout_grace_s: float
     track_wait_s: float
+    shelf_merge_hold_s: float
     review_threshold: float
     hand_margin_m: float
     hand_sd_m: float
@@ -129,8 +130,10 @@ class FusionNodeConfig:
             blind_likelihood=self.blind_likelihood,
             vision_floor=self.vision_floor,
         )
+        defaults = FusionConfig()
         return FusionConfig(
             attribution=attribution,
+            shelf=replace(defaults.shelf, merge_hold_s=self.shelf_merge_hold_s),
             checkout_grace_s=self.checkout_grace_s,
             track_wait_s=self.track_wait_s,
             max_lateness_s=self.max_lateness_s,
