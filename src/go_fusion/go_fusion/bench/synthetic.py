@@ -90,6 +90,32 @@ def make_cameras(
     return cams
 
 
+def ring_cameras(
+    n: int,
+    centre: tuple[float, float] = (3.0, 3.0),
+    radius_m: float = 4.0,
+    height_m: float = 3.0,
+    size: tuple[int, int] = (1280, 720),
+    focal_ratio: float = 0.5,
+    distortion: Sequence[float] = (-0.05, 0.01, 0.0, 0.0, 0.0),
+) -> list[FusionCamera]:
+    """``n`` cameras on a circle around ``centre`` (x, y) [m], all looking at it."""
+    w, h = size
+    f = w * focal_ratio
+    k = np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]])
+    cams = []
+    for i in range(n):
+        a = 2.0 * math.pi * i / n + 0.3
+        pos = np.array(
+            [centre[0] + radius_m * math.cos(a), centre[1] + radius_m * math.sin(a), height_m]
+        )
+        target = np.array([centre[0], centre[1], 0.8])
+        cams.append(
+            FusionCamera(f"cam{i:02d}", w, h, k, np.array(distortion), look_at(pos, target))
+        )
+    return cams
+
+
 def skeleton(
     xy: np.ndarray, heading: float, height_m: float = 1.70, phase: float = 0.0
 ) -> np.ndarray:

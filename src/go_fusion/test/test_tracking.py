@@ -1,0 +1,284 @@
+"""Shopper tracking end to end on synthetic camera steps: births at the entry only, sessions and
+groups, occlusion, exits, late frames, wrist history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from go_fusion.bench.synthetic import RenderOptions, render, ring_cameras, skeleton
+from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
+from go_fusion.core.tracking import (
+    GateArea,
+    GateEvent,
+    GateKind,
+    TrackState,
+    UnknownTrackError,
+)
+
+DT = 1.0 / 15.0
+CAMS = ring_cameras(6, centre=(4.0, 3.0), radius_m=4.5, focal_ratio=0.35)
+ENTRY = GateArea("in", GateKind.ENTRY, (0.0, 2.0), (1.2, 4.0))
+EXIT = GateArea("out", GateKind.EXIT, (6.8, 2.0), (8.0, 4.0))
+OPTIONS = RenderOptions(noise_px=2.0, drop_keypoint=0.05)
+
+# A path maps time [s] to a floor position (2,) [m], or None while the person is not there.
+Path = Callable[[float], np.ndarray | None]
+
+
+def walk(points: list[tuple[float, float, float]]) -> Path:
+    """Piecewise-linear walk through (t, x, y) waypoints; absent outside [t0, t_last]."""
+    pts = np.array(points)
+
+    def at(t: float) -> np.ndarray | None:
+        if t < pts[0, 0] or t > pts[-1, 0]:
+            return None
+        return np.array([np.interp(t, pts[:, 0], pts[:, 1]), np.interp(t, pts[:, 0], pts[:, 2])])
+
+    return at
+
+
+class Scene:
+    """Scripted people in front of the six test cameras, stepped through a MultiViewTracker."""
+
+    def __init__(self, paths: list[Path], seed: int = 0, heights: list[float] | None = None):
+        self.paths = paths
+        self.heights = heights or [1.60 + 0.1 * i for i in range(len(paths))]
+        self.rng = np.random.default_rng(seed)
+        self.tracker = MultiViewTracker(MultiViewConfig(), CAMS, [ENTRY, EXIT])
+        self.k = 0
+
+    def truth(self, t: float) -> dict[int, np.ndarray]:
+        out = {}
+        for i, path in enumerate(self.paths):
+            xy = path(t)
+            if xy is not None:
+                ahead = path(t + 0.1)
+                d = (ahead - xy) if ahead is not None else np.array([1.0, 0.0])
+                heading = float(np.arctan2(d[1], d[0])) if np.linalg.norm(d) > 1e-6 else 0.0
+                out[i] = skeleton(xy, heading, self.heights[i], phase=6.0 * t)
+        return out
+
+    def step(
+        self, events: tuple[GateEvent, ...] = (), hidden: set[int] = frozenset()
+    ) -> TrackerOutput:
+        t = self.k * DT
+        self.k += 1
+        truth = {i: j for i, j in self.truth(t).items() if i not in hidden}
+        ids = list(truth)
+        dets, _ = render(CAMS, [truth[i] for i in ids], t, self.rng, OPTIONS)
+        return self.tracker.update(t, dets, events)
+
+    def run(self, until: float, **kwargs) -> list[TrackerOutput]:
+        outs = []
+        while self.k * DT <= until + 1e-9:
+            outs.append(self.step(**kwargs))
+        return outs
+
+    @property
+    def t(self) -> float:
+        return self.k * DT
+
+
+def scan(t: float, token: str, group: int = 1) -> GateEvent:
+    return GateEvent(t, GateKind.ENTRY, "in", token, group, np.array([0.6, 3.0, 0.0]))
+
+
+def live(out: TrackerOutput) -> dict[str, object]:
+    return {tr.track_id: tr for tr in out.tracks if tr.state != TrackState.EXITED}
+
+
+def nearest_track(out: TrackerOutput, xy: np.ndarray):
+    tracks = [tr for tr in out.tracks if tr.state != TrackState.EXITED]
+    return min(tracks, key=lambda tr: float(np.linalg.norm(tr.position[:2] - xy)))
+
+
+def test_tracks_are_born_only_inside_the_entry_area() -> None:
+    scene = Scene(
+        [walk([(0.0, 4.0, 3.0), (5.0, 4.0, 3.0)]), walk([(0.0, 0.6, 3.0), (5.0, 2.0, 3.0)])]
+    )
+    outs = scene.run(1.0)
+    last = outs[-1]
+    assert len(last.skeletons) == 2
+    assert len(live(last)) == 1
+    track = next(iter(live(last).values()))
+    assert np.linalg.norm(track.position[:2] - scene.paths[1](scene.t - DT)) < 0.2
+    assert track.state == TrackState.CONFIRMED
+    # The person in the middle of the store has a skeleton but no track.
+    assert sorted(last.skeleton_tracks) == ["", track.track_id]
+
+
+def test_scan_before_birth_binds_the_session() -> None:
+    scene = Scene([walk([(0.5, 0.4, 3.0), (4.0, 4.0, 3.0)])])
+    scene.step(events=(scan(0.0, "tok-a"),))
+    out = scene.run(1.5)[-1]
+    (track,) = live(out).values()
+    assert track.session_id == "tok-a"
+
+
+def test_scan_after_birth_binds_the_person_at_the_gate() -> None:
+    scene = Scene([walk([(0.0, 0.5, 3.0), (1.0, 0.7, 3.0), (4.0, 4.0, 3.0)])])
+    scene.run(0.6)
+    out = scene.step(events=(scan(scene.t, "tok-late"),))
+    (track,) = live(out).values()
+    assert track.session_id == "tok-late"
+    assert not any("without an entry scan" in d for d in out.diagnostics)
+
+
+def test_group_scan_binds_its_members_and_the_next_scan_is_separate() -> None:
+    paths = [
+        walk([(0.2, 0.4, 2.5), (4.0, 3.0, 1.5), (11.0, 3.0, 1.5)]),  # family member 1
+        walk([(1.2, 0.4, 3.5), (5.0, 3.0, 4.5), (11.0, 3.0, 4.5)]),  # member 2, 1 s later
+        walk([(3.0, 0.4, 3.0), (6.0, 3.5, 3.0), (11.0, 3.5, 3.0)]),  # stranger, own scan
+        walk([(4.5, 0.4, 3.0), (7.0, 3.0, 2.6), (11.0, 3.0, 2.6)]),  # no scan at all
+    ]
+    scene = Scene(paths)
+    scene.step(events=(scan(0.0, "family", group=2),))
+    scene.run(2.8)
+    scene.step(events=(scan(scene.t, "solo"),))
+    outs = scene.run(10.0)
+    sessions = {}
+    for out in outs[-1:]:
+        for i, path in enumerate(paths):
+            sessions[i] = nearest_track(out, path(out.t)).session_id
+    assert sessions == {0: "family", 1: "family", 2: "solo", 3: ""}
+    notes = [d for out in outs for d in out.diagnostics if "without an entry scan" in d]
+    assert len(notes) == 1
+
+
+def test_two_second_occlusion_keeps_the_identity() -> None:
+    a = walk([(0.0, 0.5, 2.4), (1.0, 1.5, 2.4), (6.0, 6.5, 2.4)])
+    b = walk([(0.0, 0.5, 3.6), (1.0, 1.5, 3.6), (6.0, 6.0, 3.6)])
+    scene = Scene([a, b], heights=[1.75, 1.62])
+    scene.step(events=(scan(0.0, "a"), scan(0.0, "b")))
+    before = scene.run(2.0)[-1]
+    id_a = nearest_track(before, a(before.t)).track_id
+    id_b = nearest_track(before, b(before.t)).track_id
+    hidden = scene.run(4.0, hidden={0})  # A is behind a gondola for 2 s
+    states = [live(out)[id_a].state for out in hidden]
+    assert states[-1] == TrackState.OCCLUDED
+    assert all(live(out)[id_b].skeleton is not None for out in hidden)
+    after = scene.run(5.5)
+    last = after[-1]
+    assert set(live(last)) == {id_a, id_b}
+    assert live(last)[id_a].state == TrackState.CONFIRMED
+    assert nearest_track(last, a(last.t)).track_id == id_a
+    assert nearest_track(last, b(last.t)).track_id == id_b
+    assert all(tid in (id_a, id_b) for out in after for tid in out.skeleton_tracks)
+
+
+def test_exit_gate_event_ends_the_track_with_its_session() -> None:
+    path = walk([(0.0, 0.5, 3.0), (4.0, 7.4, 3.0)])
+    scene = Scene([path])
+    scene.step(events=(scan(0.0, "tok-x"),))
+    scene.run(4.0)
+    exit_event = GateEvent(scene.t, GateKind.EXIT, "out", "", 1, np.array([7.4, 3.0, 0.0]))
+    out = scene.step(events=(exit_event,))
+    assert len(out.exits) == 1
+    ex = out.exits[0]
+    assert (ex.session_id, ex.gate_id, ex.reason, ex.session_closed) == (
+        "tok-x", "out", "gate_event", True,
+    )  # fmt: skip
+    assert [tr.state for tr in out.tracks] == [TrackState.EXITED]
+    assert scene.step().tracks == ()
+    # The history of an exited track stays available to attribution.
+    hist = scene.tracker.wrist_history(ex.track_id, 0.0, scene.t)
+    assert hist.session_id == "tok-x" and hist.t.size > 40
+
+
+def test_a_track_lost_inside_the_exit_area_exits() -> None:
+    path = walk([(0.0, 0.5, 3.0), (4.0, 7.5, 3.0)])  # then gone (out of the door)
+    scene = Scene([path])
+    scene.step(events=(scan(0.0, "tok-y"),))
+    outs = scene.run(6.0)
+    exits = [ex for out in outs for ex in out.exits]
+    assert len(exits) == 1 and exits[0].reason == "lost_in_exit_area"
+    assert exits[0].session_id == "tok-y" and 5.0 <= exits[0].stamp <= 5.3
+    assert outs[-1].tracks == ()
+
+
+def test_group_session_closes_with_its_last_member() -> None:
+    paths = [walk([(0.0, 0.5, 2.6), (3.0, 7.4, 2.6)]), walk([(0.5, 0.5, 3.4), (4.0, 7.4, 3.4)])]
+    scene = Scene(paths)
+    scene.step(events=(scan(0.0, "fam", group=2),))
+    scene.run(3.0)
+    first = scene.step(
+        events=(GateEvent(scene.t, GateKind.EXIT, "out", "", 1, np.array([7.4, 2.6, 0])),)
+    )
+    scene.run(4.0)
+    second = scene.step(events=(GateEvent(scene.t, GateKind.EXIT, "out", "fam", 1, None),))
+    assert [e.session_closed for e in first.exits] == [False]
+    assert [e.session_closed for e in second.exits] == [True]
+    assert first.exits[0].session_id == second.exits[0].session_id == "fam"
+
+
+def test_late_and_out_of_order_steps_are_refused_with_a_reason() -> None:
+    scene = Scene([walk([(0.0, 0.5, 3.0), (4.0, 4.0, 3.0)])])
+    scene.step(events=(scan(0.0, "tok"),))
+    outs = scene.run(1.0)
+    tracker = scene.tracker
+    t_last = outs[-1].t
+    before = {tr.track_id: tr.position.copy() for tr in outs[-1].tracks}
+    dets, _ = render(CAMS, [skeleton(np.array([3.0, 3.0]), 0.0)], t_last - 0.2, scene.rng)
+    late = tracker.update(t_last - 0.2, dets)
+    assert late.rejected is not None and "out of order or late" in late.rejected
+    assert late.skeletons == ()
+    dup = tracker.update(t_last, dets)
+    assert dup.rejected is not None and "duplicate" in dup.rejected
+    nan = tracker.update(float("nan"), dets)
+    assert nan.rejected is not None and "finite" in nan.rejected
+    assert {tr.track_id: tr.position for tr in tracker.update(t_last + DT, {}).tracks}.keys() == (
+        before.keys()
+    )
+
+
+def test_gate_events_of_a_refused_step_are_not_lost() -> None:
+    scene = Scene([walk([(1.0, 0.5, 3.0), (4.0, 4.0, 3.0)])])
+    scene.run(0.5)
+    refused = scene.tracker.update(0.1, {}, (scan(0.1, "kept"),))
+    assert refused.rejected is not None
+    out = scene.run(2.0)[-1]
+    (track,) = live(out).values()
+    assert track.session_id == "kept"
+
+
+def test_a_time_jump_needs_confirmation() -> None:
+    tracker = MultiViewTracker(MultiViewConfig(resync_steps=3), CAMS, [ENTRY, EXIT])
+    assert tracker.update(1.0, {}).rejected is None
+    first = tracker.update(500.0, {})
+    assert first.rejected is not None and "waiting for confirmation" in first.rejected
+    assert tracker.update(500.1, {}).rejected is not None
+    third = tracker.update(500.2, {})
+    assert third.rejected is None
+    assert any("time jumped" in d for d in third.diagnostics)
+
+
+def test_wrist_history_follows_the_hands() -> None:
+    path = walk([(0.0, 0.5, 3.0), (4.0, 4.5, 3.0)])
+    scene = Scene([path], heights=[1.70])
+    scene.step(events=(scan(0.0, "w"),))
+    outs = scene.run(2.0)
+    (tid,) = live(outs[-1])
+    hist = scene.tracker.wrist_history(tid, 1.0, 1.5)
+    assert hist.t.size == 8 and np.all((hist.t >= 1.0) & (hist.t <= 1.5))
+    assert np.all(np.diff(hist.t) > 0)
+    truth = np.stack([scene.truth(t)[0][[9, 10]] for t in hist.t])
+    ok = hist.left_score > 0
+    assert ok.sum() >= 6
+    assert np.linalg.norm(hist.left[ok] - truth[ok, 0], axis=1).max() < 0.08
+    assert hist.left_cov.shape == (8, 3, 3) and np.all(np.isfinite(hist.left_cov[ok]))
+    assert set(scene.tracker.wrist_histories(1.0, 1.5)) == {tid}
+    with pytest.raises(UnknownTrackError, match="T999"):
+        scene.tracker.wrist_history("T999", 0.0, 1.0)
+
+
+def test_duplicate_scan_and_unmatched_exit_are_reported() -> None:
+    scene = Scene([walk([(0.0, 0.5, 3.0), (4.0, 4.0, 3.0)])])
+    scene.step(events=(scan(0.0, "dup"),))
+    out = scene.step(events=(scan(DT, "dup"), GateEvent(DT, GateKind.EXIT, "out", "", 1, None)))
+    text = "\n".join(out.diagnostics)
+    assert "duplicate entry scan" in text and "'dup'" in text
+    assert "matched no live track" in text
+    assert out.exits == ()

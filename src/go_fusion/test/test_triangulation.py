@@ -1,0 +1,149 @@
+"""Batched weighted triangulation: accuracy, calibrated covariance, wrong views, one view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from go_fusion.bench.synthetic import ring_cameras, skeleton
+from go_fusion.core.association import (
+    AssociationConfig,
+    CameraPeople,
+    DetectionBatch,
+    build_batch,
+)
+from go_fusion.core.cameras import CameraRig, FusionCamera
+from go_fusion.core.triangulation import (
+    SkeletonBatch,
+    TriangulationConfig,
+    body_prior,
+    lift_single_views,
+    triangulate_groups,
+)
+
+TRUTH = skeleton(np.array([3.0, 3.2]), heading=0.7, height_m=1.75)
+
+
+def _views(
+    cams: list[FusionCamera],
+    rng: np.random.Generator,
+    noise_px: float,
+    joints: np.ndarray = TRUTH,
+    score: float | None = None,
+) -> list[CameraPeople]:
+    out = []
+    for cam in cams:
+        uv, _ = cam.project(joints)
+        uv = uv + rng.normal(0.0, noise_px, uv.shape)
+        sc = np.full(17, score) if score is not None else rng.uniform(0.6, 1.0, 17)
+        out.append(CameraPeople(cam.camera_id, 0.0, uv[None], sc[None], np.ones(1)))
+    return out
+
+
+def _triangulate(
+    cams: list[FusionCamera],
+    views: list[CameraPeople],
+    cfg: TriangulationConfig | None = None,
+) -> tuple[SkeletonBatch, DetectionBatch]:
+    cfg = cfg or TriangulationConfig()
+    rig = CameraRig(cams)
+    batch, diags = build_batch(rig, views, 0.0, AssociationConfig())
+    assert not diags
+    return triangulate_groups(rig, batch, np.arange(len(batch))[None], cfg), batch
+
+
+def test_joints_are_accurate_with_pixel_noise() -> None:
+    cams = ring_cameras(6)
+    skel, _ = _triangulate(cams, _views(cams, np.random.default_rng(0), noise_px=2.0))
+    assert skel.valid.all()
+    err = np.linalg.norm(skel.keypoints[0] - TRUTH, axis=1)
+    assert err.mean() < 0.02 and err.max() < 0.05
+    assert 0.5 < skel.reprojection_error[0] < 4.0
+
+
+def test_covariance_matches_the_actual_error() -> None:
+    """Normalised squared errors of 3D joints average about 3 (chi-square, 3 dof)."""
+    cams = ring_cameras(5)
+    cfg = TriangulationConfig(keypoint_sigma_px=3.0)
+    rng = np.random.default_rng(1)
+    nees = []
+    for _ in range(40):
+        skel, _ = _triangulate(cams, _views(cams, rng, noise_px=3.0, score=1.0), cfg)
+        e = skel.keypoints[0] - TRUTH
+        nees.append(np.einsum("ji,jik,jk->j", e, np.linalg.inv(skel.covariance[0]), e))
+    assert 2.0 < float(np.mean(nees)) < 4.5
+
+
+def test_a_wrong_view_is_dropped_and_does_not_bend_the_skeleton() -> None:
+    cams = ring_cameras(5)
+    rng = np.random.default_rng(2)
+    views = _views(cams, rng, noise_px=2.0)
+    other = skeleton(np.array([3.8, 2.4]), heading=-1.0)  # someone else, wrongly associated
+    views[2] = _views([cams[2]], rng, noise_px=2.0, joints=other)[0]
+    skel, batch = _triangulate(cams, views)
+    err = np.linalg.norm(skel.keypoints[0] - TRUTH, axis=1)
+    assert skel.valid.all() and err.max() < 0.06
+    used_cams = batch.camera_index[skel.detections[0][skel.detections[0] >= 0]]
+    assert 2 not in used_cams and len(used_cams) == 4
+    assert skel.reprojection_error[0] < 4.0
+
+
+def test_one_wrong_keypoint_is_rejected_per_joint() -> None:
+    cams = ring_cameras(4)
+    views = _views(cams, np.random.default_rng(3), noise_px=1.0)
+    views[1].keypoints[0, 9] += 60.0  # left wrist in camera 1 is 60 px off
+    skel, _ = _triangulate(cams, views)
+    assert np.linalg.norm(skel.keypoints[0, 9] - TRUTH[9]) < 0.03
+    assert (skel.detections[0] >= 0).sum() == 4  # the camera stays for the other joints
+
+
+def test_two_views_that_disagree_leave_the_joint_out() -> None:
+    cams = ring_cameras(2)
+    views = _views(cams, np.random.default_rng(4), noise_px=1.0)
+    views[0].keypoints[0, 10] += np.array([120.0, -90.0])
+    skel, _ = _triangulate(cams, views)
+    assert not skel.valid[0, 10]
+    assert np.isnan(skel.keypoints[0, 10]).all() and skel.scores[0, 10] == 0.0
+    assert skel.valid[0].sum() >= 15
+
+
+def test_single_view_is_lifted_on_the_floor_with_a_long_covariance_along_the_ray() -> None:
+    cams = ring_cameras(4)
+    rig = CameraRig(cams[:1])
+    batch, _ = build_batch(
+        rig, _views(cams[:1], np.random.default_rng(5), 2.0), 0.0, AssociationConfig()
+    )
+    cfg = TriangulationConfig()
+    mean, info, placed = body_prior(rig, batch, np.array([0]), cfg)
+    assert placed.all()
+    skel = lift_single_views(rig, batch, np.array([0]), mean, info, cfg)
+    assert skel.single_view[0]
+    hips = skel.valid[0, [11, 12]]
+    assert hips.all()
+    centre = skel.keypoints[0, [11, 12]].mean(axis=0)
+    assert np.linalg.norm(centre[:2] - TRUTH[[11, 12]].mean(axis=0)[:2]) < 0.35
+    cov = skel.covariance[0, 11]
+    w, v = np.linalg.eigh(cov)
+    ray = TRUTH[11] - rig.centers[0]
+    ray /= np.linalg.norm(ray)
+    assert abs(float(v[:, -1] @ ray)) > 0.8  # the long axis lies along the camera ray
+    assert w[-1] > 10.0 * w[0]
+
+
+@pytest.mark.parametrize("n_views", [2, 3, 8])
+def test_batched_people_do_not_interfere(n_views: int) -> None:
+    cams = ring_cameras(8)[:n_views]
+    rng = np.random.default_rng(6)
+    people = [skeleton(np.array([2.0 + 0.8 * i, 3.0]), heading=0.3 * i) for i in range(3)]
+    views = []
+    for cam in cams:
+        uv = np.stack([cam.project(p)[0] for p in people]) + rng.normal(0, 1.0, (3, 17, 2))
+        views.append(CameraPeople(cam.camera_id, 0.0, uv, np.ones((3, 17)), np.ones(3)))
+    rig = CameraRig(cams)
+    batch, _ = build_batch(rig, views, 0.0, AssociationConfig())
+    groups = np.stack([np.flatnonzero(batch.source_index == p) for p in range(3)])
+    skel = triangulate_groups(rig, batch, groups, TriangulationConfig())
+    for p in range(3):
+        ok = skel.valid[p]
+        assert ok.sum() >= 15
+        assert np.linalg.norm(skel.keypoints[p][ok] - people[p][ok], axis=1).max() < 0.05
