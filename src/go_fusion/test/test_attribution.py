@@ -239,3 +239,19 @@ def test_unsettled_event_goes_to_review_even_when_confident(attributor: Attribut
     )
     result = attributor.attribute(ev, [a], [], {}, {})
     assert result.needs_review and result.reason == "weight did not settle"
+
+
+def test_slow_pickup_is_attributed_to_the_hand_that_stayed(attributor: Attributor) -> None:
+    a = CandidateTrack("ta", "sa", path([(8.0, 9.8, idle("b1")), (9.8, 17.0, in_bin("b1"))]))
+    b = CandidateTrack("tb", "sb", path([(8.0, 17.0, idle("b2"))]))
+    result = attributor.attribute(pick("b1", 10.0, 16.5), [a, b], [], {}, {})
+    assert result.events[0].session_id == "sa" and not result.needs_review
+    assert result.shoppers[0].dwell > 0.9
+
+
+def test_several_products_in_one_reach_give_one_cart_event_each(attributor: Attributor) -> None:
+    mixed = (WeightHypothesis((("yog_a", 1), ("yog_c", 2)), 0.9), WeightHypothesis((), 0.1))
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8, mixed, -2040.0), [a], [], {}, {})
+    assert [(e.sku, e.quantity) for e in result.events] == [("yog_a", 1), ("yog_c", 2)]
+    assert len({e.event_id for e in result.events}) == 2

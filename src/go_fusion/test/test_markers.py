@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,23 @@ def test_cart_summary() -> None:
     assert cart_summary([], "SEK") == ""
     assert cart_summary([("a", 1, 10.0)], "SEK") == "1 item, 10.00 SEK"
     assert cart_summary([("a", 2, 10.0), ("b", 1, 0.5)], "EUR") == "3 items, 20.50 EUR"
+
+
+def test_rviz_config_shows_the_fusion_markers_in_the_store_frame() -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parents[3] / "rviz" / "go_store.rviz"
+    config = yaml.safe_load(path.read_text())
+    manager = config["Visualization Manager"]
+    assert manager["Global Options"]["Fixed Frame"] == "store"
+    (markers,) = [d for d in manager["Displays"] if d["Class"].endswith("/MarkerArray")]
+    assert markers["Topic"]["Value"] == "/fusion/markers"
+    assert set(markers["Namespaces"]) == {
+        "gondolas",
+        "bins",
+        "bin_changes",
+        "skeletons",
+        "tracks",
+        "track_ids",
+        "carts",
+    }
