@@ -1,0 +1,97 @@
+"""Shared glue of the hardware driver nodes: diagnostics messages and the lifecycle main().
+
+The drivers are lifecycle nodes (rclpy.lifecycle is available in this rclpy): configure loads
+the configuration and creates the publishers, activate opens the device and starts publishing,
+deactivate stops, cleanup releases the device. The node never triggers its own transitions;
+``run_lifecycle`` below is the process-level manager: with the ``autostart`` parameter true (the
+default, as no lifecycle manager runs in a plain launch) it configures and activates the node
+once, otherwise it waits for an external manager to call the ``change_state`` service.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.time import Time
+
+from go_common.params import declare_config
+
+ConfigT = TypeVar("ConfigT")
+
+# DiagnosticStatus levels (bytes constants in rclpy).
+OK = DiagnosticStatus.OK
+WARN = DiagnosticStatus.WARN
+ERROR = DiagnosticStatus.ERROR
+
+
+def diagnostic_array(
+    stamp: Time,
+    name: str,
+    hardware_id: str,
+    level: bytes,
+    message: str,
+    values: Mapping[str, object],
+) -> DiagnosticArray:
+    """A DiagnosticArray with one status; values are shown as strings (floats with 3 digits)."""
+    status = DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=hardware_id,
+    )
+    status.values = [
+        KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v))
+        for k, v in values.items()
+    ]
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp.to_msg()
+    msg.status = [status]
+    return msg
+
+
+def load_config(
+    node: LifecycleNode, config_cls: type[ConfigT], config_file: Path, node_key: str
+) -> tuple[ConfigT | None, str]:
+    """Declare and read the node's parameters: ``(config, "")`` or ``(None, error)``.
+
+    A bad value does not raise: the node then exists and reports it when configured (a bad
+    parameter must not take the launch down). ``autostart`` is always declared.
+    """
+    try:
+        return declare_config(node, config_cls, config_file, node_key), ""
+    except ValueError as error:
+        if not node.has_parameter("autostart"):
+            node.declare_parameter("autostart", True)
+        return None, str(error)
+
+
+def run_lifecycle(factory: Callable[[], LifecycleNode], argv: list[str] | None = None) -> int:
+    """Create the node, configure and activate it when its ``autostart`` parameter says so,
+    and spin until shutdown. Returns the process exit status."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = None
+    try:
+        node = factory()
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                node.trigger_activate()
+            else:
+                node.get_logger().error(
+                    "configure failed (see above); staying unconfigured, waiting for a "
+                    "lifecycle manager to retry"
+                )
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
