@@ -195,19 +195,25 @@ def pose(dims: BodyDims, p: PoseParams) -> np.ndarray:
 def reach_posture(
     dims: BodyDims, xy: tuple[float, float], heading: float, target: np.ndarray, hand: str
 ) -> tuple[float, float]:
-    """Least crouch [m] and lean [rad] that bring the ``hand`` shoulder within reach of ``target``.
+    """Least-effort crouch [m] and lean [rad] that bring the ``hand`` shoulder within reach.
 
-    Searches a small grid of postures (lean first, as people do for mid shelves; crouch for low
-    shelves) and returns the first whose shoulder is within 97 % of arm length of the target.
-    Raises ValueError when no posture reaches it (the shopper stands too far away).
+    Effort weighs a 45 degree bow like a crouch of a fifth of the body height, so people bow
+    for middle shelves and bend their knees as well for the bottom one. Raises ValueError when
+    no posture reaches ``target`` (the shopper stands too far away).
     """
     reach = 0.97 * dims.arm_reach
     side = 0 if hand == "left" else 1
+    best: tuple[float, float, float] | None = None
     for crouch in np.linspace(0.0, 0.32 * dims.height_m, 9):
         for lean in np.radians(np.arange(0.0, 71.0, 5.0)):
+            effort = float(lean) / math.radians(45.0) + float(crouch) / (0.2 * dims.height_m)
+            if best is not None and effort >= best[0]:
+                continue
             p = PoseParams(xy=xy, heading=heading, crouch=float(crouch), lean=float(lean))
             if np.linalg.norm(shoulders(dims, p)[side] - target) <= reach:
-                return float(crouch), float(lean)
-    raise ValueError(
-        f"target {np.round(target, 3).tolist()} is out of reach from {np.round(xy, 3).tolist()}"
-    )
+                best = (effort, float(crouch), float(lean))
+    if best is None:
+        raise ValueError(
+            f"target {np.round(target, 3).tolist()} is out of reach from {np.round(xy, 3).tolist()}"
+        )
+    return best[1], best[2]

@@ -19,7 +19,7 @@ from go_common.core.store import StoreModel, load_store
 from go_sensors.core.loadcells import ChannelFault, LoadCellBatch, LoadCellModel
 from go_sensors.core.plan import Plan, Planner, resolve_target
 from go_sensors.core.scenario import Scenario, ScenarioError, load_scenario
-from go_sensors.core.truth import ExpectedReceipt, GateCrossing, TruthEvent
+from go_sensors.core.truth import ExpectedReceipt, GateCrossing, TruthEvent, to_json, track_json
 from go_sensors.core.world import WorldState
 
 LOGGER = logging.getLogger(__name__)
@@ -181,3 +181,32 @@ class Simulator:
         n = round(total / step_s)
         for k in range(1, n + 1):
             yield self.step(k * step_s)
+
+
+def meta_record(sim: Simulator) -> dict[str, object]:
+    """First ground-truth record of a run: what was simulated, and who shopped on which session."""
+    return {
+        "type": "meta",
+        "store": sim.store.store_id,
+        "scenario": sim.scenario.name,
+        "seed": sim.seed,
+        "duration": sim.duration,
+        "sessions": {k: list(v) for k, v in sim.plan.sessions.items()},
+        "cameras": sorted(sim.store.cameras),
+        "camera_dropouts": [
+            {"camera": c, "start": t0, "end": t1 if np.isfinite(t1) else None}
+            for c, t0, t1 in sim.camera_faults
+        ],
+    }
+
+
+def step_records(step: SimStep, with_tracks: bool = True) -> list[dict[str, object]]:
+    """Ground-truth JSON records of one step: gate crossings, events, receipts, then tracks."""
+    records = [to_json(g) for g in step.gate_events]
+    records += [to_json(e) for e in step.events]
+    records += [to_json(r) for r in step.receipts]
+    if with_tracks:
+        records += [
+            track_json(step.t, tr.person_id, tr.session, tr.keypoints) for tr in step.tracks
+        ]
+    return records
