@@ -30,6 +30,9 @@ def test_exit_with_token_finalises_after_the_grace() -> None:
     assert [s.session_id for s in book.due(5.3)] == ["tok"]
     ghost = book.exit_scan(GateObservation("out", "exit", 6.0, "ghost"))
     assert ghost.session is None and "without an entry" in ghost.diagnostic
+    book.close("tok")
+    nobody = book.exit_scan(GateObservation("out", "exit", 7.0))
+    assert nobody.session is None and "no open session" in nobody.diagnostic
 
 
 def test_anonymous_exits_close_a_lone_untracked_group_when_all_left() -> None:

@@ -222,6 +222,10 @@ class SessionBook:
             if session.anonymous_exits >= session.group_size:
                 self._mark_exit(session, obs.t)
             return GateOutcome(session, changed=True)
+        if not self.open_sessions():
+            return GateOutcome(
+                None, diagnostic=f"exit without an entry at gate '{obs.gate_id}': no open session"
+            )
         if not blind:
             # Tracked sessions leave through their tracks' exits; nothing to do here.
             return GateOutcome(None)
