@@ -181,11 +181,13 @@ def test_vision_separates_equal_weight_lookalikes(attributor: Attributor) -> Non
     without = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [], {}, {})
     seen = EvidenceItem("ev1", "cam_b", 10.9, 0, {"yog_b": 0.9, "yog_a": 0.05}, bin_id="b1")
     far = EvidenceItem("ev2", "cam_b", 10.9, 0, {"yog_a": 1.0}, position=np.array([5.0, 5, 1]))
+    in_hand = EvidenceItem("ev4", "cam_c", 11.0, 0, {"yog_b": 0.8}, position=in_bin("b1") + 0.7)
     late = EvidenceItem("ev3", "cam_b", 30.0, 0, {"yog_a": 1.0}, bin_id="b1")
-    withv = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [seen, far, late], {}, {})
+    evidence = [seen, far, late, in_hand]
+    withv = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], evidence, {}, {})
     assert without.needs_review  # a coin toss between look-alikes is not a decision
     assert withv.events[0].sku == "yog_b" and not withv.needs_review
-    assert withv.evidence_ids == ("ev1",)
+    assert withv.evidence_ids == ("ev1",)  # in_hand is 1.2 m from the wrist: not this hand
     assert "ev1" in withv.events[0].evidence_ids and "cam_b" in withv.events[0].camera_ids
 
 
@@ -255,3 +257,12 @@ def test_several_products_in_one_reach_give_one_cart_event_each(attributor: Attr
     result = attributor.attribute(pick("b1", 10.0, 10.8, mixed, -2040.0), [a], [], {}, {})
     assert [(e.sku, e.quantity) for e in result.events] == [("yog_a", 1), ("yog_c", 2)]
     assert len({e.event_id for e in result.events}) == 2
+
+
+def test_evidence_seen_in_the_hand_after_the_reach_counts(attributor: Attributor) -> None:
+    hyps = (WeightHypothesis((("yog_a", 1),), 0.49), WeightHypothesis((("yog_b", 1),), 0.49))
+    away = np.array([2.0, 1.1, 1.2])  # the hand carries the item towards the aisle
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.0, in_bin("b1")), (11.0, 12.0, away)]))
+    held = EvidenceItem("ev7", "cam_c", 11.5, 0, {"yog_b": 0.9}, position=away + 0.05)
+    result = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [held], {}, {})
+    assert result.evidence_ids == ("ev7",) and result.events[0].sku == "yog_b"

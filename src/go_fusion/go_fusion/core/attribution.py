@@ -275,9 +275,17 @@ class Attributor:
     # ---- products -------------------------------------------------------------------------
 
     def relevant_evidence(
-        self, obs: ShelfObservation, evidence: Sequence[EvidenceItem], window_s: float
+        self,
+        obs: ShelfObservation,
+        evidence: Sequence[EvidenceItem],
+        window_s: float,
+        wrists: Sequence[WristSample] = (),
     ) -> list[EvidenceItem]:
-        """Evidence seen near the event's bins within [t_start - window, t_end + window]."""
+        """Evidence within [t_start - window, t_end + window] near the event's bins or a hand.
+
+        Near: the evidence names one of the bins, or its position is within
+        ``evidence_radius_m`` of the reach volume or of a candidate's wrist seen within 0.5 s.
+        """
         box_min, box_max = self._reach_box(obs.bin_ids or (obs.bin_id,))
         bins = set(obs.bin_ids) | {obs.bin_id}
         kept = []
@@ -287,10 +295,16 @@ class Attributor:
             if e.bin_id and e.bin_id in bins:
                 kept.append(e)
                 continue
-            if e.position is not None and np.all(np.isfinite(e.position)):
-                gap = np.maximum(0.0, np.maximum(box_min - e.position, e.position - box_max))
-                if float(np.linalg.norm(gap)) <= self.config.evidence_radius_m:
-                    kept.append(e)
+            if e.position is None or not np.all(np.isfinite(e.position)):
+                continue
+            radius = self.config.evidence_radius_m
+            gap = np.maximum(0.0, np.maximum(box_min - e.position, e.position - box_max))
+            near_hand = any(
+                abs(w.t - e.t) <= 0.5 and float(np.linalg.norm(w.position - e.position)) <= radius
+                for w in wrists
+            )
+            if float(np.linalg.norm(gap)) <= radius or near_hand:
+                kept.append(e)
         return kept
 
     def _vision_factor(self, skus: Sequence[str], evidence: Sequence[EvidenceItem]) -> float:
@@ -370,7 +384,8 @@ class Attributor:
         cfg = self.config
         kind = KIND_PICK if obs.delta_g < 0 else KIND_RETURN
         window = cfg.edge_window_s + cfg.max_gap_s
-        ev = self.relevant_evidence(obs, evidence, window)
+        hands = [w for c in candidates for w in c.wrists]
+        ev = self.relevant_evidence(obs, evidence, window, hands)
         ev_ids = tuple(e.evidence_id for e in ev)
         shoppers = self.score_shoppers(obs, candidates)
         if not shoppers:
