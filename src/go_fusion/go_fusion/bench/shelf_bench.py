@@ -35,6 +35,8 @@ from go_fusion.core.hypotheses import (
 )
 from go_fusion.core.shelf_events import (
     STATE_DRIFT,
+    STATE_SETTLED,
+    STATE_UNSETTLED,
     ShelfEventConfig,
     ShelfEventCore,
     ShelfEventDetector,
@@ -66,11 +68,17 @@ class World:
     neighbours: dict[str, tuple[str, ...]]
 
 
-def make_world(rng: np.random.Generator, n_bins: int, n_skus: int) -> World:
-    """Catalogue weights log-uniform 30-1200 g, real weights 5-20 % off; 30 % mixed bins."""
+def make_world(
+    rng: np.random.Generator,
+    n_bins: int,
+    n_skus: int,
+    catalogue_error: tuple[float, float] = (0.05, 0.20),
+) -> World:
+    """Catalogue weights log-uniform 30-1200 g, real weights off by catalogue_error (relative,
+    either sign); 30 % of bins hold two SKUs."""
     skus = [f"sku{i:03d}" for i in range(n_skus)]
     unit = np.exp(rng.uniform(math.log(30.0), math.log(1200.0), n_skus))
-    off = rng.uniform(0.05, 0.20, n_skus) * rng.choice([-1.0, 1.0], n_skus)
+    off = rng.uniform(*catalogue_error, n_skus) * rng.choice([-1.0, 1.0], n_skus)
     catalogue = {s: (float(u), float(max(0.5, 0.015 * u))) for s, u in zip(skus, unit, strict=True)}
     real = {s: float(u * (1.0 + o)) for s, u, o in zip(skus, unit, off, strict=True)}
     bins = [f"s{i // BINS_PER_SHELF:02d}_b{i % BINS_PER_SHELF}" for i in range(n_bins)]
@@ -182,15 +190,22 @@ def make_scenario(
 
 def run_detector(
     t: np.ndarray, grams: dict[str, np.ndarray], world: World, config: ShelfEventConfig
-) -> list[ShelfEventCore]:
-    """Feed the scenario as one scan of every bin per message of 6 samples."""
+) -> tuple[list[ShelfEventCore], list[float]]:
+    """Feed the scenario as one scan of every bin per message of 6 samples.
+
+    Returns the events and, for each, the stamp [s] of the last sample fed when it came out.
+    """
     bins = list(grams)
     mat = np.stack([grams[b] for b in bins], axis=1)
     det = ShelfEventDetector(config, bins, world.neighbours)
-    events = []
+    events: list[ShelfEventCore] = []
+    released: list[float] = []
     for i in range(0, len(t), 6):
-        events += det.add_samples(bins, t[i : i + 6], mat[i : i + 6])
-    return events + det.flush()
+        new = det.add_samples(bins, t[i : i + 6], mat[i : i + 6])
+        events += new
+        released += [float(t[min(i + 5, len(t) - 1)])] * len(new)
+    tail = det.flush()
+    return events + tail, released + [float(t[-1])] * len(tail)
 
 
 def score(
@@ -281,17 +296,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cost-bins", type=int, default=400)
     p.add_argument("--cost-seconds", type=float, default=20.0)
+    p.add_argument(
+        "--catalogue-error",
+        type=float,
+        nargs=2,
+        default=(0.05, 0.20),
+        metavar=("LO", "HI"),
+        help="relative catalogue unit-weight error range",
+    )
     p.add_argument("--json", type=Path, help="also write the summary here")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    world = make_world(rng, args.bins, max(10, args.bins))
-    duration = 6.0 * args.events / args.bins + 10.0
+    world = make_world(rng, args.bins, max(10, args.bins), tuple(args.catalogue_error))
+    duration = 9.3 * args.events / args.bins + 10.0  # about 1 event in 9.3 s per bin lands
     t, grams, refs = make_scenario(rng, world, duration)
-    events = run_detector(t, grams, world, ShelfEventConfig())
+    events, released = run_detector(t, grams, world, ShelfEventConfig())
+    settled = [(e, r) for e, r in zip(events, released, strict=True) if e.state == STATE_SETTLED]
+    confirm = np.array([e.t_detect - e.t_end for e, _ in settled] or [math.nan])
+    hold = np.array([r - e.t_detect for e, r in settled] or [math.nan])
     summary = {
         "catalogue_weights": score(refs, events, world, learn=False),
         "learned_unit_weights": score(refs, events, world, learn=True),
         "drift_events": sum(e.state == STATE_DRIFT for e in events),
+        "unsettled_events": sum(e.state == STATE_UNSETTLED for e in events),
+        "events_by_kind": {
+            k: sum(r.kind == k for r in refs) for k in sorted({r.kind for r in refs})
+        },
+        "latency_s": {
+            "settle_to_confirm_p50": float(np.median(confirm)),
+            "settle_to_confirm_p95": float(np.percentile(confirm, 95)),
+            "confirm_to_release_p50": float(np.median(hold)),
+            "confirm_to_release_p95": float(np.percentile(hold, 95)),
+        },
         "cost": measure_cost(rng, args.cost_bins, args.cost_seconds),
     }
     text = json.dumps(summary, indent=2, sort_keys=True)

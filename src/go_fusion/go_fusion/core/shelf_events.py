@@ -90,8 +90,8 @@ class ShelfEventConfig:
     smooth_samples: int = 4  # samples in the smoothed trigger
     min_trigger_g: float = 2.0  # [g] a change never starts below this
     settle_window_s: float = 0.5  # [s] the weight must be still this long to count as settled
-    settle_sigma: float = 2.0  # window spread allowed, in noise sd
-    settle_trend_sigma: float = 4.0  # window trend allowed, in sd of the half-window means
+    settle_sigma: float = 1.5  # window spread allowed, in noise sd (hand jitter exceeds it)
+    settle_trend_sigma: float = 3.0  # window trend allowed, in sd of the half-window means
     min_settle_samples: int = 3  # samples in a settle window, at least
     unsettled_timeout_s: float = 8.0  # [s] a change not settled by then is STATE_UNSETTLED
     min_event_g: float = 5.0  # [g] smallest delta reported as an event
@@ -103,6 +103,7 @@ class ShelfEventConfig:
     drift_max_rate_g_s: float = 5.0  # [g/s] an unsettled clean ramp slower than this is drift
     merge_start_tol_s: float = 0.6  # [s] neighbours' changes starting this close ...
     merge_end_tol_s: float = 0.3  # [s] ... and settling this close are one item (one event)
+    settle_band_frac: float = 0.05  # t_end: first sample within this share of |delta| (or 3 sd)
     merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
     max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
     max_gap_s: float = 1.0  # [s] a gap longer than this resets the noise differencing
@@ -141,6 +142,7 @@ class ShelfEventConfig:
             "drift_max_rate_g_s",
             "merge_start_tol_s",
             "merge_end_tol_s",
+            "settle_band_frac",
             "merge_hold_s",
             "max_hold_s",
         )
@@ -722,17 +724,33 @@ class ShelfEventDetector:
             return False
         m = float(np.median(a.xs[lo:]))
         after_var = self._sd2[b] * math.pi / (2.0 * n)
-        j = a.lo
-        while j > 1 and abs(a.xs[j - 1] - m) <= 3.0 * sd + q:
-            j -= 1
         delta = m - a.pre_level
+        # t_end: where the signal came within a band of the new level; the share of |delta| makes
+        # it the same point of the motion on two bins that one item rests across
+        band = max(3.0 * sd + q, cfg.settle_band_frac * abs(delta))
+        # (mean of 3 samples so one jitter spike does not end the walk)
+        j = a.lo
+        mr = m - a.pre_level
+        while j > 3 and abs((a.cs[j] - a.cs[j - 3]) / 3.0 - mr) <= band:
+            j -= 1
         var = a.pre_var + after_var + q**2 / 6.0 + cfg.delta_sd_floor_g**2
         sdd = math.sqrt(var)
         major = abs(delta) >= max(cfg.min_event_g, cfg.event_sigma * sdd) or a.provisional
         minor = abs(delta) >= max(cfg.min_minor_g, cfg.minor_sigma * sdd)
         if major or minor:
             self._pending.append(
-                _Raw(b, a.t_start, a.ts[j], t, delta, var, major, a.nan, a.peak, a.provisional)
+                _Raw(
+                    b,
+                    a.t_start,
+                    a.ts[j],
+                    t,
+                    delta,
+                    var,
+                    major,
+                    a.nan,
+                    a.peak,
+                    a.provisional,
+                )
             )
         del self._active[b]
         self._to_idle(b, t, m, after_var, a.xs[-1])
@@ -910,7 +928,17 @@ class ShelfEventDetector:
                 if diff * sign <= max(cfg.min_minor_g, cfg.minor_sigma * math.sqrt(var)):
                     continue
                 group.append(
-                    _Raw(nb, r.t_start, r.t_end, r.t_detect, diff, var, False, 0, abs(diff))
+                    _Raw(
+                        nb,
+                        r.t_start,
+                        r.t_end,
+                        r.t_detect,
+                        diff,
+                        var,
+                        False,
+                        0,
+                        abs(diff),
+                    )
                 )
                 members.add(nb)
                 after_var = self._sd2[nb] * math.pi / (2.0 * after.size)
