@@ -399,3 +399,12 @@ def test_partial_camera_sets_take_over_when_a_camera_goes_silent() -> None:
     assert [sorted(g) for _, g in out][-1] == ["a", "b"]
     assert all(stamp < 3.0 for stamp, g in out if len(g) == 1)
     assert sets.add("a", 1.0, "old") == []
+
+
+def test_finish_releases_held_changes_at_the_end_of_a_recording(model) -> None:
+    pipe = FusionPipeline.for_store(model)
+    assert pipe.tracker is not None  # every camera of the store
+    run(pipe, [(1.0, "gate", entry("hal", 1.0))], cells(0.0, 5.45, {B1: [(5.0, -1040.0)]}))
+    assert pipe.carts.get("hal").contents() == {}  # type: ignore[union-attr]
+    out = pipe.finish(6.0)
+    assert [(e.sku, e.session_id) for e in out.cart_events + out.review_events] == [(YOG, "hal")]

@@ -13,6 +13,18 @@ shelf events not yet attributed and the receipts (those written but maybe not pu
 from :meth:`FusionPipeline.unpublished_receipts`). Cart events and receipts carry deterministic
 ids, and the books refuse an id twice, so a restart never adds an item or a receipt twice.
 
+Offline use (the evaluation)::
+
+    pipe = FusionPipeline.for_store(load_store("small"))      # all cameras, journal in memory
+    out = pipe.add_gate_event(GateObservation("entry", "entry", t, token, group_size))
+    out = pipe.add_people(t, {cam: CameraPeople(...), ...})   # one synchronised camera set
+    out = pipe.add_load_cells(board_id, channel_ids, t0, period, grams, status)
+    out = pipe.add_product_evidence([EvidenceItem(...), ...])
+    out = pipe.finish(t_end)                                  # end of the recording
+    out.receipts, out.cart_events, out.review_events, ...     # per call; or pipe.receipts
+
+Session ids are the app tokens (``"<token>~2"`` on a second visit), as in the tracker.
+
 Attribution waits until the tracks cover the event window (``t_end + edge_window_s``) or until
 ``track_wait_s`` of load-cell time has passed, so cameras that lag the scales are not ignored.
 """
@@ -37,6 +49,7 @@ from go_fusion.core.attribution import (
     WeightHypothesis,
     WristSample,
 )
+from go_fusion.core.cameras import FusionCamera
 from go_fusion.core.cart import KIND_PICK, CartBook, CartEventRecord
 from go_fusion.core.checkout import (
     ENTRY,
@@ -59,7 +72,7 @@ from go_fusion.core.shelf_events import (
     ShelfEventDetector,
     neighbours_from_boxes,
 )
-from go_fusion.core.store_view import StoreView
+from go_fusion.core.store_view import StoreView, store_view_from_model
 from go_fusion.core.tracking import GateArea, GateEvent, GateKind
 
 LOGGER = logging.getLogger(__name__)
@@ -297,6 +310,26 @@ class FusionPipeline:
             self.carts.close(receipt.session_id)
         elif type_ == "receipt_published":
             self._published.add(data["receipt_id"])
+
+    @classmethod
+    def for_store(
+        cls, model: Any, config: FusionConfig | None = None, journal: Journal | None = None
+    ) -> FusionPipeline:
+        """A pipeline for a ``go_common.core.store.StoreModel`` with all of its cameras."""
+        cameras = [FusionCamera.from_store_camera(c) for _, c in sorted(model.cameras.items())]
+        return cls(store_view_from_model(model), config, journal, cameras=cameras)
+
+    def finish(self, t: float) -> FusionOutput:
+        """End of a recording at sensor time t [s]: release held shelf changes, attribute every
+        pending event and issue the receipts that are due (sessions still open stay open)."""
+        out = FusionOutput()
+        for ev in self.detector.flush():
+            out.extend(self._on_shelf_event(ev))
+        self._tick(t)
+        for event_id in sorted(self._pending_events, key=lambda e: self._pending_events[e].t_end):
+            out.extend(self._attribute(self._pending_events[event_id]))
+        out.extend(self._advance())
+        return out
 
     def set_cameras(self, cameras: Sequence[Any]) -> None:
         """Set or replace the calibrated cameras (creates the tracker on first use)."""
