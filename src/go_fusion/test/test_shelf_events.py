@@ -304,3 +304,16 @@ def test_neighbours_from_boxes_links_touching_bins_on_one_shelf() -> None:
     }
     n = neighbours_from_boxes(boxes, gap_m=0.03)
     assert n == {"s1_b1": ("s1_b2",), "s1_b2": ("s1_b1",), "s1_b3": (), "s2_b1": ()}
+
+
+def test_absurd_readings_are_dropouts_and_reset_forgets_state() -> None:
+    t = stamps(10.0)
+    x = bin_signal(t, changes=[Change(5.0, 0.5, -200.0)], rng=np.random.default_rng(18))
+    x[[50, 200, 400]] = [1e9, -1e12, 5e6]
+    events, det = run({"a": x}, t)
+    assert [round(e.delta_g, -1) for e in events] == [-200.0]
+    assert det.health()["a"].nan_samples == 3
+    det.reset()
+    assert det.health()["a"].mode == "warmup" and det.bin_ids == ("a",)
+    assert det.add_samples(["a"], t[:10], x[:10, None]) == []  # earlier stamps accepted again
+    assert det.health()["a"].late_samples == 0

@@ -107,6 +107,7 @@ class ShelfEventConfig:
     merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
     max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
     max_gap_s: float = 1.0  # [s] a gap longer than this resets the noise differencing
+    max_abs_g: float = 200_000.0  # [g] readings beyond +-this are absurd: counted as dropouts
     history_samples: int = 256  # samples kept per bin to find a neighbour's untriggered share
     probe_before_s: float = 1.0  # [s] of a neighbour's history before the change used as its level
 
@@ -125,6 +126,7 @@ class ShelfEventConfig:
             "unsettled_timeout_s",
             "event_sigma",
             "max_gap_s",
+            "max_abs_g",
         )
         for name in positive:
             value = getattr(self, name)
@@ -356,6 +358,15 @@ class ShelfEventDetector:
             self._index_cache[key] = idx
         return idx
 
+    def reset(self) -> None:
+        """Forget every level, change and held event (bins and neighbours stay): e.g. after the
+        replayed clock jumped back. Bins warm up again."""
+        self._cap = 0
+        self._alloc(max(64, len(self._names)))
+        self._active.clear()
+        self._warm.clear()
+        self._pending.clear()
+
     @property
     def bin_ids(self) -> tuple[str, ...]:
         """Every bin known to the detector, in registration order."""
@@ -395,6 +406,7 @@ class ShelfEventDetector:
         idx = self._indices(bin_ids)
         t_arr = np.asarray(stamps, dtype=float).reshape(-1)
         g_arr = np.asarray(grams, dtype=float)
+        g_arr = np.where(np.abs(g_arr) <= self.config.max_abs_g, g_arr, np.nan)  # NaN stays NaN
         if g_arr.ndim == 1 and len(idx) == 1 and g_arr.shape[0] == t_arr.shape[0]:
             g_arr = g_arr.reshape(-1, 1)
         if g_arr.ndim == 1 and t_arr.shape[0] == 1:
@@ -659,7 +671,7 @@ class ShelfEventDetector:
             xs.insert(0, xx)
         ts.append(t)
         xs.append(x)
-        t_start = min(ts[0], self._onset(b, t, level, sd, 1.0 if x > level else -1.0))
+        t_start = float(min(ts[0], self._onset(b, t, level, sd, 1.0 if x > level else -1.0)))
         a = _Active(t_start, level, float(self._level_var[b]), [], [])
         for tt, xx in zip(ts, xs, strict=True):
             a.push(tt, xx)
