@@ -12,12 +12,26 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo
 
 from go_common import qos, topics
-from go_common.conversions import seconds_to_stamp
+from go_common.conversions import camera_info_msg, seconds_to_stamp
 from go_common.core.store import load_store
+from go_common.core.tf_tree import calibration_from_store
+from go_common.tf_tree import StaticTransformBroadcaster, calibration_transforms
 from go_fusion.nodes.fusion_node import FusionNode
-from go_msgs.msg import Cart, CartEvent, GateEvent, LoadCellBoard, Receipt
+from go_msgs.msg import (
+    Bin,
+    Cart,
+    CartEvent,
+    Catalogue,
+    Gate,
+    GateEvent,
+    LoadCellBoard,
+    Product,
+    Receipt,
+    StoreLayout,
+)
 from go_msgs.srv import GetCart, RecordReview
 
 pytestmark = pytest.mark.ros
@@ -28,12 +42,12 @@ YOG_BIN = "g1_xp_s1_b1"  # Arla-Natural-Yoghurt, 1040 g, 23.95 SEK
 class Harness:
     """A fusion node and a test node on one private context, spun by hand."""
 
-    def __init__(self, journal: Path) -> None:
+    def __init__(self, journal: Path, store: str = "small") -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         overrides = [
-            Parameter("store", value="small"),
+            Parameter("store", value=store),
             Parameter("journal_path", value=str(journal)),
             Parameter("advance_when_idle", value=False),
         ]
@@ -172,3 +186,68 @@ def test_restarted_node_keeps_the_cart_and_issues_the_receipt_once(tmp_path: Pat
         assert len(second.receipts) == 1
     finally:
         second.close()
+
+
+def layout_messages() -> tuple[StoreLayout, Catalogue]:
+    """The "small" store as the latched store/layout and store/catalogue topics carry it."""
+    model = load_store("small")
+    layout = StoreLayout(store_id="small", camera_ids=sorted(model.cameras))
+    layout.header.frame_id = topics.STORE_FRAME
+    for b in model.bins.values():
+        m = Bin(bin_id=b.bin_id, shelf_id=b.shelf_id, skus=list(model.bin_skus(b.bin_id)))
+        m.pose.position.x, m.pose.position.y, m.pose.position.z = (float(v) for v in b.center)
+        m.size.x, m.size.y, m.size.z = (float(v) for v in b.size)
+        layout.bins.append(m)
+    for g in model.gates.values():
+        gate = Gate(
+            gate_id=g.gate_id, kind=Gate.KIND_ENTRY if g.kind == "entry" else Gate.KIND_EXIT
+        )
+        gate.min_corner.x, gate.min_corner.y = g.min_xy
+        gate.max_corner.x, gate.max_corner.y = g.max_xy
+        layout.gates.append(gate)
+    catalogue = Catalogue(currency=model.currency)
+    catalogue.products = [
+        Product(
+            sku=p.sku,
+            name=p.name,
+            price=p.price,
+            unit_weight_g=p.unit_weight_g,
+            unit_weight_sd_g=p.unit_weight_sd_g,
+        )
+        for p in model.products.values()
+    ]
+    return layout, catalogue
+
+
+def test_store_from_latched_topics_and_cameras_from_camera_info_and_tf_static(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path / "journal.jsonl", store="")
+    try:
+        layout, catalogue = layout_messages()
+        h.peer.create_publisher(StoreLayout, topics.STORE_LAYOUT, qos.STATE).publish(layout)
+        h.peer.create_publisher(Catalogue, topics.STORE_CATALOGUE, qos.STATE).publish(catalogue)
+        calibrations = calibration_from_store(load_store("small"))
+        broadcaster = StaticTransformBroadcaster(h.peer)
+        broadcaster.send_transform(calibration_transforms(calibrations))
+        info_pubs = {
+            cam: h.peer.create_publisher(CameraInfo, topics.camera_info(cam), qos.SENSOR)
+            for cam in calibrations
+        }
+        h.start()
+        for _ in range(50):
+            h.spin(2)
+            if h.fusion.pipeline is not None:
+                break
+        assert h.fusion.pipeline is not None and h.fusion.store is not None
+        assert h.fusion.store.store_id == "small" and h.fusion.store.currency == "SEK"
+        for _ in range(50):
+            for cam, pub in info_pubs.items():
+                pub.publish(camera_info_msg(calibrations[cam]))
+            h.spin(3)
+            if h.fusion.pipeline.tracker is not None and len(h.fusion.pipeline.tracker.rig) == 2:
+                break
+        assert h.fusion.pipeline.tracker is not None
+        assert sorted(h.fusion.pipeline.tracker.rig.ids) == ["cam_back", "cam_front"]
+    finally:
+        h.close()

@@ -43,6 +43,7 @@ from go_fusion.core.markers import ShopperView, bin_change_markers, layout_marke
 from go_fusion.core.markers import cart_summary as summary_text
 from go_fusion.core.pipeline import (
     ERROR,
+    WARN,
     Diagnostic,
     FusionConfig,
     FusionOutput,
@@ -164,6 +165,7 @@ class FusionNode(LifecycleNode):
         self._sync: ApproximateTimeSynchronizer | None = None
         self._partial: PartialSets | None = None
         self._tf: StaticTransformBuffer | None = None
+        self._active = False
         self.latencies: dict[str, list[float]] = {"cart": [], "receipt": []}
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -220,7 +222,24 @@ class FusionNode(LifecycleNode):
             sub(ProductEvidenceArray, topics.PERCEPTION_PRODUCTS, self._on_products, qos.EVENTS),
         ]
         self._tf = StaticTransformBuffer(self)
-        for cam in self._camera_ids():
+        self._active = True
+        if self.pipeline is not None:
+            self._subscribe_cameras()
+        self._timers = [
+            self.create_timer(0.05, self._on_idle_tick),
+            self.create_timer(1.0 / cfg.marker_rate_hz, self._publish_markers),
+            self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics),
+        ]
+        if self.pipeline is not None:
+            self._republish_receipts()
+        return result
+
+    def _subscribe_cameras(self) -> None:
+        """CameraInfo and people of every camera (once the store, hence the cameras, is known)."""
+        cfg = self.config
+        sub = self.create_subscription
+        cams = self._camera_ids()
+        for cam in cams:
             self._inputs.append(
                 sub(
                     CameraInfo,
@@ -229,7 +248,6 @@ class FusionNode(LifecycleNode):
                     qos.SENSOR,
                 )
             )
-        cams = self._camera_ids()
         self._partial = PartialSets(cfg.slop_s, cfg.partial_set_after_s, cfg.sync_queue_size)
         if len(cams) >= 2:
             self._sync = ApproximateTimeSynchronizer(
@@ -248,17 +266,10 @@ class FusionNode(LifecycleNode):
                     qos.EVENTS,
                 )
             )
-        self._timers = [
-            self.create_timer(0.05, self._on_idle_tick),
-            self.create_timer(1.0 / cfg.marker_rate_hz, self._publish_markers),
-            self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics),
-        ]
-        if self.pipeline is not None:
-            self._republish_receipts()
-        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the inputs and timers (state and journal stay)."""
+        self._active = False
         for s in self._inputs:
             self.destroy_subscription(s)
         self._inputs = []
@@ -340,7 +351,8 @@ class FusionNode(LifecycleNode):
         except ValueError as error:
             self._diag(Diagnostic(ERROR, "store", str(error)))
             return
-        if self._start_pipeline(store) and self._pubs:
+        if self._start_pipeline(store) and self._active:
+            self._subscribe_cameras()
             self._republish_receipts()
 
     def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
@@ -363,7 +375,8 @@ class FusionNode(LifecycleNode):
                 distortion_model=msg.distortion_model,
             )
         except (ValueError, CameraModelError) as error:
-            self._diag(Diagnostic(ERROR, "camera_info", f"camera '{cam}': {error}"))
+            # Most often /tf_static has not arrived yet; the next CameraInfo tries again.
+            self._diag(Diagnostic(WARN, "camera_info", f"camera '{cam}': {error}"))
             return
         self._infos[cam] = msg
         self._model_cameras[cam] = camera
