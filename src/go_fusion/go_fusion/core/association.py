@@ -36,6 +36,8 @@ NUM_KEYPOINTS = 17
 LEFT_WRIST = 9
 RIGHT_WRIST = 10
 TORSO = np.array([5, 6, 11, 12])  # shoulders and hips: the most stable joints of a walking person
+# COCO index of each joint's mirror image (left <-> right).
+FLIP = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15])
 # Heights [m] each COCO joint can take for an adult standing, walking, reaching or bending to a
 # low shelf: head, shoulders, elbows, wrists, hips, knees, ankles.
 # fmt: off
@@ -292,6 +294,11 @@ def assign_to_anchors(
     dist = norm2(proj - batch.normalized[dets]) * np.maximum(depth, 0.0)
     ok = batch.valid[dets] & anchor_valid[pa] & (depth > 0.1)
     cost = _robust_mean(dist, ok, batch.scores[dets], config)
+    # A person who turned round (or a detector that swapped left and right) matches the
+    # mirrored anchor: compare with left and right joints exchanged too and keep the better.
+    flip_ok = batch.valid[dets] & anchor_valid[pa][:, FLIP] & (depth[:, FLIP] > 0.1)
+    flipped = norm2(proj[:, FLIP] - batch.normalized[dets]) * np.maximum(depth[:, FLIP], 0.0)
+    cost = np.minimum(cost, _robust_mean(flipped, flip_ok, batch.scores[dets], config))
     keep = cost < config.anchor_gate_m
     dets, pa, pc, cost = dets[keep], pa[keep], pc[keep], cost[keep]
     # Pairs whose detection and (camera, anchor) appear in no other pair need no assignment.
