@@ -486,10 +486,17 @@ class ShelfEventDetector:
         if not (fresh and np.all(np.diff(t) > 0.0)):
             return False
         idle = self._mode[idx_all] == _IDLE
-        idx = idx_all[idle]
-        x = x_all[:, idle]
+        all_idle = bool(idle.all())
+        # a board's bins registered in channel order are contiguous: slices are much cheaper
+        first, last = int(idx_all[0]), int(idx_all[-1])
+        contiguous = last - first + 1 == idx_all.size and bool(np.all(np.diff(idx_all) == 1))
+        sel_all = slice(first, last + 1) if contiguous else idx_all
+        idx = idx_all if all_idle else idx_all[idle]
+        sel = sel_all if all_idle else idx
+        x = x_all if all_idle else x_all[:, idle]
         if not np.all(np.isfinite(x)):
             return False
+        idx = sel  # from here on only used to index per-bin arrays
         level = self._level[idx]
         sd2 = self._sd2[idx]
         sd = np.sqrt(sd2)
@@ -497,8 +504,15 @@ class ShelfEventDetector:
         band1 = np.maximum(cfg.trigger_sigma * sd, cfg.min_trigger_g)
         if np.any(np.abs(r) > band1):
             return False
-        order = (self._tail_pos[idx][:, None] + np.arange(k)) % k
-        tail = self._tail_x[idx[:, None], order].T  # (k, C) oldest first
+        ordered = not self._tail_pos[idx].any()  # the last block left the tail in time order
+        if ordered:
+            tail = self._tail_x[idx].T  # (k, C) oldest first
+            tail_t = self._tail_t[idx].T
+        else:
+            rows = np.arange(self._n)[idx][:, None]
+            order = (self._tail_pos[idx][:, None] + np.arange(k)) % k
+            tail = self._tail_x[rows, order].T
+            tail_t = self._tail_t[rows, order].T
         seq = np.concatenate([tail, x], axis=0)
         fin = np.isfinite(seq)
         csum = np.cumsum(np.where(fin, seq, 0.0), axis=0)
@@ -529,28 +543,33 @@ class ShelfEventDetector:
         b = np.where(ok, np.clip(dt / cfg.noise_tau_s, 0.0, 1.0), 0.0)
         new = sd2 + (b * (0.5 * dd**2 - sd2)).sum(axis=0)
         self._sd2[idx] = np.clip(new, self._floor_sd2(), cfg.max_noise_sd_g**2)
-        tt = np.concatenate(
-            [self._tail_t[idx[:, None], order].T, np.broadcast_to(t[:, None], x.shape)]
-        )
+        tt = np.concatenate([tail_t, np.broadcast_to(t[:, None], x.shape)])
         self._tail_x[idx] = seq[-k:].T
         self._tail_t[idx] = tt[-k:].T
         self._tail_pos[idx] = 0
         self._prev_x[idx] = x[-1]
         self._valid_t[idx] = t[-1]
-        self._seen_t[idx_all] = t[-1]
+        self._seen_t[sel_all] = t[-1]
         h = self.config.history_samples
         m = min(n, h)
-        cols = (self._hist_pos[idx_all][:, None] + np.arange(n - m, n)) % h
-        self._hist_x[idx_all[:, None], cols] = x_all[-m:].T
-        self._hist_t[idx_all[:, None], cols] = t[-m:]
-        self._hist_pos[idx_all] = (self._hist_pos[idx_all] + n) % h
+        pos = self._hist_pos[sel_all]
+        p0 = int(pos[0]) + n - m
+        if bool(np.all(pos == pos[0])) and p0 + m <= h:  # same position on the whole board
+            self._hist_x[sel_all, p0 : p0 + m] = x_all[-m:].T
+            self._hist_t[sel_all, p0 : p0 + m] = t[-m:]
+        else:
+            cols = (pos[:, None] + np.arange(n - m, n)) % h
+            self._hist_x[idx_all[:, None], cols] = x_all[-m:].T
+            self._hist_t[idx_all[:, None], cols] = t[-m:]
+        self._hist_pos[sel_all] = (pos + n) % h
         for j in np.flatnonzero(~idle):
             b = int(idx_all[j])
             for i in range(n):
                 self._step_one(b, float(t[i]), float(x_all[i, j]), out)
         drifted = np.abs(self._level[idx] - self._drift_ref[idx]) > cfg.drift_event_g
-        for bb in idx[drifted]:
-            out.append(self._drift_event(int(bb), float(t[-1])))
+        if drifted.any():
+            for bb in np.arange(self._n)[idx][drifted]:
+                out.append(self._drift_event(int(bb), float(t[-1])))
         return True
 
     def _step_one(self, b: int, t: float, x: float, out: list[ShelfEventCore]) -> None:
