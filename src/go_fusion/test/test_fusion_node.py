@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,16 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo
+from visualization_msgs.msg import MarkerArray
 
 from go_common import qos, topics
-from go_common.conversions import camera_info_msg, seconds_to_stamp
+from go_common.conversions import camera_info_msg, seconds_to_stamp, stamp_to_seconds
 from go_common.core.store import load_store
 from go_common.core.tf_tree import calibration_from_store
 from go_common.tf_tree import StaticTransformBroadcaster, calibration_transforms
+from go_fusion.bench.synthetic import render, skeleton
+from go_fusion.core.association import CameraPeople
+from go_fusion.core.cameras import FusionCamera
 from go_fusion.nodes.fusion_node import FusionNode
 from go_msgs.msg import (
     Bin,
@@ -28,8 +33,12 @@ from go_msgs.msg import (
     Gate,
     GateEvent,
     LoadCellBoard,
+    PersonDetection,
+    PersonDetectionArray,
     Product,
     Receipt,
+    ShopperTrackArray,
+    Skeleton3DArray,
     StoreLayout,
 )
 from go_msgs.srv import GetCart, RecordReview
@@ -251,3 +260,69 @@ def test_store_from_latched_topics_and_cameras_from_camera_info_and_tf_static(
         assert sorted(h.fusion.pipeline.tracker.rig.ids) == ["cam_back", "cam_front"]
     finally:
         h.close()
+
+
+def people_message(views: CameraPeople, stamp: float) -> PersonDetectionArray:
+    msg = PersonDetectionArray(camera_id=views.camera_id, image_width=640, image_height=480)
+    msg.header.stamp = seconds_to_stamp(stamp)
+    msg.header.frame_id = topics.camera_optical_frame(views.camera_id)
+    for kp, ks, score in zip(views.keypoints, views.keypoint_scores, views.scores, strict=True):
+        msg.people.append(
+            PersonDetection(
+                score=float(score),
+                keypoints=[float(v) for v in kp.reshape(-1)],
+                keypoint_scores=[float(v) for v in ks],
+            )
+        )
+    return msg
+
+
+@pytest.mark.parametrize("back_dies_at", [None, 1.5])
+def test_synchronised_cameras_give_tracks_skeletons_and_markers(
+    harness: Harness, back_dies_at: float | None
+) -> None:
+    model = load_store("small")
+    cameras = [FusionCamera.from_store_camera(c) for c in model.cameras.values()]
+    people_pubs = {
+        c.camera_id: harness.peer.create_publisher(
+            PersonDetectionArray, topics.camera_people(c.camera_id), qos.EVENTS
+        )
+        for c in cameras
+    }
+    tracks: list[ShopperTrackArray] = []
+    markers: list[MarkerArray] = []
+    skeletons: list[Skeleton3DArray] = []
+    harness.peer.create_subscription(
+        ShopperTrackArray, topics.FUSION_TRACKS, tracks.append, qos.EVENTS
+    )
+    harness.peer.create_subscription(
+        Skeleton3DArray, topics.FUSION_SKELETONS, skeletons.append, qos.EVENTS
+    )
+    harness.peer.create_subscription(MarkerArray, topics.FUSION_MARKERS, markers.append, qos.SENSOR)
+    harness.start()
+    rng = np.random.default_rng(4)
+    harness.gate(GateEvent.KIND_ENTRY, 0.3, "app-7")
+    for k in range(45):  # 3 s at 15 Hz, standing in the entry gate, then stepping in
+        t = 0.2 + k / 15.0
+        joints = skeleton(np.array([2.1, 0.3 + 0.2 * max(0.0, t - 2.0)]), math.pi / 2)
+        views, _ = render(cameras, [joints], t, rng)
+        for cam, v in views.items():
+            if cam == "cam_back" and back_dies_at is not None and t >= back_dies_at:
+                continue  # a dead camera: the synchroniser alone would stop here
+            people_pubs[cam].publish(people_message(v, harness.t0 + t))
+        harness.spin(8)
+    for _ in range(100):  # drain: the node has more callbacks per step than spun above
+        harness.spin(5)
+        if tracks and stamp_to_seconds(tracks[-1].header.stamp) - harness.t0 > 3.0:
+            break
+    assert skeletons and all(s.header.frame_id == "store" for s in skeletons)
+    assert any(len(s.skeletons) == 1 for s in skeletons)
+    bound = [tr for msg in tracks for tr in msg.tracks if tr.session_id == "app-7"]
+    assert bound, "the track born at the entry gate is bound to the scan's session"
+    assert abs(bound[-1].position.x - 2.1) < 0.3 and abs(bound[-1].position.y - 0.5) < 0.4
+    last = max(stamp_to_seconds(msg.header.stamp) for msg in tracks) - harness.t0
+    assert last > 3.0  # tracking went on to the end, with or without the second camera
+    namespaces = {m.ns for msg in markers for m in msg.markers}
+    assert {"gondolas", "bins", "skeletons", "track_ids"} <= namespaces
+    labels = [m.text for msg in markers for m in msg.markers if m.ns == "track_ids"]
+    assert any("app-7" in text for text in labels)
