@@ -220,34 +220,71 @@ class WristHistory:
     right_score: np.ndarray
 
 
-class _WristRing:
-    """Fixed-size ring buffer of wrist samples, ordered by time (appends only move forward)."""
+class _WristStore:
+    """Ring buffers of wrist samples for every track, one slot (row) per track.
 
-    def __init__(self, capacity: int) -> None:
-        self.t = np.zeros(capacity)
-        self.pos = np.full((capacity, 2, 3), np.nan)
-        self.cov = np.full((capacity, 2, 3, 3), np.nan)
-        self.score = np.zeros((capacity, 2))
-        self.head = 0  # next write position
-        self.count = 0
+    All tracks measured at a step are written with one fancy-indexed assignment per array: a
+    per-track buffer object would cost a few microseconds of Python per shopper per step.
+    Samples of one slot are in time order because steps only move forward.
+    """
 
-    def push(self, t: float, pos: np.ndarray, cov: np.ndarray, score: np.ndarray) -> None:
-        i = self.head
-        self.t[i], self.pos[i], self.cov[i], self.score[i] = t, pos, cov, score
-        self.head = (i + 1) % self.t.shape[0]
-        self.count = min(self.count + 1, self.t.shape[0])
+    def __init__(self, capacity: int, slots: int = 16) -> None:
+        self.capacity = capacity
+        self.t = np.zeros((0, capacity))
+        self.pos = np.zeros((0, capacity, 2, 3))
+        self.cov = np.zeros((0, capacity, 2, 3, 3))
+        self.score = np.zeros((0, capacity, 2))
+        self.head = np.zeros(0, dtype=np.int64)  # next write position per slot
+        self.count = np.zeros(0, dtype=np.int64)
+        self._free: list[int] = []
+        self._grow(slots)
 
-    def window(self, t0: float, t1: float) -> np.ndarray:
-        """Ring indices of the samples with t0 <= t <= t1, oldest first."""
-        cap = self.t.shape[0]
-        order = (np.arange(self.count) + self.head - self.count) % cap
-        times = self.t[order]
+    def _grow(self, extra: int) -> None:
+        n, cap = self.t.shape[0], self.capacity
+        self.t = np.concatenate([self.t, np.zeros((extra, cap))])
+        self.pos = np.concatenate([self.pos, np.full((extra, cap, 2, 3), np.nan)])
+        self.cov = np.concatenate([self.cov, np.full((extra, cap, 2, 3, 3), np.nan)])
+        self.score = np.concatenate([self.score, np.zeros((extra, cap, 2))])
+        self.head = np.concatenate([self.head, np.zeros(extra, dtype=np.int64)])
+        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
+        self._free.extend(range(n + extra - 1, n - 1, -1))
+
+    def new_slot(self) -> int:
+        if not self._free:
+            self._grow(max(16, self.t.shape[0]))
+        slot = self._free.pop()
+        self.head[slot] = self.count[slot] = 0
+        return slot
+
+    def release(self, slot: int) -> None:
+        self.count[slot] = 0
+        self._free.append(slot)
+
+    def push(
+        self, slots: np.ndarray, t: float, pos: np.ndarray, cov: np.ndarray, score: np.ndarray
+    ) -> None:
+        """Append one sample at time ``t`` to K ``slots``: pos (K, 2, 3), cov (K, 2, 3, 3),
+        score (K, 2)."""
+        h = self.head[slots]
+        self.t[slots, h] = t
+        self.pos[slots, h] = pos
+        self.cov[slots, h] = cov
+        self.score[slots, h] = score
+        self.head[slots] = (h + 1) % self.capacity
+        self.count[slots] = np.minimum(self.count[slots] + 1, self.capacity)
+
+    def window(self, slot: int, t0: float, t1: float) -> np.ndarray:
+        """Ring indices of the samples of ``slot`` with t0 <= t <= t1, oldest first."""
+        count, head = int(self.count[slot]), int(self.head[slot])
+        order = (np.arange(count) + head - count) % self.capacity
+        times = self.t[slot, order]
         lo, hi = np.searchsorted(times, t0, "left"), np.searchsorted(times, t1, "right")
         return order[lo:hi]
 
-    @property
-    def last_time(self) -> float:
-        return float(self.t[(self.head - 1) % self.t.shape[0]]) if self.count else -math.inf
+    def last_time(self, slot: int) -> float:
+        if self.count[slot] == 0:
+            return -math.inf
+        return float(self.t[slot, (self.head[slot] - 1) % self.capacity])
 
 
 @dataclass
@@ -277,7 +314,7 @@ class _TrackRecord:
     skeleton_t: float = -math.inf
     last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     warned_unbound: bool = False
-    wrists: _WristRing | None = None
+    slot: int = -1  # row of the track's wrist history in the tracker's _WristStore
     final_x: np.ndarray = field(default_factory=lambda: np.zeros(4))  # Kalman state at exit
     final_p: np.ndarray = field(default_factory=lambda: np.eye(4))
 
@@ -356,6 +393,7 @@ class ShopperTracker:
         self._sessions: dict[str, _Session] = {}
         self._token_uses: dict[str, int] = {}
         self._finished: dict[str, tuple[float, _TrackRecord]] = {}  # exited: (time, record)
+        self._wrists = _WristStore(config.wrist_history_len)
 
     # ----------------------------------------------------------------------------- queries
     @property
@@ -378,20 +416,18 @@ class ShopperTracker:
             UnknownTrackError: the track never existed or its retention expired.
         """
         rec = self._record(track_id)
-        ring = rec.wrists
-        idx = ring.window(t0, t1) if ring is not None else np.zeros(0, dtype=np.int64)
-        if ring is None:
-            ring = _WristRing(1)
+        store, slot = self._wrists, rec.slot
+        idx = store.window(slot, t0, t1)
         return WristHistory(
             rec.track_id,
             rec.session_id,
-            ring.t[idx].copy(),
-            ring.pos[idx, 0].copy(),
-            ring.pos[idx, 1].copy(),
-            ring.cov[idx, 0].copy(),
-            ring.cov[idx, 1].copy(),
-            ring.score[idx, 0].copy(),
-            ring.score[idx, 1].copy(),
+            store.t[slot, idx],
+            store.pos[slot, idx, 0],
+            store.pos[slot, idx, 1],
+            store.cov[slot, idx, 0],
+            store.cov[slot, idx, 1],
+            store.score[slot, idx, 0],
+            store.score[slot, idx, 1],
         )
 
     def wrist_histories(self, t0: float, t1: float) -> dict[str, WristHistory]:
@@ -399,7 +435,7 @@ class ShopperTracker:
         out: dict[str, WristHistory] = {}
         records = self._records + [rec for _, rec in self._finished.values()]
         for rec in records:
-            if rec.wrists is not None and rec.wrists.count and rec.wrists.last_time >= t0:
+            if self._wrists.last_time(rec.slot) >= t0:
                 hist = self.wrist_history(rec.track_id, t0, t1)
                 if hist.t.size:
                     out[rec.track_id] = hist
@@ -467,13 +503,14 @@ class ShopperTracker:
             self._x[rows], self._p[rows] = kalman.update(
                 self._x[rows], self._p[rows], meas.xy[cols], meas.cov[cols]
             )
-            wrists = _wrists(skeletons, cols)
             heights = meas.height[cols].tolist()
             for k, (r, c) in enumerate(matched_rec):
                 rec = self._records[r]
-                self._on_measured(rec, t, skeleton_objects[c], meas.xy[c], heights[k], wrists, k)
+                self._on_measured(rec, t, skeleton_objects[c], meas.xy[c], heights[k])
                 skeleton_tracks[c] = rec.track_id
                 matched_set.add(r)
+            slots = np.array([self._records[r].slot for r in rows])
+            self._wrists.push(slots, t, *_wrists(skeletons, cols))
         self._age_unmatched(t, matched_set, exits, diags)
         self._births(t, skeletons, meas, skeleton_objects, skeleton_tracks, diags)
         self._warn_unbound(t, diags)
@@ -532,10 +569,8 @@ class ShopperTracker:
         skel: Skeleton3D,
         xy: np.ndarray,
         height: float,
-        wrists: tuple[np.ndarray, np.ndarray, np.ndarray],
-        k: int,
     ) -> None:
-        """Book-keeping of a measured track; ``wrists[.][k]`` are its wrist samples."""
+        """Book-keeping of a measured track (its wrists are stored by the caller)."""
         cfg = self.config
         rec.last_seen = t
         rec.hits += 1
@@ -549,9 +584,6 @@ class ShopperTracker:
         confirmed = rec.state == TrackState.TENTATIVE and rec.hits >= cfg.confirm_hits
         if confirmed or rec.state == TrackState.OCCLUDED:
             rec.state = TrackState.CONFIRMED
-        if rec.wrists is None:
-            rec.wrists = _WristRing(cfg.wrist_history_len)
-        rec.wrists.push(t, wrists[0][k], wrists[1][k], wrists[2][k])
 
     def _age_unmatched(
         self, t: float, matched: set[int], exits: list[ExitEvent], diags: list[str]
@@ -578,7 +610,7 @@ class ShopperTracker:
                     f"{unseen:.0f} s: dropped without an exit"
                 )
                 drop.append(i)
-        self._remove(drop)
+        self._remove(drop, t)
         self._compact()
 
     def _exit_area_of(self, xy: np.ndarray) -> GateArea | None:
@@ -609,10 +641,18 @@ class ShopperTracker:
             self._records = [self._records[i] for i in keep]
             self._x, self._p = self._x[keep], self._p[keep]
 
-    def _remove(self, indices: list[int]) -> None:
+    def _remove(self, indices: list[int], t: float) -> None:
+        """Forget records: a tentative one entirely, a confirmed one after its retention (its
+        wrist history may still be asked for)."""
         if not indices:
             return
         gone = set(indices)
+        for i in indices:
+            rec = self._records[i]
+            if rec.state == TrackState.TENTATIVE:
+                self._wrists.release(rec.slot)
+            else:
+                self._finished[rec.track_id] = (t, rec)
         keep = [i for i in range(len(self._records)) if i not in gone]
         self._records = [self._records[i] for i in keep]
         self._x, self._p = self._x[keep], self._p[keep]
@@ -649,7 +689,9 @@ class ShopperTracker:
             self._p = np.concatenate([self._p, p0[None]])
             self._records.append(rec)
             height = float(meas.height[s])
-            self._on_measured(rec, t, skels[s], xy, height, _wrists(skeletons, np.array([s])), 0)
+            self._on_measured(rec, t, skels[s], xy, height)
+            rec.slot = self._wrists.new_slot()
+            self._wrists.push(np.array([rec.slot]), t, *_wrists(skeletons, np.array([s])))
             rec.hits = 1
             skeleton_tracks[s] = rec.track_id
             session = self._session_for_birth(t)
@@ -787,7 +829,7 @@ class ShopperTracker:
             if t - te > self.config.exited_retention_s
         ]
         for tid in old:
-            del self._finished[tid]
+            self._wrists.release(self._finished.pop(tid)[1].slot)
 
     def _snapshots(self, t: float) -> list[Track]:
         """Tracks of every live record (arrays built for all at once)."""
