@@ -326,3 +326,17 @@ def test_synchronised_cameras_give_tracks_skeletons_and_markers(
     assert {"gondolas", "bins", "skeletons", "track_ids"} <= namespaces
     labels = [m.text for msg in markers for m in msg.markers if m.ns == "track_ids"]
     assert any("app-7" in text for text in labels)
+
+
+def test_a_bad_parameter_is_refused_with_its_name() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(ValueError, match="review_threshold"):
+            FusionNode(
+                context=context, parameter_overrides=[Parameter("review_threshold", value=1.5)]
+            )
+        with pytest.raises(ValueError, match="slop_s"):
+            FusionNode(context=context, parameter_overrides=[Parameter("slop_s", value=0.0)])
+    finally:
+        rclpy.try_shutdown(context=context)

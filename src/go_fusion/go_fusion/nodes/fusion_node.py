@@ -579,10 +579,16 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = None
     try:
-        node = FusionNode()
+        try:
+            node = FusionNode()
+        except ValueError as error:  # a bad parameter: the message names it
+            rclpy.logging.get_logger("fusion").error(str(error))
+            return 2
         node.declare_parameter("autostart", True)
         if node.get_parameter("autostart").value:
-            node.trigger_configure()
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().error("configure failed (see above); exiting")
+                return 1
             node.trigger_activate()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
