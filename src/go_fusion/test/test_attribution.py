@@ -266,3 +266,11 @@ def test_evidence_seen_in_the_hand_after_the_reach_counts(attributor: Attributor
     held = EvidenceItem("ev7", "cam_c", 11.5, 0, {"yog_b": 0.9}, position=away + 0.05)
     result = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], [held], {}, {})
     assert result.evidence_ids == ("ev7",) and result.events[0].sku == "yog_b"
+
+
+def test_two_members_of_one_group_at_the_bin_count_as_one_cart(attributor: Attributor) -> None:
+    mum = CandidateTrack("t1", "fam", path([(9.6, 11.1, in_bin("b1", dy=-0.1))]))
+    kid = CandidateTrack("t2", "fam", path([(9.6, 11.1, in_bin("b1", dy=0.1))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [mum, kid], [], {}, {})
+    assert result.events[0].session_id == "fam" and not result.needs_review
+    assert result.p_shopper > 0.95

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import ndtr
@@ -393,18 +393,24 @@ class Attributor:
                 obs.event_id, kind, (), 0.0, 0.0, 0.0, True, (), "no open session", ev_ids
             )
         pick_hyps = self.pick_hypotheses(obs, ev) if kind == KIND_PICK else []
-        best: tuple[float, ShopperScore, WeightHypothesis] | None = None
+        # The cart is the session's: the tracks of one group (a family at the same shelf) add up.
+        by_session: dict[str, list[ShopperScore]] = {}
         for s in shoppers:
+            by_session.setdefault(s.session_id, []).append(s)
+        best: tuple[float, ShopperScore, WeightHypothesis] | None = None
+        for session_id, members in by_session.items():
+            p_session = min(1.0, sum(m.probability for m in members))
             if kind == KIND_PICK:
                 hyps = pick_hyps
             else:
-                hyps = self.return_hypotheses(obs, carts.get(s.session_id, {}), ev)
+                hyps = self.return_hypotheses(obs, carts.get(session_id, {}), ev)
             explained = [h for h in hyps if h.items]
             if not explained:
                 continue
-            joint = s.probability * explained[0].probability
+            joint = p_session * explained[0].probability
             if best is None or joint > best[0]:
-                best = (joint, s, explained[0])
+                lead = replace(members[0], probability=p_session)
+                best = (joint, lead, explained[0])
         if best is None:
             return Attribution(
                 obs.event_id,
