@@ -81,8 +81,9 @@ class PoseParams:
     xy: (2,) floor position of the pelvis [m]. heading: facing direction [rad] from store +x.
     gait_phase: walking cycle [0, 1) (ignored when ``walk`` is 0). walk: gait amplitude 0..1.
     crouch: how far the pelvis is lowered [m]. lean: forward torso pitch [rad].
-    left_wrist, right_wrist: (3,) wrist targets [m] or None for a relaxed arm; left_blend and
-    right_blend mix relaxed (0) and target (1). carry_left, carry_right: hold an item in front.
+    left_wrist, right_wrist: (3,) wrist targets [m] or None for a resting arm; left_blend and
+    right_blend mix the resting pose (0) and the target (1). carry_left, carry_right: the resting
+    pose holds an item in front of the body instead of hanging.
     """
 
     xy: tuple[float, float]

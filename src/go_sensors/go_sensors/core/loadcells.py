@@ -110,9 +110,10 @@ class LoadCellModel:
             self.quant[board_id] = board.quantisation_g
             self.base[board_id] = np.array(
                 [
-                    sum(sum(w) for w in initial_units.get(bin_id, {}).values())
+                    float(sum(sum(w) for w in initial_units.get(bin_id, {}).values()))
                     for bin_id in board.channels
-                ]
+                ],
+                dtype=np.float64,
             )
             self.drift[board_id] = (
                 rng.normal(0.0, 0.4 / 60.0, c),  # creep [g/s]

@@ -129,13 +129,17 @@ def resolve_target(store: StoreModel, target: Target, where: str) -> str:
     if ref in store.bins:
         base = ref
     else:
-        bins = store.bins_of_sku(ref)
+        # "A+B": a bin that holds all of them (a mixed bin of look-alikes).
+        wanted = ref.split("+")
+        bins = tuple(
+            b for b in store.bins_of_sku(wanted[0]) if set(wanted) <= set(store.bin_skus(b))
+        )
         if not bins:
             key = "sku" if target.sku is not None else "beside"
             raise ScenarioError(
                 f"{where}.{key} '{ref}' is in no bin of store '{store.store_id}' (and no bin id)"
             )
-        single = [b for b in bins if len(store.planogram[b]) == 1]
+        single = [b for b in bins if len(store.planogram[b]) == len(wanted)]
         base = (single or list(bins))[0]
     if target.beside is None:
         return base
@@ -412,22 +416,20 @@ class Planner:
             p.t += best_d
         else:
             self._stand(p, p.t + best_d)
-        last = path[-1] - path[-2]
-        heading = math.atan2(last[1], last[0])
-        p.timeline.phases.append(
-            Phase(
-                "walk",
-                p.t,
-                p.t + duration,
-                path[0].copy(),
-                p.heading,
-                heading,
-                path=path,
-                cum=cum,
-                speed=p.speed,
-                gait0=p.gait,
-            )
+        phase = Phase(
+            "walk",
+            p.t,
+            p.t + duration,
+            path[0].copy(),
+            p.heading,
+            p.heading,
+            path=path,
+            cum=cum,
+            speed=p.speed,
+            gait0=p.gait,
         )
+        heading = phase.path_heading(float(cum[-1]))
+        p.timeline.phases.append(replace(phase, heading1=heading))
         p.gait = (p.gait + cum[-1] / (0.84 * p.timeline.dims.height_m)) % 1.0
         p.t += duration
         p.xy = path[-1].copy()
@@ -580,13 +582,17 @@ class Planner:
         near = [
             b for b in self.store.bins.values() if np.linalg.norm(b.center[:2] - phase.xy) < 1.5
         ]
-        inside: dict[str, list[float]] = defaultdict(list)
-        for t in ts:
-            params = phase.params(float(t), 1.0, (False, False))
-            wrist = pose(p.timeline.dims, params)[wrist_k]
-            for b in near:
-                if b.contains(wrist)[0]:
-                    inside[b.bin_id].append(float(t))
+        wrists = np.stack(
+            [
+                pose(p.timeline.dims, phase.params(float(t), 1.0, (False, False)))[wrist_k]
+                for t in ts
+            ]
+        )
+        inside: dict[str, list[float]] = {}
+        for b in near:
+            hits = ts[b.contains(wrists)]
+            if hits.size:
+                inside[b.bin_id] = hits.tolist()
         t_in = t_out = phase.t_out1
         for bin_id, times in inside.items():
             times_a = np.array(times)

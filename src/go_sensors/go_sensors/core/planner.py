@@ -77,7 +77,11 @@ class FloorGrid:
     def line_free(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether the straight segment a-b [m] crosses only free cells."""
         n = max(2, int(np.linalg.norm(b - a) / (0.5 * self.cell)) + 1)
-        return all(self.is_free(a + s * (b - a)) for s in np.linspace(0.0, 1.0, n))
+        pts = a[None, :] + np.linspace(0.0, 1.0, n)[:, None] * (b - a)[None, :]
+        ny, nx = self.blocked.shape
+        j = np.clip((pts[:, 0] // self.cell).astype(int), 0, nx - 1)
+        i = np.clip((pts[:, 1] // self.cell).astype(int), 0, ny - 1)
+        return not bool(np.any(self.blocked[i, j]))
 
     def plan(self, start: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """Shortest free path (M, 2) [m] from ``start`` to ``goal`` (both included).

@@ -82,6 +82,21 @@ class Phase:
             axis=1,
         )
 
+    def path_heading(self, s: float) -> float:
+        """Walking direction [rad] at arc length s [m]: the chord over 0.4 m around s, so
+        corners are rounded; ``heading0`` for shuffles shorter than 0.3 m."""
+        if self.path is None or self.cum is None or self.cum[-1] < 0.3:
+            return self.heading0
+        a = max(0.0, s - 0.2)
+        b = min(float(self.cum[-1]), s + 0.2)
+        d = np.array(
+            [
+                np.interp(b, self.cum, self.path[:, 0]) - np.interp(a, self.cum, self.path[:, 0]),
+                np.interp(b, self.cum, self.path[:, 1]) - np.interp(a, self.cum, self.path[:, 1]),
+            ]
+        )
+        return math.atan2(d[1], d[0])
+
     def reach_fraction(self, t: float) -> float:
         """How far the reaching wrist has travelled: 0 relaxed .. 1 at the target."""
         if self.kind not in ("reach", "handoff"):
@@ -100,15 +115,8 @@ class Phase:
             assert self.path is not None and self.cum is not None
             s = min(self.cum[-1], max(0.0, (t - self.t0) * self.speed))
             here = self.xy_at(t)
-            ahead_s = min(self.cum[-1], s + 0.35)
-            ahead = np.array(
-                [
-                    np.interp(ahead_s, self.cum, self.path[:, 0]),
-                    np.interp(ahead_s, self.cum, self.path[:, 1]),
-                ]
-            )
-            d = ahead - here
-            heading = math.atan2(d[1], d[0]) if np.linalg.norm(d) > 1e-3 else self.heading1
+            turn = min(1.0, (t - self.t0) / TURN_S)
+            heading = _angle_lerp(self.heading0, self.path_heading(s), turn)
             # Gait amplitude ramps up and down over the first and last 0.4 m of a walk.
             amp = min(1.0, s / 0.4, (self.cum[-1] - s) / 0.4) if self.cum[-1] > 0 else 0.0
             return PoseParams(
@@ -142,8 +150,8 @@ class Phase:
             right_wrist=None if left else wrist,
             left_blend=blend if left else 0.0,
             right_blend=0.0 if left else blend,
-            carry_left=carry[0] and not left,
-            carry_right=carry[1] and left,
+            carry_left=carry[0],
+            carry_right=carry[1],
         )
 
 
