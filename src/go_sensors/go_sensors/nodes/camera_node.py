@@ -40,6 +40,7 @@ from go_sensors.nodes.driver_common import (
     WARN,
     diagnostic_array,
     load_config,
+    log_level_change,
     run_lifecycle,
 )
 
@@ -105,6 +106,7 @@ class CameraNode(LifecycleNode):
         self._pubs: dict[str, object] = {}
         self._diag_pub = None
         self._diag_timer = None
+        self._last_level: list[bytes] = []
         self._size_warning = ""
 
     # -- lifecycle transitions ---------------------------------------------------------------
@@ -252,6 +254,7 @@ class CameraNode(LifecycleNode):
             "last_error": stats.last_error,
         }
         name = f"{self.get_name()}: camera {self.config.camera_id}"
+        log_level_change(self, name, level, message, self._last_level)
         self._diag_pub.publish(
             diagnostic_array(
                 self.get_clock().now(), name, self.config.source, level, message, values

@@ -56,6 +56,25 @@ def diagnostic_array(
     return msg
 
 
+def log_level_change(
+    node: LifecycleNode, name: str, level: bytes, message: str, last: list[bytes]
+) -> None:
+    """Log ``message`` on the node's logger when the diagnostic level of ``name`` changes.
+
+    ``last`` is a one-element list the caller keeps (the previous level). Diagnostics go out
+    every period; the log only says when something went wrong or recovered.
+    """
+    if last and last[0] == level:
+        return
+    if level == ERROR:
+        node.get_logger().error(f"{name}: {message}")
+    elif level == WARN:
+        node.get_logger().warning(f"{name}: {message}")
+    elif last:
+        node.get_logger().info(f"{name}: ok ({message})")
+    last[:] = [level]
+
+
 def load_config(
     node: LifecycleNode, config_cls: type[ConfigT], config_file: Path, node_key: str
 ) -> tuple[ConfigT | None, str]:

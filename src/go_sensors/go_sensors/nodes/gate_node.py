@@ -32,6 +32,7 @@ from go_sensors.nodes.driver_common import (
     WARN,
     diagnostic_array,
     load_config,
+    log_level_change,
     run_lifecycle,
 )
 
@@ -125,6 +126,7 @@ class GateNode(LifecycleNode):
         self._sub = None
         self._poll_timer = None
         self._diag_timer = None
+        self._last_level: list[bytes] = []
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Resolve the gate (kind, position), create the decoder, scanner and publishers."""
@@ -225,6 +227,7 @@ class GateNode(LifecycleNode):
             }
         name = f"{self.get_name()}: gate {self.config.gate_id}"
         hardware = self.config.port or gate_scans_topic(self.config.gate_id)
+        log_level_change(self, name, level, message, self._last_level)
         self._diag_pub.publish(
             diagnostic_array(self.get_clock().now(), name, hardware, level, message, values)
         )

@@ -31,6 +31,7 @@ from go_sensors.nodes.driver_common import (
     WARN,
     diagnostic_array,
     load_config,
+    log_level_change,
     run_lifecycle,
 )
 
@@ -137,6 +138,7 @@ class ScaleNode(LifecycleNode):
         self._diag_pub = None
         self._poll_timer = None
         self._diag_timer = None
+        self._last_level: list[bytes] = []
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Build the decoder from the parameters (and the store), create the publishers."""
@@ -225,6 +227,7 @@ class ScaleNode(LifecycleNode):
             "last_error": src.last_error or st.last_error,
         }
         name = f"{self.get_name()}: load-cell board {self.config.board_id}"
+        log_level_change(self, name, level, message, self._last_level)
         self._diag_pub.publish(
             diagnostic_array(self.get_clock().now(), name, self.config.port, level, message, values)
         )
