@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from go_common.core.store import load_store
+from go_fusion.core.camera_sets import PartialSets
 from go_fusion.core.checkout import GateObservation, receipt_id_for
 from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import (
@@ -16,7 +17,6 @@ from go_fusion.core.pipeline import (
     TRACK_EXITED,
     FusionOutput,
     FusionPipeline,
-    PartialSets,
     TrackSnapshot,
 )
 from go_fusion.core.review import DECISION_ACCEPT, DECISION_AMEND, DECISION_REJECT, ReviewDecision

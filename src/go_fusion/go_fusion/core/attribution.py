@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
@@ -486,3 +487,37 @@ def _normalise(weighted: Sequence[tuple[WeightHypothesis, float]]) -> list[Weigh
     out = [WeightHypothesis(h.items, w / total) for h, w in weighted if w > 0.0]
     out.sort(key=lambda h: (-h.probability, h.items))
     return out
+
+
+def observation_to_json(o: ShelfObservation) -> dict[str, Any]:
+    """A shelf observation as a JSON-able dict (journal record; ``t`` = t_end)."""
+    return {
+        "event_id": o.event_id,
+        "bin_id": o.bin_id,
+        "bin_ids": list(o.bin_ids),
+        "t_start": o.t_start,
+        "t_end": o.t_end,
+        "t": o.t_end,
+        "delta_g": o.delta_g,
+        "delta_sd_g": o.delta_sd_g,
+        "settled": o.settled,
+        "hypotheses": [[[[s, q] for s, q in h.items], h.probability] for h in o.hypotheses],
+    }
+
+
+def observation_from_json(d: Mapping[str, Any]) -> ShelfObservation:
+    """Inverse of :func:`observation_to_json`."""
+    return ShelfObservation(
+        event_id=d["event_id"],
+        bin_id=d["bin_id"],
+        bin_ids=tuple(d["bin_ids"]),
+        t_start=float(d["t_start"]),
+        t_end=float(d["t_end"]),
+        delta_g=float(d["delta_g"]),
+        delta_sd_g=float(d["delta_sd_g"]),
+        hypotheses=tuple(
+            WeightHypothesis(tuple((str(s), int(q)) for s, q in items), float(p))
+            for items, p in d["hypotheses"]
+        ),
+        settled=bool(d["settled"]),
+    )

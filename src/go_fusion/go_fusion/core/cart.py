@@ -15,8 +15,9 @@ review, where a reviewer can AMEND it onto A's session. We do not guess handoffs
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 LOGGER = logging.getLogger(__name__)
 
@@ -190,3 +191,19 @@ class CartBook:
             self.add_track(event.session_id, event.track_id)
         cart.last_change = max(cart.last_change, event.stamp)
         return ApplyResult(True, cart, diagnostic)
+
+
+def event_to_json(e: CartEventRecord) -> dict[str, Any]:
+    """A cart event as a JSON-able dict (journal record)."""
+    d = asdict(e)
+    d["evidence_ids"] = list(e.evidence_ids)
+    d["camera_ids"] = list(e.camera_ids)
+    return d
+
+
+def event_from_json(d: Mapping[str, Any]) -> CartEventRecord:
+    """Inverse of :func:`event_to_json`."""
+    d = dict(d)
+    d["evidence_ids"] = tuple(d.get("evidence_ids", ()))
+    d["camera_ids"] = tuple(d.get("camera_ids", ()))
+    return CartEventRecord(**d)

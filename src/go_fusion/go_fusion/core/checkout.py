@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from go_fusion.core.cart import CartState
 from go_fusion.core.store_view import ProductSpec
@@ -279,3 +280,17 @@ class SessionBook:
         session.closed = True
         if self._open_by_token.get(session.token) == session_id:
             del self._open_by_token[session.token]
+
+
+def receipt_to_json(r: ReceiptRecord) -> dict[str, Any]:
+    """A receipt as a JSON-able dict (journal record)."""
+    d = asdict(r)
+    d["lines"] = [asdict(line) for line in r.lines]
+    return d
+
+
+def receipt_from_json(d: Mapping[str, Any]) -> ReceiptRecord:
+    """Inverse of :func:`receipt_to_json`."""
+    d = dict(d)
+    d["lines"] = tuple(ReceiptLineRecord(**line) for line in d["lines"])
+    return ReceiptRecord(**d)

@@ -48,17 +48,26 @@ from go_fusion.core.attribution import (
     ShelfObservation,
     WeightHypothesis,
     WristSample,
+    observation_from_json,
+    observation_to_json,
 )
 from go_fusion.core.cameras import FusionCamera
-from go_fusion.core.cart import KIND_PICK, CartBook, CartEventRecord
+from go_fusion.core.cart import (
+    KIND_PICK,
+    CartBook,
+    CartEventRecord,
+    event_from_json,
+    event_to_json,
+)
 from go_fusion.core.checkout import (
     ENTRY,
     EXIT,
     GateObservation,
-    ReceiptLineRecord,
     ReceiptRecord,
     SessionBook,
     build_receipt,
+    receipt_from_json,
+    receipt_to_json,
 )
 from go_fusion.core.hypotheses import HypothesisConfig, candidates_for_bins, rank_hypotheses
 from go_fusion.core.journal import Journal
@@ -287,15 +296,15 @@ class FusionPipeline:
                 self.sessions.session_exit(data["session_id"], data["t"])
         elif type_ == "shelf_event":
             self._seen_shelf_events.add(data["event_id"])
-            self._pending_events[data["event_id"]] = _observation_from_json(data)
+            self._pending_events[data["event_id"]] = observation_from_json(data)
         elif type_ == "shelf_done":
             self._pending_events.pop(data["event_id"], None)
         elif type_ == "cart_event":
-            event = _event_from_json(data["event"])
+            event = event_from_json(data["event"])
             if self.carts.apply(event).applied:
                 self._follow_stock(event)
         elif type_ == "review_queued":
-            event = _event_from_json(data["event"])
+            event = event_from_json(data["event"])
             if self.reviews.push(event):
                 self.carts.set_pending(event.session_id, +1)
         elif type_ == "review_decision":
@@ -304,7 +313,7 @@ class FusionPipeline:
             if outcome.success:
                 self._apply_review_outcome(outcome)
         elif type_ == "receipt":
-            receipt = _receipt_from_json(data["receipt"])
+            receipt = receipt_from_json(data["receipt"])
             self.receipts[receipt.receipt_id] = receipt
             self.sessions.close(receipt.session_id)
             self.carts.close(receipt.session_id)
@@ -586,7 +595,7 @@ class FusionPipeline:
             hypotheses=hyps,
             settled=ev.state == STATE_SETTLED,
         )
-        self._record("shelf_event", _observation_to_json(obs))
+        self._record("shelf_event", observation_to_json(obs))
         return out
 
     def add_shelf_event(self, obs: ShelfObservation) -> FusionOutput:
@@ -603,7 +612,7 @@ class FusionPipeline:
             self._diag(out, ERROR, "bad_shelf_event", f"shelf event '{obs.event_id}' not finite")
             return out
         self._tick(obs.t_end)
-        self._record("shelf_event", _observation_to_json(obs))
+        self._record("shelf_event", observation_to_json(obs))
         out.extend(self._advance())
         return out
 
@@ -894,7 +903,7 @@ class FusionPipeline:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
                 continue
             if event.needs_review:
-                self._record("review_queued", {"event": _event_to_json(event), "t": event.stamp})
+                self._record("review_queued", {"event": event_to_json(event), "t": event.stamp})
                 out.review_events.append(event)
                 self._diag(
                     out,
@@ -903,7 +912,7 @@ class FusionPipeline:
                     f"shelf event '{obs.event_id}' queued for review: {result.reason}",
                 )
             else:
-                self._record("cart_event", {"event": _event_to_json(event), "t": event.stamp})
+                self._record("cart_event", {"event": event_to_json(event), "t": event.stamp})
                 out.cart_events.append(event)
                 if event.misplaced:
                     out.misplaced.append((event.bin_id, event.sku, event.quantity))
@@ -939,7 +948,7 @@ class FusionPipeline:
         if receipt.receipt_id in self.receipts:
             self.sessions.close(session_id)
             return out
-        self._record("receipt", {"receipt": _receipt_to_json(receipt), "t": receipt.exit_t})
+        self._record("receipt", {"receipt": receipt_to_json(receipt), "t": receipt.exit_t})
         out.receipts.append(receipt)
         out.carts.append(self.cart_view(session_id))
         return out
@@ -991,124 +1000,3 @@ def snapshots_from_tracker(result: TrackerOutput) -> tuple[list[TrackSnapshot], 
         for e in result.exits
     ]
     return tracks, exits
-
-
-# ---- JSON forms of the journal records --------------------------------------------------------
-
-
-def _event_to_json(e: CartEventRecord) -> dict[str, Any]:
-    d = asdict(e)
-    d["evidence_ids"] = list(e.evidence_ids)
-    d["camera_ids"] = list(e.camera_ids)
-    return d
-
-
-def _event_from_json(d: Mapping[str, Any]) -> CartEventRecord:
-    d = dict(d)
-    d["evidence_ids"] = tuple(d.get("evidence_ids", ()))
-    d["camera_ids"] = tuple(d.get("camera_ids", ()))
-    return CartEventRecord(**d)
-
-
-def _observation_to_json(o: ShelfObservation) -> dict[str, Any]:
-    return {
-        "event_id": o.event_id,
-        "bin_id": o.bin_id,
-        "bin_ids": list(o.bin_ids),
-        "t_start": o.t_start,
-        "t_end": o.t_end,
-        "t": o.t_end,
-        "delta_g": o.delta_g,
-        "delta_sd_g": o.delta_sd_g,
-        "settled": o.settled,
-        "hypotheses": [[[[s, q] for s, q in h.items], h.probability] for h in o.hypotheses],
-    }
-
-
-def _observation_from_json(d: Mapping[str, Any]) -> ShelfObservation:
-    return ShelfObservation(
-        event_id=d["event_id"],
-        bin_id=d["bin_id"],
-        bin_ids=tuple(d["bin_ids"]),
-        t_start=float(d["t_start"]),
-        t_end=float(d["t_end"]),
-        delta_g=float(d["delta_g"]),
-        delta_sd_g=float(d["delta_sd_g"]),
-        hypotheses=tuple(
-            WeightHypothesis(tuple((str(s), int(q)) for s, q in items), float(p))
-            for items, p in d["hypotheses"]
-        ),
-        settled=bool(d["settled"]),
-    )
-
-
-def _receipt_to_json(r: ReceiptRecord) -> dict[str, Any]:
-    d = asdict(r)
-    d["lines"] = [asdict(line) for line in r.lines]
-    return d
-
-
-def _receipt_from_json(d: Mapping[str, Any]) -> ReceiptRecord:
-    d = dict(d)
-    d["lines"] = tuple(ReceiptLineRecord(**line) for line in d["lines"])
-    return ReceiptRecord(**d)
-
-
-class PartialSets:
-    """Fallback grouping of per-camera messages when the complete-set synchroniser is silent.
-
-    An approximate-time synchroniser (message_filters semantics) emits only sets with one message
-    of *every* camera, so one dead camera would stop tracking. Each camera's messages also come
-    here; while full sets keep arriving (:meth:`synced`) nothing is emitted, but once none has
-    come for ``after_s`` of message time, messages are grouped by stamp (within ``slop_s``, one
-    per camera) and emitted as partial sets, oldest first, once a newer message shows that the
-    group is complete. Stamps are float seconds; items are opaque.
-    """
-
-    def __init__(self, slop_s: float, after_s: float, queue_size: int) -> None:
-        self.slop_s = slop_s
-        self.after_s = after_s
-        self.queue_size = max(1, queue_size)
-        self._buffers: dict[str, dict[float, Any]] = {}
-        self._last_sync: float | None = None
-        self._first: float | None = None
-        self._last_emitted = -math.inf
-
-    def synced(self, t: float) -> None:
-        """A complete set at stamp t [s] was processed: drop what it made obsolete."""
-        self._last_sync = t if self._last_sync is None else max(self._last_sync, t)
-        self._last_emitted = max(self._last_emitted, t)
-        for buf in self._buffers.values():
-            for s in [s for s in buf if s <= t + 0.5 * self.slop_s]:
-                del buf[s]
-
-    def add(self, camera_id: str, t: float, item: Any) -> list[tuple[float, dict[str, Any]]]:
-        """One camera message at stamp t [s]; returns the partial sets now due (often none)."""
-        self._first = t if self._first is None else min(self._first, t)
-        if t <= self._last_emitted:
-            return []
-        buf = self._buffers.setdefault(camera_id, {})
-        buf[t] = item
-        while len(buf) > self.queue_size:
-            del buf[min(buf)]
-        reference = self._last_sync if self._last_sync is not None else self._first
-        newest = max(max(b) for b in self._buffers.values() if b)
-        if newest - reference <= self.after_s:
-            return []
-        out = []
-        while True:
-            stamps = [s for b in self._buffers.values() for s in b]
-            if not stamps:
-                break
-            anchor = min(stamps)
-            if anchor > newest - self.slop_s:
-                break  # its partners may still be on their way
-            group: dict[str, Any] = {}
-            for cam, b in self._buffers.items():
-                near = [s for s in b if anchor <= s < anchor + self.slop_s]
-                if near:
-                    s = min(near)
-                    group[cam] = b.pop(s)
-            self._last_emitted = max(self._last_emitted, anchor)
-            out.append((anchor, group))
-        return out

@@ -37,6 +37,7 @@ from go_common.tf_tree import StaticTransformBuffer
 from go_common.time_sync import ApproximateTimeSynchronizer
 from go_fusion import conversions as conv
 from go_fusion.core.attribution import AttributionConfig
+from go_fusion.core.camera_sets import PartialSets
 from go_fusion.core.cameras import CameraModelError, FusionCamera
 from go_fusion.core.journal import Journal, JournalError
 from go_fusion.core.markers import ShopperView, bin_change_markers, layout_markers, shopper_markers
@@ -48,7 +49,6 @@ from go_fusion.core.pipeline import (
     FusionConfig,
     FusionOutput,
     FusionPipeline,
-    PartialSets,
     TrackSnapshot,
 )
 from go_fusion.core.store_view import StoreView, store_view_from_model
