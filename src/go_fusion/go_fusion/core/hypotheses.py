@@ -336,9 +336,10 @@ class UnitWeightLearner:
     An event whose top hypothesis is one SKU with probability >= ``min_probability`` gives the
     observation ``-delta_g / q`` with variance ``unit_sd^2 / |q| + delta_sd^2 / q^2``; observations
     more than ``gate_sigma`` sd from the current estimate are rejected (a wrong top hypothesis must
-    not drag the estimate). ``candidates`` returns candidates with the learned mean and a shrunk
-    ``scale_sd``. Self-training: a confident wrong answer still teaches it; keep the thresholds
-    strict.
+    not drag the estimate). ``catalogue()`` and ``scale_sd()`` feed ``candidates_for_bins`` with
+    the learned mean and a shrunk relative sd (floored at ``min_scale_sd``: shelves drift, and an
+    over-confident weight turns a slightly off delta into a wrong multi-item answer).
+    Self-training: a confident wrong answer still teaches it; keep the thresholds strict.
     """
 
     def __init__(
@@ -349,6 +350,7 @@ class UnitWeightLearner:
         min_probability: float = 0.9,
         gate_sigma: float = 4.0,
         max_quantity: int = 3,
+        min_scale_sd: float = 0.01,
     ) -> None:
         self._post = {
             sku: _UnitPosterior(float(m), float((scale_sd * m) ** 2), float(sd))
@@ -357,6 +359,7 @@ class UnitWeightLearner:
         self.min_probability = min_probability
         self.gate_sigma = gate_sigma
         self.max_quantity = max_quantity
+        self.min_scale_sd = min_scale_sd
 
     def observe(self, delta_g: float, delta_sd_g: float, hypotheses: Sequence[Hypothesis]) -> bool:
         """Learn from one event's ranked hypotheses; returns True when a SKU was updated."""
@@ -390,4 +393,8 @@ class UnitWeightLearner:
 
     def scale_sd(self) -> dict[str, float]:
         """sku -> relative sd of the learned mean, for ``candidates_for_bins(scale_sd=...)``."""
-        return {s: math.sqrt(p.var_g2) / p.mean_g for s, p in self._post.items() if p.mean_g > 0}
+        return {
+            s: max(math.sqrt(p.var_g2) / p.mean_g, self.min_scale_sd)
+            for s, p in self._post.items()
+            if p.mean_g > 0
+        }
