@@ -375,9 +375,14 @@ def test_bad_weights_bins_and_stamps_are_rejected_without_losing_the_cart(
     assert [(line.sku, line.quantity) for line in receipt.lines] == [(YOG, 1)]
 
 
-def test_unknown_camera_and_people_without_cameras_are_diagnosed(store: StoreView) -> None:
+def test_unknown_camera_and_people_without_cameras_are_diagnosed(store: StoreView, model) -> None:
     pipe = FusionPipeline(store)
     assert "no_cameras" in names(pipe.add_people(1.0, {"cam_x": object()}))
+    with_cameras = FusionPipeline.for_store(model)
+    out = with_cameras.add_people(1.0, {"cam_x": object()})
+    assert "unknown_camera" in names(out) and out.tracks == []
+    future = with_cameras.add_people(100.0, {}, reference=1.0)
+    assert "future_stamp" in names(future)
 
 
 def test_partial_camera_sets_take_over_when_a_camera_goes_silent() -> None:
