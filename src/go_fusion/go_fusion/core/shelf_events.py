@@ -6,14 +6,24 @@ API for the fusion node
 -----------------------
     detector = ShelfEventDetector(ShelfEventConfig(), bin_ids, neighbours={bin: [bins...]})
     events = detector.add_samples(channel_bin_ids, stamps, grams)   # -> list[ShelfEventCore]
-    ...
     events += detector.flush()          # end of a recording: release everything still pending
-    hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, candidates)   # see core/hypotheses.py
+    # for each event that is not STATE_DRIFT (see core/hypotheses.py):
+    skus = [sku for b in ev.bin_ids for sku in live_planogram[b]]
+    cands = candidates_for_bins(skus, catalogue, off_planogram_prior=0.05)  # sku->(unit_g, sd_g)
+    hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands)   # quantity > 0 taken, < 0 put back
+    hyps = combine_with_vision(hyps, {sku: score})              # when product evidence exists
 
 ``add_samples`` takes one board message (or any batch): ``channel_bin_ids`` (C,) bin ids,
-``stamps`` (N,) [s] and ``grams`` (N, C) [g], NaN = dropout. Samples must be in time order per bin;
-a sample not newer than the last one seen for its bin is dropped and counted (``health()``).
-Unknown bin ids are registered on first sight (logged once). Events come out in release order.
+``stamps`` (N,) [s] and ``grams`` (N, C) [g], NaN = dropout (so are readings beyond
+``max_abs_g``). Samples must be in time order per bin; a sample not newer than the last one seen
+for its bin is dropped and counted (``health()``); call ``reset()`` when the clock jumps back (bag
+replay restart). Unknown bin ids are registered on first sight (logged once). Register bins board
+by board in channel order (``neighbours_from_boxes`` gives the adjacency from bin boxes): a board
+whose bins are contiguous takes the cheap path. Events come out in release order.
+
+Events for carts: STATE_SETTLED events are final. A STATE_UNSETTLED event is provisional (hold it
+or send it to review); a later STATE_SETTLED event with the same ``event_id`` replaces it.
+STATE_DRIFT events are diagnostics, never picks. The STATE_* values equal go_msgs/ShelfEvent's.
 
 Per-bin model (one state machine per bin; the IDLE path is vectorised over channels)
 ----------------------------------------------------------------------------------------
