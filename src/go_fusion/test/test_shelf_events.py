@@ -302,7 +302,7 @@ def test_neighbours_from_boxes_links_touching_bins_on_one_shelf() -> None:
         "s1_b3": ("s1", np.array([0.5, 2.9, 0.5]), np.array([0.4, 0.58, 0.3])),
         "s2_b1": ("s2", np.array([0.5, 1.1, 0.9]), np.array([0.4, 0.58, 0.3])),
     }
-    n = neighbours_from_boxes(boxes, gap_m=0.03)
+    n = neighbours_from_boxes(boxes)  # 2 cm dividers between 58 cm bins
     assert n == {"s1_b1": ("s1_b2",), "s1_b2": ("s1_b1",), "s1_b3": (), "s2_b1": ()}
 
 

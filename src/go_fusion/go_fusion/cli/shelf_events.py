@@ -146,7 +146,7 @@ def load_store_model(name_or_path: str) -> ShelfModel:
     boards = list(store.boards.values())
     noise = float(np.median([bd.noise_sd_g for bd in boards])) if boards else None
     quant = max((bd.quantisation_g for bd in boards), default=0.0)
-    return ShelfModel(bin_skus, catalogue, neighbours_from_boxes(boxes, gap_m=0.03), noise, quant)
+    return ShelfModel(bin_skus, catalogue, neighbours_from_boxes(boxes), noise, quant)
 
 
 def read_readings(

@@ -1031,9 +1031,9 @@ class ShelfEventDetector:
 
 
 def neighbours_from_boxes(
-    boxes: Mapping[str, tuple[str, np.ndarray, np.ndarray]], *, gap_m: float = 0.02
+    boxes: Mapping[str, tuple[str, np.ndarray, np.ndarray]], *, gap_m: float = 0.03
 ) -> dict[str, tuple[str, ...]]:
-    """Adjacent bins: same shelf, boxes touching within ``gap_m``.
+    """Adjacent bins: same shelf, boxes touching within ``gap_m`` (dividers are a few cm thick).
 
     boxes: bin_id -> (shelf_id, center (3,) [m], size (3,) [m]) of axis-aligned boxes in `store`.
     Returns bin_id -> sorted neighbour ids (symmetric).
@@ -1048,7 +1048,7 @@ def neighbours_from_boxes(
             for c in ids[i + 1 :]:
                 cc, sc = np.asarray(boxes[c][1], float), np.asarray(boxes[c][2], float)
                 gap = np.abs(ca - cc)[:2] - 0.5 * (sa + sc)[:2]
-                if np.all(gap <= gap_m):
+                if np.all(gap <= gap_m + 1e-9):
                     out[a].add(c)
                     out[c].add(a)
     return {b: tuple(sorted(ns)) for b, ns in out.items()}
