@@ -142,6 +142,39 @@ def run(sessions: int, seed: int, journal: Path | None) -> dict[str, object]:
     }
 
 
+def attribution_cost(shoppers: int, repeats: int = 50, seed: int = 0) -> dict[str, float]:
+    """Wall time [ms] of one attribution with ``shoppers`` candidates (2 wrists, 15 Hz, 3 s)."""
+    from go_fusion.core.attribution import (
+        AttributionConfig,
+        Attributor,
+        CandidateTrack,
+        ShelfObservation,
+        WeightHypothesis,
+    )
+
+    store = store_view_from_model(load_store("small"))
+    attributor = Attributor(AttributionConfig(), store.bins, store.products)
+    rng = np.random.default_rng(seed)
+    bin_id = sorted(store.bins)[0]
+    cands = []
+    k = int(3 * RATE_TRACKS)
+    for i in range(shoppers):
+        base = rng.uniform([0.5, 0.5, 0.5], [3.5, 3.5, 1.5])
+        t = np.repeat(8.5 + np.arange(k) / RATE_TRACKS, 2)  # two wrists per stamp
+        pos = base + rng.normal(0.0, 0.05, (2 * k, 3))
+        cands.append(
+            CandidateTrack.from_arrays(f"T{i}", f"s{i}", t, pos, np.full((2 * k, 3), 9e-4))
+        )
+    hyp = (WeightHypothesis((("Arla-Natural-Yoghurt", 1),), 0.98),)
+    obs = ShelfObservation("e", bin_id, (bin_id,), 10.0, 10.5, -1040.0, 1.0, hyp)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        attributor.attribute(obs, cands, [], {}, {})
+        times.append(1e3 * (time.perf_counter() - start))
+    return _percentiles(times)
+
+
 def _collect(
     out: FusionOutput,
     arrival: float,
@@ -187,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     figures = run(args.sessions, args.seed, args.journal)
+    figures["attribution_50_shoppers_ms"] = attribution_cost(50, seed=args.seed)
     text = json.dumps(figures, indent=2)
     sys.stdout.write(text + "\n")
     if args.json is not None:

@@ -79,11 +79,53 @@ class WristSample:
 
 @dataclass(frozen=True)
 class CandidateTrack:
-    """A shopper that may have caused the event: its wrist samples around the event window."""
+    """A shopper that may have caused the event: its wrist samples around the event window.
+
+    Give either ``wrists`` (WristSample objects, any order, both sides) or the arrays directly
+    (``from_arrays``, what the pipeline does): t (K,) [s], positions (K, 3) [m], variances
+    (K, 3) [m^2] (covariance diagonals), camera_ids (cameras behind the samples).
+    """
 
     track_id: str
     session_id: str
     wrists: tuple[WristSample, ...] = ()
+    t: np.ndarray | None = None
+    positions: np.ndarray | None = None
+    variances: np.ndarray | None = None
+    camera_ids: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.t is not None:
+            return
+        w = self.wrists
+        object.__setattr__(self, "t", np.array([s.t for s in w], dtype=float))
+        pos = np.stack([s.position for s in w]).astype(float) if w else np.zeros((0, 3))
+        cov = np.stack([s.covariance for s in w]).astype(float) if w else np.zeros((0, 3, 3))
+        object.__setattr__(self, "positions", pos.reshape(-1, 3))
+        object.__setattr__(self, "variances", cov.reshape(-1, 9)[:, ::4])
+        cams = tuple(sorted({c for s in w for c in s.camera_ids}))
+        object.__setattr__(self, "camera_ids", cams)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        track_id: str,
+        session_id: str,
+        t: np.ndarray,
+        positions: np.ndarray,
+        variances: np.ndarray,
+        camera_ids: tuple[str, ...] = (),
+    ) -> CandidateTrack:
+        """A candidate from sample arrays (see the class docstring for shapes)."""
+        return cls(
+            track_id,
+            session_id,
+            (),
+            np.asarray(t, dtype=float),
+            np.asarray(positions, dtype=float).reshape(-1, 3),
+            np.asarray(variances, dtype=float).reshape(-1, 3),
+            tuple(camera_ids),
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +204,27 @@ class Attribution:
     evidence_ids: tuple[str, ...] = field(default=())
 
 
+def presence_probabilities(
+    positions: np.ndarray,
+    variances: np.ndarray,
+    box_min: np.ndarray,
+    box_max: np.ndarray,
+    extra_sd: float,
+) -> np.ndarray:
+    """P(point inside the axis-aligned box) for K Gaussian point estimates.
+
+    positions: (K, 3) [m]. variances: (K, 3) [m^2], the covariance diagonals (the box is axis
+    aligned; ignoring the correlations slightly over-states the spread, the safe side).
+    box_min, box_max: (3,) [m]. extra_sd: [m] added in quadrature (the hand beyond the wrist).
+    Returns (K,) in [0, 1].
+    """
+    var = np.clip(np.asarray(variances, dtype=float), 0.0, None) + extra_sd**2
+    sd = np.sqrt(np.maximum(var, 1e-12))
+    pos = np.asarray(positions, dtype=float)
+    p = ndtr((box_max - pos) / sd) - ndtr((box_min - pos) / sd)
+    return np.prod(np.clip(p, 0.0, 1.0), axis=-1)
+
+
 def presence_probability(
     position: np.ndarray,
     covariance: np.ndarray,
@@ -169,16 +232,11 @@ def presence_probability(
     box_max: np.ndarray,
     extra_sd: float,
 ) -> float:
-    """P(point inside the axis-aligned box) for a Gaussian point estimate.
-
-    position: (3,) [m]. covariance: (3, 3) [m^2] (its diagonal is used: the box is axis aligned,
-    and ignoring the correlations slightly over-states the spread, the safe side). box_min,
-    box_max: (3,) [m]. extra_sd: [m] added in quadrature (the hand beyond the wrist).
-    """
-    var = np.clip(np.diag(np.asarray(covariance, dtype=float)), 0.0, None) + extra_sd**2
-    sd = np.sqrt(np.maximum(var, 1e-12))
-    p = ndtr((box_max - position) / sd) - ndtr((box_min - position) / sd)
-    return float(np.prod(np.clip(p, 0.0, 1.0)))
+    """:func:`presence_probabilities` of one point: position (3,) [m], covariance (3, 3) [m^2]."""
+    var = np.diag(np.asarray(covariance, dtype=float))[None]
+    return float(
+        presence_probabilities(np.asarray(position)[None], var, box_min, box_max, extra_sd)[0]
+    )
 
 
 class Attributor:
@@ -205,68 +263,99 @@ class Attributor:
         m = self.config.hand_margin_m
         return mins - m, maxs + m
 
-    def _presence_in(
+    def _borrowed(
         self,
-        wrists: Sequence[WristSample],
+        t: np.ndarray,
+        pos: np.ndarray,
+        var: np.ndarray,
         t0: float,
         t1: float,
         box: tuple[np.ndarray, np.ndarray],
-        reduce: str,
     ) -> float | None:
-        """Presence of any wrist in the box over [t0, t1] (``max`` or time ``mean``).
-
-        A window with no sample borrows the nearest sample within ``max_gap_s``, its covariance
-        grown by the gap; None when there is none (nothing observed).
-        """
+        """Presence from the sample nearest to a window that has none (within ``max_gap_s``),
+        its variance grown by the gap; None when there is none (nothing observed)."""
         cfg = self.config
-        inside = [w for w in wrists if t0 <= w.t <= t1]
-        if not inside:
-            near = [w for w in wrists if min(abs(w.t - t0), abs(w.t - t1)) <= cfg.max_gap_s]
-            if not near:
-                return None
-            w = min(near, key=lambda s: min(abs(s.t - t0), abs(s.t - t1)))
-            gap = min(abs(w.t - t0), abs(w.t - t1))
-            cov = np.asarray(w.covariance) + np.eye(3) * (cfg.gap_sd_rate_m_s * gap) ** 2
-            return presence_probability(w.position, cov, box[0], box[1], cfg.hand_sd_m)
-        # Presence per time stamp: the best of the track's wrists at that instant.
-        per_t: dict[float, float] = {}
-        for w in inside:
-            p = presence_probability(w.position, w.covariance, box[0], box[1], cfg.hand_sd_m)
-            per_t[w.t] = max(per_t.get(w.t, 0.0), p)
-        values = list(per_t.values())
-        return max(values) if reduce == "max" else float(np.mean(values))
+        if len(t) == 0:
+            return None
+        gaps = np.minimum(np.abs(t - t0), np.abs(t - t1))
+        k = int(np.argmin(gaps))
+        if gaps[k] > cfg.max_gap_s:
+            return None
+        grown = var[k] + (cfg.gap_sd_rate_m_s * gaps[k]) ** 2
+        p = presence_probabilities(pos[k][None], grown[None], box[0], box[1], cfg.hand_sd_m)
+        return float(p[0])
 
     def score_shoppers(
         self, obs: ShelfObservation, candidates: Sequence[CandidateTrack]
     ) -> list[ShopperScore]:
-        """Posterior over candidate shoppers for one event, most probable first."""
+        """Posterior over candidate shoppers for one event, most probable first.
+
+        All candidates' wrist samples are scored in one vectorised pass; per candidate and
+        window the presence is the best wrist at each stamp, then the max (around t_start and
+        t_end) or the mean over stamps (dwell during the change).
+        """
         cfg = self.config
         box = self._reach_box(obs.bin_ids or (obs.bin_id,))
-        blind_term = cfg.blind_likelihood
+        n = len(candidates)
+        owner = np.concatenate([np.full(len(c.t), i) for i, c in enumerate(candidates)] or [[]])
+        owner = owner.astype(int)
+        t = np.concatenate([c.t for c in candidates] or [np.zeros(0)])
+        pos = np.concatenate([c.positions for c in candidates] or [np.zeros((0, 3))])
+        var = np.concatenate([c.variances for c in candidates] or [np.zeros((0, 3))])
+        presence = presence_probabilities(pos, var, box[0], box[1], cfg.hand_sd_m)
+
+        def window_max(t0: float, t1: float) -> np.ndarray:
+            inside = (t >= t0) & (t <= t1)
+            out = np.full(n, np.nan)
+            if inside.any():
+                np.fmax.at(out, owner[inside], presence[inside])
+            return out
+
+        h = cfg.edge_window_s
+        windows = [(obs.t_start - h, obs.t_start + h), (obs.t_end - h, obs.t_end + h)]
+        at_start, at_end = (window_max(t0, t1) for t0, t1 in windows)
+        dwell = np.full(n, np.nan)
+        during = (t >= obs.t_start) & (t <= obs.t_end)
+        if during.any():
+            o, tt, pp = owner[during], t[during], presence[during]
+            order = np.lexsort((tt, o))
+            o, tt, pp = o[order], tt[order], pp[order]
+            starts = np.flatnonzero(np.r_[True, (o[1:] != o[:-1]) | (tt[1:] != tt[:-1])])
+            best = np.maximum.reduceat(pp, starts)  # best wrist per (candidate, stamp)
+            who = o[starts]
+            count = np.bincount(who, minlength=n)
+            total = np.bincount(who, weights=best, minlength=n)
+            dwell = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         scores: list[tuple[CandidateTrack, float, float, float, float]] = []
-        for cand in candidates:
-            w = cand.wrists
-            h = cfg.edge_window_s
-            a = self._presence_in(w, obs.t_start - h, obs.t_start + h, box, "max")
-            b = self._presence_in(w, obs.t_end - h, obs.t_end + h, box, "max")
-            c = self._presence_in(w, obs.t_start, obs.t_end, box, "mean")
+        for i, cand in enumerate(candidates):
+            terms: list[float | None] = []
+            for k, (t0, t1) in enumerate(windows):
+                value = (at_start, at_end)[k][i]
+                if np.isnan(value):
+                    terms.append(
+                        self._borrowed(cand.t, cand.positions, cand.variances, t0, t1, box)
+                    )
+                else:
+                    terms.append(float(value))
+            a, b = terms
+            c: float | None = None if np.isnan(dwell[i]) else float(dwell[i])
             if c is None and a is not None and b is not None:
                 c = max(a, b)
-            terms = [blind_term if v is None else v for v in (a, b, c)]
+            full = [cfg.blind_likelihood if v is None else v for v in (a, b, c)]
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
-            scores.append((cand, float(np.cbrt(terms[0] * terms[1] * terms[2])), *terms))
-        total = sum(s[1] for s in scores) + cfg.null_likelihood
+            scores.append((cand, float(np.cbrt(full[0] * full[1] * full[2])), *full))
+        norm = sum(s[1] for s in scores) + cfg.null_likelihood
         result = [
             ShopperScore(
                 track_id=cand.track_id,
                 session_id=cand.session_id,
-                probability=lik / total,
+                probability=lik / norm,
                 likelihood=lik,
                 at_start=a,
                 at_end=b,
                 dwell=c,
-                camera_ids=tuple(sorted({c_id for w in cand.wrists for c_id in w.camera_ids})),
+                camera_ids=tuple(cand.camera_ids or ()),
             )
             for cand, lik, a, b, c in scores
         ]
@@ -280,7 +369,7 @@ class Attributor:
         obs: ShelfObservation,
         evidence: Sequence[EvidenceItem],
         window_s: float,
-        wrists: Sequence[WristSample] = (),
+        hands: Sequence[CandidateTrack] = (),
     ) -> list[EvidenceItem]:
         """Evidence within [t_start - window, t_end + window] near the event's bins or a hand.
 
@@ -301,8 +390,11 @@ class Attributor:
             radius = self.config.evidence_radius_m
             gap = np.maximum(0.0, np.maximum(box_min - e.position, e.position - box_max))
             near_hand = any(
-                abs(w.t - e.t) <= 0.5 and float(np.linalg.norm(w.position - e.position)) <= radius
-                for w in wrists
+                np.any(
+                    (np.abs(c.t - e.t) <= 0.5)
+                    & (np.linalg.norm(c.positions - e.position, axis=1) <= radius)
+                )
+                for c in hands
             )
             if float(np.linalg.norm(gap)) <= radius or near_hand:
                 kept.append(e)
@@ -385,8 +477,7 @@ class Attributor:
         cfg = self.config
         kind = KIND_PICK if obs.delta_g < 0 else KIND_RETURN
         window = cfg.edge_window_s + cfg.max_gap_s
-        hands = [w for c in candidates for w in c.wrists]
-        ev = self.relevant_evidence(obs, evidence, window, hands)
+        ev = self.relevant_evidence(obs, evidence, window, candidates)
         ev_ids = tuple(e.evidence_id for e in ev)
         shoppers = self.score_shoppers(obs, candidates)
         if not shoppers:

@@ -47,7 +47,6 @@ from go_fusion.core.attribution import (
     EvidenceItem,
     ShelfObservation,
     WeightHypothesis,
-    WristSample,
     observation_from_json,
     observation_to_json,
 )
@@ -222,6 +221,48 @@ class FusionOutput:
             self.skeletons = other.skeletons
 
 
+class _WristBuffer:
+    """Wrist samples of one track in time order, as arrays (no per-sample Python objects).
+
+    t (K,) [s], pos (K, 3) [m] store frame, var (K, 3) [m^2] covariance diagonals.
+    """
+
+    def __init__(self) -> None:
+        self.t = np.zeros(0)
+        self.pos = np.zeros((0, 3))
+        self.var = np.zeros((0, 3))
+        self.cameras: set[str] = set()
+        self._rows: list[tuple[float, np.ndarray, np.ndarray]] = []
+
+    def append(self, t: float, pos: np.ndarray, var: np.ndarray, cameras: Sequence[str]) -> None:
+        """Add one sample (t must not go back in time)."""
+        self._rows.append((t, pos, var))
+        self.cameras.update(cameras)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self.t = np.concatenate([self.t, [r[0] for r in self._rows]])
+            self.pos = np.concatenate([self.pos, np.stack([r[1] for r in self._rows])])
+            self.var = np.concatenate([self.var, np.stack([r[2] for r in self._rows])])
+            self._rows = []
+
+    def window(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples with t0 <= t <= t1: t (K,), pos (K, 3), var (K, 3)."""
+        self._flush()
+        i, j = (
+            np.searchsorted(self.t, [t0, t1], side="left")[0],
+            np.searchsorted(self.t, t1, "right"),
+        )
+        return self.t[i:j], self.pos[i:j], self.var[i:j]
+
+    def prune(self, horizon: float) -> None:
+        """Forget samples older than horizon [s]."""
+        self._flush()
+        i = int(np.searchsorted(self.t, horizon, side="left"))
+        if i:
+            self.t, self.pos, self.var = self.t[i:], self.pos[i:], self.var[i:]
+
+
 class FusionPipeline:
     """The whole fusion back end on one store (see the module docstring).
 
@@ -265,7 +306,7 @@ class FusionPipeline:
         self._published: set[str] = set()
         self._pending_events: dict[str, ShelfObservation] = {}
         self._seen_shelf_events: set[str] = set()
-        self._wrists: dict[str, deque[WristSample]] = {}
+        self._wrists: dict[str, _WristBuffer] = {}
         self._evidence: deque[EvidenceItem] = deque()
         self._board_last_t: dict[str, float] = {}
         self._tracks_t: float | None = None
@@ -819,25 +860,25 @@ class FusionPipeline:
             if tr.keypoint_scores is not None
             else np.ones(len(kp))
         )
-        buf = self._wrists.setdefault(tr.track_id, deque())
+        buf = self._wrists.setdefault(tr.track_id, _WristBuffer())
+        if len(buf.t) and t < buf.t[-1]:
+            return  # out of order: the buffer stays sorted for its windows
         for j in (LEFT_WRIST, RIGHT_WRIST):
             if j >= len(kp) or scores[j] < self.config.min_wrist_score:
                 continue
             if not np.all(np.isfinite(kp[j])):
                 continue
+            var = np.full(3, self.config.default_wrist_sd_m**2)
             if tr.keypoint_covariance is not None:
-                cov = np.asarray(tr.keypoint_covariance, dtype=float)[j]
-            else:
-                cov = np.eye(3) * self.config.default_wrist_sd_m**2
-            if not np.all(np.isfinite(cov)):
-                cov = np.eye(3) * self.config.default_wrist_sd_m**2
-            buf.append(WristSample(t, kp[j].copy(), cov, tuple(tr.camera_ids)))
+                diag = np.diag(np.asarray(tr.keypoint_covariance, dtype=float)[j])
+                if np.all(np.isfinite(diag)):
+                    var = diag
+            buf.append(t, kp[j].copy(), var, tr.camera_ids)
 
     def _prune(self, t: float) -> None:
         horizon = t - self.config.wrist_history_s
         for buf in self._wrists.values():
-            while buf and buf[0].t < horizon:
-                buf.popleft()
+            buf.prune(horizon)
         ev_horizon = t - self.config.evidence_history_s
         while self._evidence and self._evidence[0].t < ev_horizon:
             self._evidence.popleft()
@@ -859,12 +900,19 @@ class FusionPipeline:
             if session.entry_t > obs.t_end:
                 continue
             if not session.track_ids:
-                out.append(CandidateTrack("", session.session_id, ()))
+                out.append(CandidateTrack("", session.session_id))
                 continue
             for track_id in session.track_ids:
-                buf = self._wrists.get(track_id, ())
-                samples = tuple(w for w in buf if t0 <= w.t <= t1)
-                out.append(CandidateTrack(track_id, session.session_id, samples))
+                buf = self._wrists.get(track_id)
+                if buf is None:
+                    out.append(CandidateTrack(track_id, session.session_id))
+                    continue
+                ts, pos, var = buf.window(t0, t1)
+                out.append(
+                    CandidateTrack.from_arrays(
+                        track_id, session.session_id, ts, pos, var, tuple(sorted(buf.cameras))
+                    )
+                )
         return out
 
     def _advance(self) -> FusionOutput:
