@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from go_fusion.core.cameras import CameraRig
 from go_fusion.core.vecmath import dot3, norm2, norm3
@@ -79,7 +80,11 @@ class AssociationConfig:
     anchor_gate_m: float = 0.35  # mean joint-to-ray distance to attach a detection to an anchor
     pair_gate_m: float = 0.2  # mean ray-to-ray distance of two views of one person
     anchor_pregate_m: float = 0.6  # anchor-to-centre-ray distance beyond which joints are skipped
-    center_pregate_m: float = 1.0  # centre-ray distance beyond which joints are not compared
+    center_pregate_m: float = 0.5  # centre-ray distance beyond which joints are not compared
+    center_height_range_m: tuple[float, float] = (0.3, 1.9)  # where two centre rays may meet
+    torso_plane_m: float = 1.1  # height of the plane centre rays are cut with to find pairs
+    plane_pregate_m: float = 2.5  # cut points of one person's rays lie this close together
+    max_ray_length_m: float = 40.0  # a ray meeting the torso plane further away is not cut
     joint_distance_cap_m: float = 0.6  # per-joint distances are capped at this before averaging
     min_common_joints: int = 3  # joints both sides need in common for a distance to count
     min_link_fraction: float = 0.75  # share of cross pairs that must pass when two groups merge
@@ -377,11 +382,12 @@ def cluster_views(
     cams = batch.camera_index[members]
     origins = rig.centers[cams]
     cd = batch.center_directions[members]
-    iu, ju = np.triu_indices(n, k=1)
+    iu, ju = _candidate_pairs(origins, cd, config)
     diff_cam = cams[iu] != cams[ju]
     iu, ju = iu[diff_cam], ju[diff_cam]
     dist, mid = ray_ray_distance(origins[iu], cd[iu], origins[ju], cd[ju])
-    near = (dist < config.center_pregate_m) & (mid[:, 2] > -0.5) & (mid[:, 2] < config.max_height_m)
+    z_lo, z_hi = config.center_height_range_m
+    near = (dist < config.center_pregate_m) & (mid[:, 2] > z_lo) & (mid[:, 2] < z_hi)
     iu, ju = iu[near], ju[near]
     parent = list(range(n))
     if iu.size:
@@ -413,6 +419,33 @@ def cluster_views(
     order = np.argsort(roots, kind="stable")
     splits = np.flatnonzero(np.diff(roots[order])) + 1
     return [members[g] for g in np.split(order, splits)]
+
+
+def _candidate_pairs(
+    origins: np.ndarray, directions: np.ndarray, config: AssociationConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of centre rays that may meet, without testing all n^2 pairs.
+
+    Each ray is cut with the horizontal plane at torso height; rays of one person cut it within
+    a few metres of each other (their slant times the spread of torso heights), so a KD-tree
+    radius query on the cut points finds the candidates. Rays that do not reach the plane in
+    front of their camera are paired with every ray.
+    """
+    n = origins.shape[0]
+    dz = directions[:, 2]
+    s = (config.torso_plane_m - origins[:, 2]) / np.where(dz < -1e-3, dz, np.nan)
+    cut = origins[:, :2] + s[:, None] * directions[:, :2]
+    placed = np.isfinite(s) & (s > 0.0) & (s < config.max_ray_length_m)
+    idx = np.flatnonzero(placed)
+    pairs = cKDTree(cut[idx]).query_pairs(config.plane_pregate_m, output_type="ndarray")
+    iu, ju = idx[pairs[:, 0]], idx[pairs[:, 1]]
+    lost = np.flatnonzero(~placed)
+    if lost.size:
+        li, lj = np.meshgrid(lost, np.arange(n), indexing="ij")
+        keep = (li != lj) & (placed[lj] | (li < lj))
+        iu, ju = np.concatenate([iu, li[keep]]), np.concatenate([ju, lj[keep]])
+    lo, hi = np.minimum(iu, ju), np.maximum(iu, ju)
+    return lo, hi
 
 
 def _find(parent: list[int], i: int) -> int:
