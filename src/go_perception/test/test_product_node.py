@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -161,8 +162,19 @@ def test_node_reads_compressed_images(node) -> None:
 )
 def test_node_skips_bad_images_without_publishing(node, image) -> None:
     node.publisher = recorder = _Recorder()
+    bad_before = node.counts["bad_images"]
     node.on_pair("cam_0", image, PersonDetectionArray(people=[_person_msg()]))
     assert recorder.messages == []
+    assert node.counts["bad_images"] == bad_before + 1 and "cam_0" in node.last_problem
+
+
+def test_node_reports_skips_on_diagnostics(node) -> None:
+    node._diagnostics = recorder = _Recorder()
+    node.counts["bad_images"] += 1
+    node.publish_diagnostics()
+    (status,) = recorder.messages[0].status
+    assert status.level == DiagnosticStatus.WARN
+    assert {kv.key for kv in status.values} >= {"images", "bad_images", "crops"}
 
 
 def test_node_publishes_empty_evidence_for_crops_off_image(node) -> None:

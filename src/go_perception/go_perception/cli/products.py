@@ -17,8 +17,12 @@ import platform
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from go_perception.core.products.classifier import DEFAULT_MODEL, ClassifierConfig
+
+if TYPE_CHECKING:
+    from go_perception.core.products.verify import CatalogueVerifier
 
 # A figure may fall this much below the committed baseline before --baseline fails: the
 # figures are deterministic on one machine, but onnxruntime's kernels differ across CPUs.
@@ -35,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5, help="SKUs per image (default 5)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (2 passes)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-rank images >= 96 px by SIFT + homography against the catalogue images",
+    )
+    p.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        help="folder of catalogue images <sku>.jpg for --verify (default: the shipped grocery one)",
+    )
     b = p.add_argument_group("benchmark")
     b.add_argument("--benchmark", action="store_true", help="measure on a grocery split")
     b.add_argument("--data", type=Path, default=None, help="grocery data folder")
@@ -45,6 +60,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _verifier(args: argparse.Namespace, skus: tuple[str, ...]) -> CatalogueVerifier | None:
+    """The SIFT catalogue verifier for ``--verify`` (None without it)."""
+    if not args.verify:
+        return None
+    from go_perception.core.products.dataset import DEFAULT_DATA_DIR, read_bgr
+    from go_perception.core.products.verify import CatalogueVerifier
+
+    folder = args.catalogue or DEFAULT_DATA_DIR / "iconic"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"catalogue folder {folder} not found")
+    images = {p.stem: read_bgr(p) for p in sorted(folder.glob("*.jpg")) if p.stem in skus}
+    return CatalogueVerifier(images)
+
+
 def _rank_images(args: argparse.Namespace) -> int:
     import cv2
 
@@ -53,6 +82,7 @@ def _rank_images(args: argparse.Namespace) -> int:
     classifier = ProductClassifier(
         args.model, ClassifierConfig(top_k=args.top_k, tta=args.tta, threads=args.threads)
     )
+    verifier = _verifier(args, classifier.skus)
     status = 0
     for path in args.images:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -62,6 +92,8 @@ def _rank_images(args: argparse.Namespace) -> int:
             status = 1
         else:
             ranked = classifier.rank([image])[0]
+            if verifier is not None:
+                ranked = verifier.rerank(image, ranked)
             line = {"image": str(path), "ranked": [asdict(s) for s in ranked]}
         print(json.dumps(line), flush=True)
     return status
@@ -81,10 +113,11 @@ def _benchmark(args: argparse.Namespace) -> int:
     classifier = ProductClassifier(
         args.model, ClassifierConfig(top_k=args.top_k, tta=args.tta, threads=args.threads)
     )
+    verifier = _verifier(args, classifier.skus)
     steps = [None, *APPARENT_SIZES_PX]
     results = {}
     for size in tqdm(steps, desc="benchmark products", unit="size"):
-        results[size] = score(classifier, items, size_px=size)
+        results[size] = score(classifier, items, size_px=size, verifier=verifier)
     full = results[None]
     crops = [read_bgr(it.path) for it in items[:50]]
     figures = {
@@ -92,6 +125,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         "split": args.split,
         "n": full.n,
         "tta": args.tta,
+        "verify": args.verify,
         "threads": args.threads,
         "top1": round(full.top1, 4),
         "top3": round(full.top3, 4),
@@ -99,7 +133,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         "degradation": {"blur_sigma_px": 0.6, "jpeg_quality": 50},
         "top1_by_size_px": {str(s): round(results[s].top1, 4) for s in APPARENT_SIZES_PX},
         "top3_by_size_px": {str(s): round(results[s].top3, 4) for s in APPARENT_SIZES_PX},
-        "ms_per_crop": round(ms_per_crop(classifier, crops), 3),
+        "ms_per_crop": round(ms_per_crop(classifier, crops, verifier=verifier), 3),
         "machine": platform.processor() or platform.machine(),
     }
     print(f"{args.split} split, {full.n} images: top-1 {full.top1:.4f}  top-3 {full.top3:.4f}")

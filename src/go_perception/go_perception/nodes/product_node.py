@@ -16,6 +16,7 @@ from pathlib import Path
 
 import rclpy
 import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
@@ -37,6 +38,7 @@ from go_perception.product_conversions import barcode_table, evidence_array_msg,
 
 CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "products.yaml"
 WARN_PERIOD_S = 5.0
+DIAGNOSTIC_PERIOD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,23 @@ class ProductNode(Node):
             self.create_subscription(
                 Catalogue, topics.STORE_CATALOGUE, self.on_catalogue, qos.STATE
             )
+        # Counters since start, reported on /diagnostics: images, skipped images, crops, wrists
+        # without a usable crop, last skip reason.
+        self.counts = {"images": 0, "bad_images": 0, "crops": 0, "skipped_wrists": 0}
+        self.last_problem = ""
+        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.EVENTS)
+        self.create_timer(DIAGNOSTIC_PERIOD_S, self.publish_diagnostics)
+
+    def publish_diagnostics(self) -> None:
+        """Counters and the last bad input on /diagnostics (WARN once an image was skipped)."""
+        status = DiagnosticStatus(name=f"{self.get_name()}: product recognition")
+        status.hardware_id = ",".join(self.config.camera_ids)
+        status.level = DiagnosticStatus.WARN if self.counts["bad_images"] else DiagnosticStatus.OK
+        status.message = self.last_problem or "ok"
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.counts.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(array)
 
     def on_catalogue(self, msg: Catalogue) -> None:
         """New catalogue: rebuild the barcode table."""
@@ -149,9 +168,14 @@ class ProductNode(Node):
             else:
                 image = image_to_numpy(image_msg, "bgr8")
         except ImageConversionError as exc:
-            warn(f"{cam}: skipping image: {exc}", throttle_duration_sec=WARN_PERIOD_S)
+            self.counts["bad_images"] += 1
+            self.last_problem = f"{cam}: skipped image: {exc}"
+            warn(self.last_problem, throttle_duration_sec=WARN_PERIOD_S)
             return
         observations, skipped = self.recogniser.recognise(image, people_from_msg(people_msg))
+        self.counts["images"] += 1
+        self.counts["crops"] += len({(o.person, o.side) for o in observations})
+        self.counts["skipped_wrists"] += len(skipped)
         for s in skipped:
             self.get_logger().debug(f"{cam}: person {s.person} {s.side} wrist: {s.reason}")
         self.publisher.publish(evidence_array_msg(image_msg.header, cam, observations))

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from go_perception.core.products.augment import degrade_to_size
-from go_perception.core.products.classifier import ProductClassifier
+from go_perception.core.products.classifier import ProductClassifier, SkuScore
 from go_perception.core.products.dataset import LabelledImage, read_bgr
+from go_perception.core.products.verify import CatalogueVerifier
 
 APPARENT_SIZES_PX = (24, 32, 40, 48, 64, 96, 128)
 
@@ -42,12 +43,14 @@ def score(
     blur_sigma: float = 0.6,
     jpeg_quality: int = 50,
     batch: int = 64,
+    verifier: CatalogueVerifier | None = None,
 ) -> SplitScore:
     """Score ``classifier`` on ``items``; with ``size_px``, on images degraded to that size.
 
     The degradation (``degrade_to_size``) shrinks each whole photograph so that its longest side
     is ``size_px``, blurs it with ``blur_sigma`` px and JPEG-compresses it at ``jpeg_quality``:
-    a product about ``size_px`` across, as a ceiling camera sees it in a hand.
+    a product about ``size_px`` across, as a ceiling camera sees it in a hand. With
+    ``verifier``, the network's ranking is re-ranked by catalogue matching (large images only).
     """
     images = [read_bgr(it.path) for it in items]
     if size_px is not None:
@@ -60,6 +63,11 @@ def score(
         [classifier.probabilities(images[i : i + batch]) for i in range(0, len(images), batch)]
     )
     order = np.argsort(-probs, axis=1, kind="stable")
+    if verifier is not None:
+        index = {sku: i for i, sku in enumerate(classifier.skus)}
+        for row, (image, p) in enumerate(zip(images, probs, strict=True)):
+            ranked = [SkuScore(classifier.skus[i], float(p[i])) for i in order[row]]
+            order[row] = [index[s.sku] for s in verifier.rerank(image, ranked)]
     top1 = order[:, 0] == labels
     top3 = (order[:, :3] == labels[:, None]).any(axis=1)
     pairs = Counter(
@@ -74,17 +82,28 @@ def score(
 
 
 def ms_per_crop(
-    classifier: ProductClassifier, crops: list[np.ndarray], *, repeats: int = 3
+    classifier: ProductClassifier,
+    crops: list[np.ndarray],
+    *,
+    repeats: int = 3,
+    verifier: CatalogueVerifier | None = None,
 ) -> float:
     """Median wall time [ms] to rank one crop at a time (batch of 1), over ``repeats`` passes.
 
-    A benchmark helper, not an algorithm: it is the one place this package reads the clock.
+    Includes the ``verifier``'s re-ranking when given. A benchmark helper, not an algorithm:
+    it is the one place this package reads the clock.
     """
-    classifier.rank(crops[:1])  # warm-up: first run allocates
+
+    def one(crop: np.ndarray) -> None:
+        ranked = classifier.rank([crop])[0]
+        if verifier is not None:
+            verifier.rerank(crop, ranked)
+
+    one(crops[0])  # warm-up: the first run allocates
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
         for crop in crops:
-            classifier.rank([crop])
+            one(crop)
         runs.append((time.perf_counter() - start) * 1000.0 / max(1, len(crops)))
     return float(np.median(runs))

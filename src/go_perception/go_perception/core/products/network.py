@@ -13,6 +13,7 @@ metadata (``skus`` as a JSON list, ``input_size``, ``recipe`` as JSON).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -96,16 +97,20 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     dummy = torch.zeros(1, 3, input_size, input_size)
-    torch.onnx.export(
-        model,
-        (dummy,),
-        str(path),
-        dynamo=False,
-        input_names=["image"],
-        output_names=["logits"],
-        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-        opset_version=17,
-    )
+    # The TorchScript exporter (dynamo=False) needs only the onnx package; the newer exporter
+    # would add onnxscript. It warns that it is deprecated, which is known and not actionable.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+        )
     proto = onnx.load(str(path))
     meta = {"skus": json.dumps(list(skus)), "input_size": str(input_size)}
     meta["recipe"] = json.dumps(recipe, sort_keys=True)

@@ -128,9 +128,9 @@ def train(
             optimiser.step()
             scheduler.step()
             step += 1
-            losses.append(float(loss))
+            losses.append(loss.item())
             if on_step is not None:
-                on_step(step, float(loss))
+                on_step(step, losses[-1])
         report = EpochReport(
             epoch + 1,
             float(np.mean(losses)),
