@@ -3,6 +3,7 @@ groups, occlusion, exits, late frames, wrist history."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from go_fusion.core.tracking import (
     GateArea,
     GateEvent,
     GateKind,
+    TrackerStateError,
     TrackState,
     UnknownTrackError,
 )
@@ -282,3 +284,33 @@ def test_duplicate_scan_and_unmatched_exit_are_reported() -> None:
     assert "duplicate entry scan" in text and "'dup'" in text
     assert "matched no live track" in text
     assert out.exits == ()
+
+
+def test_sessions_and_tracks_survive_a_restart() -> None:
+    path = walk([(0.0, 0.5, 3.0), (6.0, 7.4, 3.0)])
+    scene = Scene([path])
+    scene.step(events=(scan(0.0, "tok-r"),))
+    (tid,) = live(scene.run(2.0)[-1])
+    saved = json.loads(json.dumps(scene.tracker.export_state()))
+    scene.tracker = MultiViewTracker(MultiViewConfig(), CAMS, [ENTRY, EXIT])
+    scene.tracker.restore_state(saved)
+    first = scene.tracker.update(scene.t, {})
+    assert [(tr.track_id, tr.state) for tr in first.tracks] == [(tid, TrackState.OCCLUDED)]
+    scene.k += 15  # the node was down for one second
+    last = scene.run(4.0)[-1]
+    assert list(live(last)) == [tid]
+    assert live(last)[tid].session_id == "tok-r"
+    assert live(last)[tid].state == TrackState.CONFIRMED
+    assert scene.tracker.update(1.0, {}).rejected is not None  # older than the saved time
+
+
+def test_a_corrupt_saved_state_is_refused_with_the_field() -> None:
+    tracker = MultiViewTracker(MultiViewConfig(), CAMS, [ENTRY, EXIT])
+    bad = {"version": 1, "t": 1.0, "next_id": 2, "token_uses": {}, "sessions": []}
+    bad["tracks"] = [
+        {"track_id": "T1", "x": [1.0, np.nan, 0.0, 0.0], "p": np.eye(4).ravel().tolist()}
+    ]
+    with pytest.raises(TrackerStateError, match=r"tracks\[0\]"):
+        tracker.restore_state({"t": 1.0, "tracker": bad})
+    with pytest.raises(TrackerStateError, match="version"):
+        tracker.restore_state({"t": 1.0, "tracker": {"version": 99}})

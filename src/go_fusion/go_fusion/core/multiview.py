@@ -39,6 +39,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,19 @@ class MultiViewTracker:
     def set_cameras(self, cameras: Iterable[FusionCamera]) -> None:
         """Replace the calibration (e.g. a new CameraInfo or /tf_static)."""
         self.rig = CameraRig(cameras)
+
+    def export_state(self) -> dict[str, Any]:
+        """Sessions and live tracks as JSON-compatible data (store it to survive a restart)."""
+        return {"t": self._t, "tracker": self.tracker.export_state()}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`export_state` data after a restart (fresh tracker only).
+
+        Restored tracks are OCCLUDED until re-found by position; steps older than the saved
+        time are refused as late.
+        """
+        self.tracker.restore_state(state["tracker"])
+        self._t = None if state.get("t") is None else float(state["t"])
 
     def wrist_history(self, track_id: str, t0: float, t1: float) -> WristHistory:
         """Wrist samples of a live or recently exited track in ``[t0, t1]`` [s]."""

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -66,6 +67,13 @@ class GateKind(IntEnum):
 
 class UnknownTrackError(KeyError):
     """A track id that the tracker does not know (never existed or its history expired)."""
+
+
+class TrackerStateError(ValueError):
+    """Saved tracker state that cannot be restored; the message names the field."""
+
+
+_STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -469,6 +477,109 @@ class ShopperTracker:
         if track_id in self._finished:
             return self._finished[track_id][1]
         raise UnknownTrackError(f"unknown track id {track_id!r}")
+
+    # ------------------------------------------------------------------------- persistence
+    def export_state(self) -> dict[str, Any]:
+        """Sessions and live tracks as JSON-compatible data, for surviving a restart.
+
+        Wrist histories and skeletons are not included (they are re-measured within a second).
+        """
+        return {
+            "version": _STATE_VERSION,
+            "t": self._t,
+            "next_id": self._next_id,
+            "token_uses": dict(self._token_uses),
+            "sessions": [
+                {
+                    "session_id": s.session_id,
+                    "token": s.token,
+                    "stamp": s.stamp,
+                    "gate_id": s.gate_id,
+                    "position": None if s.position is None else [float(v) for v in s.position],
+                    "slots": s.slots,
+                    "tracks": list(s.tracks),
+                    "closed": s.closed,
+                }
+                for s in self._sessions.values()
+            ],
+            "tracks": [
+                {
+                    "track_id": r.track_id,
+                    "session_id": r.session_id,
+                    "state": int(r.state),
+                    "born": r.born,
+                    "last_seen": r.last_seen,
+                    "hits": r.hits,
+                    "height": r.height if math.isfinite(r.height) else None,
+                    "x": self._x[i].tolist(),
+                    "p": self._p[i].ravel().tolist(),
+                }
+                for i, r in enumerate(self._records)
+                if r.state != TrackState.TENTATIVE
+            ],
+        }
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Load :meth:`export_state` data into this (fresh) tracker.
+
+        Restored tracks start OCCLUDED and are re-found by position like any coasting track.
+
+        Raises:
+            TrackerStateError: the data is not a tracker state this version can read; the
+                message names the field.
+        """
+        try:
+            if state.get("version") != _STATE_VERSION:
+                raise TrackerStateError(f"version {state.get('version')!r} != {_STATE_VERSION}")
+            records, xs, ps = [], [], []
+            for i, tr in enumerate(state["tracks"]):
+                x = np.asarray(tr["x"], dtype=np.float64)
+                p = np.asarray(tr["p"], dtype=np.float64).reshape(4, 4)
+                if x.shape != (4,) or not (np.all(np.isfinite(x)) and np.all(np.isfinite(p))):
+                    raise TrackerStateError(f"tracks[{i}]: state x/p must be finite (4,), (4, 4)")
+                height = tr["height"]
+                rec = _TrackRecord(
+                    str(tr["track_id"]),
+                    born=float(tr["born"]),
+                    last_seen=float(tr["last_seen"]),
+                    state=TrackState.OCCLUDED,
+                    session_id=str(tr["session_id"]),
+                    hits=int(tr["hits"]),
+                    height=math.nan if height is None else float(height),
+                    last_xy=x[:2].copy(),
+                    warned_unbound=True,
+                )
+                rec.slot = self._wrists.new_slot()
+                records.append(rec)
+                xs.append(x)
+                ps.append(p)
+            sessions = {}
+            for s in state["sessions"]:
+                pos = s["position"]
+                sessions[str(s["session_id"])] = _Session(
+                    str(s["session_id"]),
+                    str(s["token"]),
+                    float(s["stamp"]),
+                    str(s["gate_id"]),
+                    None if pos is None else np.asarray(pos, dtype=np.float64),
+                    int(s["slots"]),
+                    [str(t) for t in s["tracks"]],
+                    bool(s["closed"]),
+                )
+            token_uses = {str(k): int(v) for k, v in state["token_uses"].items()}
+            next_id = int(state["next_id"])
+            t = state["t"]
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, TrackerStateError):
+                raise
+            raise TrackerStateError(f"tracker state is malformed: {err!r}") from err
+        self._records = records
+        self._x = np.array(xs).reshape(-1, 4)
+        self._p = np.array(ps).reshape(-1, 4, 4)
+        self._sessions = sessions
+        self._token_uses = token_uses
+        self._next_id = next_id
+        self._t = None if t is None else float(t)
 
     # ------------------------------------------------------------------------------ update
     def update(
