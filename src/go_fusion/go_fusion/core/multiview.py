@@ -12,16 +12,20 @@ This is the API the fusion node calls once per synchronised camera set::
     out.rejected       # None, or why the whole camera step was refused (late, out of order)
     tracker.wrist_history(track_id, t0, t1)  # WristHistory for attribution
     tracker.wrist_histories(t0, t1)          # every track with wrist samples in the window
+    state = tracker.export_state()           # JSON-compatible sessions + tracks; after a
+    tracker.restore_state(state)             # restart, tracks come back OCCLUDED and re-found
 
 Inputs:
 - ``cameras``: :class:`~go_fusion.core.cameras.FusionCamera` per camera, from CameraInfo and
   ``/tf_static`` (``FusionCamera.from_camera_info``) or a store model (``from_store_camera``).
 - ``gates``: :class:`~go_fusion.core.tracking.GateArea` from the store layout; births happen
   only in entry areas.
-- ``t``: the stamp the synchroniser matched the set on [s] (``go_common.core.approx_sync``); it
-  must increase from call to call. A late or out-of-order set is refused with a reason in
-  ``rejected`` (its gate events are still applied). A jump forward of more than
-  ``max_time_jump_s`` is refused until ``resync_steps`` consecutive sets confirm the new time.
+- ``t``: the stamp the synchroniser matched the set on [s] (``go_common.core.approx_sync``, or
+  a partial set when a camera is down: missing cameras are simply absent); it must increase
+  from call to call. Each ``CameraPeople.stamp`` must lie within ``max_camera_skew_s`` of ``t``
+  (else that camera is left out of the step with a diagnostic). A late or out-of-order set is
+  refused with a reason in ``rejected`` (its gate events are still applied). A jump forward of
+  more than ``max_time_jump_s`` is refused until ``resync_steps`` consecutive sets confirm it.
 - ``detections_by_camera``: :class:`~go_fusion.core.association.CameraPeople` per camera (a
   mapping by camera id or a sequence); a camera may be missing from a step.
 - ``gate_events``: :class:`~go_fusion.core.tracking.GateEvent` received since the last call.
