@@ -430,23 +430,33 @@ class FusionNode(LifecycleNode):
         stamps = [stamp_to_seconds(m.header.stamp) for m in msgs]
         if self._partial is not None:
             self._partial.synced(max(stamps))
-        self._people(float(np.median(stamps)), list(msgs))
+        self._people(float(np.median(stamps)), dict(zip(self._camera_ids(), msgs, strict=True)))
 
     def _on_people_one(self, cam: str, msg: PersonDetectionArray) -> None:
         if self._sync is None:  # one camera: every message is a set
-            self._people(stamp_to_seconds(msg.header.stamp), [msg])
+            self._people(stamp_to_seconds(msg.header.stamp), {cam: msg})
             return
         if self._partial is not None:
             for t, group in self._partial.add(cam, stamp_to_seconds(msg.header.stamp), msg):
-                self._people(t, list(group.values()))
+                self._people(t, group)
 
-    def _people(self, t: float, msgs: list[PersonDetectionArray]) -> None:
+    def _people(self, t: float, msgs: dict[str, PersonDetectionArray]) -> None:
+        """One camera set (camera id of the topic -> message) to the tracker."""
         if not self._ready("people"):
             return
         views = {}
-        for m in msgs:
+        for cam, m in msgs.items():
+            if m.camera_id and m.camera_id != cam:
+                self._diag(
+                    Diagnostic(
+                        WARN,
+                        "camera_id",
+                        f"people on the topic of '{cam}' "
+                        f"name camera '{m.camera_id}': using '{cam}'",
+                    )
+                )
             try:
-                views[m.camera_id] = conv.people_from_msg(m)
+                views[cam] = replace(conv.people_from_msg(m), camera_id=cam)
             except ValueError as error:
                 self._diag(Diagnostic(ERROR, "bad_people", str(error)))
         out = self.pipeline.add_people(t, views, self._now())
