@@ -314,3 +314,13 @@ def test_a_corrupt_saved_state_is_refused_with_the_field() -> None:
         tracker.restore_state({"t": 1.0, "tracker": bad})
     with pytest.raises(TrackerStateError, match="version"):
         tracker.restore_state({"t": 1.0, "tracker": {"version": 99}})
+
+
+def test_a_late_scan_binds_who_is_at_the_gate_not_who_walked_on() -> None:
+    walked_on = walk([(0.0, 0.5, 2.4), (3.0, 4.0, 2.4), (12.0, 4.0, 2.4)])
+    lingers = walk([(0.0, 0.5, 3.6), (12.0, 0.8, 3.6)])
+    scene = Scene([walked_on, lingers])
+    scene.run(8.0)
+    out = scene.step(events=(scan(scene.t, "late"),))
+    assert nearest_track(out, lingers(out.t)).session_id == "late"
+    assert nearest_track(out, walked_on(out.t)).session_id == ""

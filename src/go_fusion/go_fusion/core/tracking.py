@@ -887,16 +887,18 @@ class ShopperTracker:
         )
         cands = []
         for i, rec in enumerate(self._records):
-            if rec.session_id or not (
-                -cfg.scan_before_birth_s <= rec.born - ev.stamp <= cfg.scan_after_birth_s
-            ):
+            if rec.session_id:
                 continue
             xy = self._x[i, :2]
             d = float(np.linalg.norm(xy - where)) if where is not None else 0.0
             in_gate = any(g.contains(xy[None], cfg.entry_margin_m)[0] for g in self._entries)
-            if in_gate or d <= cfg.bind_radius_m:
-                cands.append((d, rec.born, i))
-        for _, _, i in sorted(cands)[: session.slots]:
+            # Whoever stands at the gate when the scan happens is the best candidate, however
+            # long they waited; a track that already walked on must have been born recently
+            # (the scan may follow its birth by scan_after_birth_s) and still be near.
+            recent = -cfg.scan_after_birth_s <= rec.born - ev.stamp <= cfg.scan_before_birth_s
+            if in_gate or (recent and d <= cfg.bind_radius_m):
+                cands.append((0 if in_gate else 1, d, rec.born, i))
+        for *_, i in sorted(cands)[: session.slots]:
             self._bind(self._records[i], session)
 
     def _current_session(self, token: str) -> _Session | None:
