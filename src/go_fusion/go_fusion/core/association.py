@@ -314,9 +314,12 @@ def assign_to_anchors(
     free = ~clash
     result[dets[free]] = pa[free]
     costs[dets[free]] = cost[free]
-    for cam in np.unique(pc[clash]):
-        sel = clash & (pc == cam)
-        _assign_sparse(dets[sel], pa[sel], cost[sel], result, costs)
+    if clash.any():
+        # One assignment over every camera at once: a detection only links to (its camera,
+        # anchor) columns, so the problem is block-diagonal and equals one per camera.
+        take = np.flatnonzero(clash)[_assign_sparse(dets[clash], key[clash], cost[clash])]
+        result[dets[take]] = pa[take]
+        costs[dets[take]] = cost[take]
     return result, costs
 
 
@@ -331,18 +334,20 @@ def _robust_mean(
     return np.where(ok.sum(axis=1) >= config.min_common_joints, mean, np.inf)
 
 
-def _assign_sparse(
-    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, result: np.ndarray, costs: np.ndarray
-) -> None:
-    """Optimal one-to-one assignment of detections ``rows`` to anchors ``cols`` (sparse pairs)."""
+def _assign_sparse(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Optimal one-to-one choice among sparse pairs (rows[k], cols[k], cost[k]).
+
+    Returns the indices k of the chosen pairs.
+    """
     r_ids, r_inv = np.unique(rows, return_inverse=True)
     c_ids, c_inv = np.unique(cols, return_inverse=True)
     mat = np.full((r_ids.size, c_ids.size), _INFEASIBLE)
+    pair = np.full((r_ids.size, c_ids.size), -1, dtype=np.int64)
     mat[r_inv, c_inv] = cost
+    pair[r_inv, c_inv] = np.arange(cost.size)
     ri, cj = linear_sum_assignment(mat)
-    good = mat[ri, cj] < _INFEASIBLE
-    result[r_ids[ri[good]]] = c_ids[cj[good]]
-    costs[r_ids[ri[good]]] = mat[ri[good], cj[good]]
+    chosen = pair[ri, cj]
+    return chosen[chosen >= 0]
 
 
 def ray_ray_distance(

@@ -136,6 +136,8 @@ def concat_skeletons(parts: list[SkeletonBatch]) -> SkeletonBatch:
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_skeletons()
+    if len(parts) == 1:
+        return parts[0]
     width = max(p.detections.shape[1] for p in parts)
     dets = [
         np.pad(p.detections, ((0, 0), (0, width - p.detections.shape[1])), constant_values=-1)
