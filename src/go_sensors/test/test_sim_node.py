@@ -111,3 +111,45 @@ def test_cli_runs_a_short_simulation(tmp_path: Path) -> None:
     assert rc == 0
     first = json.loads(truth.read_text().splitlines()[0])
     assert first["type"] == "meta" and first["duration"] == 30.0
+
+
+def test_sim_node_publishes_rendered_images() -> None:
+    pytest.importorskip("go_sensors.core.render")
+    from sensor_msgs.msg import CompressedImage, Image
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = []
+    try:
+        sim = SimNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("scenario", value="single_pick"),
+                Parameter("rate", value=0.0),
+                Parameter("duration", value=0.4),
+                Parameter("step_hz", value=5.0),
+            ],
+        )
+        probe = rclpy.create_node("probe_images", context=context)
+        nodes = [sim, probe]
+        raw: list[Image] = []
+        jpeg: list[CompressedImage] = []
+        probe.create_subscription(Image, topics.camera_image("cam_back"), raw.append, qos.SENSOR)
+        probe.create_subscription(
+            CompressedImage, topics.camera_image_compressed("cam_back"), jpeg.append, qos.SENSOR
+        )
+        executor = SingleThreadedExecutor(context=context)
+        for node in nodes:
+            executor.add_node(node)
+        for _ in range(500):
+            executor.spin_once(timeout_sec=0.01)
+            if sim.done.done() and raw and jpeg:
+                break
+        assert raw and jpeg
+        assert (raw[0].width, raw[0].height, raw[0].encoding) == (640, 480, "bgr8")
+        assert raw[0].header.frame_id == "cam_back_optical"
+        assert "jpeg" in jpeg[0].format and len(jpeg[0].data) > 1000
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)

@@ -142,7 +142,14 @@ class SimNode(Node):
         except ImportError as error:
             self.get_logger().warning(f"no renderer ({error}); publishing camera_info only")
             return None
-        return Renderer(self.sim.store)
+        renderer = Renderer(self.sim.store)
+        # Painting the static store and the facings takes seconds per camera: do it before the
+        # clock starts so that the first simulated seconds run at the requested rate.
+        self.get_logger().info(f"preparing the renderer for {len(self.sim.store.cameras)} cameras")
+        world = self.sim.world_at(0.0)
+        for cam in sorted(self.sim.store.cameras):
+            renderer.render(cam, world)
+        return renderer
 
     def _tick(self) -> None:
         if self.done.done():
