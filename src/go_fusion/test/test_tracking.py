@@ -324,3 +324,14 @@ def test_a_late_scan_binds_who_is_at_the_gate_not_who_walked_on() -> None:
     out = scene.step(events=(scan(scene.t, "late"),))
     assert nearest_track(out, lingers(out.t)).session_id == "late"
     assert nearest_track(out, walked_on(out.t)).session_id == ""
+
+
+def test_gate_events_with_bad_positions_or_unknown_gates_are_flagged() -> None:
+    scene = Scene([walk([(0.0, 0.5, 3.0), (4.0, 4.0, 3.0)])])
+    bad_pos = GateEvent(0.0, GateKind.ENTRY, "in", "p", 1, np.array([np.nan, 1.0, 0.0]))
+    out = scene.step(events=(bad_pos, GateEvent(0.0, GateKind.ENTRY, "nowhere", "q", 1, None)))
+    text = "\n".join(out.diagnostics)
+    assert "unusable position" in text and "'nowhere'" in text
+    out = scene.run(1.0)[-1]
+    (track,) = live(out).values()
+    assert track.session_id == "q"  # the most recent scan with room; both were kept

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
@@ -820,7 +820,7 @@ class ShopperTracker:
             age = t - session.stamp
             window = cfg.group_window_s if session.tracks else cfg.scan_before_birth_s
             if -cfg.scan_after_birth_s <= age <= window and (
-                best is None or session.stamp > best.stamp
+                best is None or session.stamp >= best.stamp  # a tie: the later scan
             ):
                 best = session
         return best
@@ -849,6 +849,16 @@ class ShopperTracker:
             if not np.isfinite(ev.stamp):
                 diags.append(f"gate event at {ev.gate_id!r} has a non-finite stamp: ignored")
                 continue
+            if ev.position is not None:
+                pos = np.asarray(ev.position, dtype=np.float64).ravel()
+                if pos.size not in (2, 3) or not np.all(np.isfinite(pos)):
+                    diags.append(
+                        f"gate event at {ev.gate_id!r} has an unusable position {ev.position!r}: "
+                        "the gate area is used instead"
+                    )
+                    ev = replace(ev, position=None)
+            if all(g.gate_id != ev.gate_id for g in self.gates):
+                diags.append(f"gate event names gate {ev.gate_id!r}, which the store does not have")
             if ev.kind == GateKind.ENTRY:
                 self._on_entry(ev, diags)
             elif ev.kind == GateKind.EXIT:
@@ -890,7 +900,7 @@ class ShopperTracker:
             if rec.session_id:
                 continue
             xy = self._x[i, :2]
-            d = float(np.linalg.norm(xy - where)) if where is not None else 0.0
+            d = float(np.linalg.norm(xy - where)) if where is not None else math.inf
             in_gate = any(g.contains(xy[None], cfg.entry_margin_m)[0] for g in self._entries)
             # Whoever stands at the gate when the scan happens is the best candidate, however
             # long they waited; a track that already walked on must have been born recently
