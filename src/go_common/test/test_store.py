@@ -187,3 +187,20 @@ def test_missing_image_and_bad_yaml_file(small_yaml: dict[str, Any], tmp_path: P
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(StoreConfigError, match=r"listy\.yaml: \(top level\) must be a mapping"):
         load_store(listy)
+
+
+def test_shared_load_is_validated(small_yaml: dict[str, Any]) -> None:
+    store = load_store("small")
+    assert store.sim_shared_load == {"g1_xp_s1_b4": ("g1_xp_s1_b3", 0.25)}
+    cases = [
+        ({"nope": ["g1_xp_s1_b3", 0.2]}, r"sim\.shared_load\.nope 'nope' is not a bin id"),
+        ({"g1_xp_s1_b4": ["g1_xp_s1_b1", 0.2]}, r"'g1_xp_s1_b1' is not next to 'g1_xp_s1_b4'"),
+        ({"g1_xp_s1_b4": ["g1_xp_s2_b4", 0.2]}, r"is not next to"),
+        ({"g1_xp_s1_b4": ["g1_xp_s1_b3", 0.9]}, r"fraction must be in \(0, 0.5\]"),
+        ({"g1_xp_s1_b4": "g1_xp_s1_b3"}, r"must be \[neighbour bin, fraction\]"),
+    ]
+    for shared, message in cases:
+        data = copy.deepcopy(small_yaml)
+        data["sim"]["shared_load"] = shared
+        with pytest.raises(StoreConfigError, match=r"small\.yaml: .*" + message):
+            store_from_dict(data, name="small.yaml", base_dir=STORES_DIR)

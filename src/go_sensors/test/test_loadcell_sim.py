@@ -137,3 +137,23 @@ def test_touch_without_a_pick_returns_to_the_baseline() -> None:
     rest = batch.grams[t > 3.0, col]
     assert pressed.mean() > 80.0
     assert abs(float(np.median(rest))) < 5.0
+
+
+def test_goods_resting_across_two_plates_split_their_weight() -> None:
+    store = load_store("small")
+    (src, (dst, fraction)), *_ = store.sim_shared_load.items()
+    board = store.bins[src].board_id
+    change = (ShelfChange(1.0, src, "x", -1, -1000.0, "p", "s"),)
+    model = LoadCellModel(store, {}, change, (), (), seed=3, shared=store.sim_shared_load)
+    batch = model.batch(board, 0.0, 3.0)
+    assert batch is not None
+    cols = store.boards[board].channels
+    t = batch.times
+    step_src = np.median(batch.grams[t > 2.0, cols.index(src)]) - np.median(
+        batch.grams[t < 0.9, cols.index(src)]
+    )
+    step_dst = np.median(batch.grams[t > 2.0, cols.index(dst)]) - np.median(
+        batch.grams[t < 0.9, cols.index(dst)]
+    )
+    assert step_src == pytest.approx(-1000.0 * (1.0 - fraction), abs=5.0)
+    assert step_dst == pytest.approx(-1000.0 * fraction, abs=5.0)

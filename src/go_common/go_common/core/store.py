@@ -20,7 +20,8 @@ YAML schema (see ``stores/small.yaml`` for a complete example)::
     cameras:  [{id, width, height, fx, fy, cx, cy, dist: [k1, k2, p1, p2, k3], rate_hz,
                 position: [x, y, z], look_at: [x, y, z]}]
     gates:    [{id, kind: entry|exit, min_xy: [x, y], max_xy: [x, y]}]
-    sim:      {measured_weight_g: {sku: grams}}   # simulator only: what the shelf really weighs
+    sim:      {measured_weight_g: {sku: grams},      # simulator only: what the shelf really weighs
+               shared_load: {bin: [neighbour bin, fraction]}}  # goods resting on 2 plates
 """
 
 from __future__ import annotations
@@ -277,6 +278,8 @@ class StoreModel:
     floor_size: [m] x, y extent of the floor from the store origin.
     sim_measured_weight_g: simulator only. What one unit really weighs on the shelf when it
     differs from the catalogue (catalogue weights are often off by 5-20 %); empty for real stores.
+    sim_shared_load: simulator only. bin -> (adjacent bin, fraction): that fraction of the bin's
+    goods rests on the neighbour's plate, as wide packs do on real shelves.
     """
 
     store_id: str
@@ -294,6 +297,7 @@ class StoreModel:
     source: Path | None = None
     ceiling_height: float = 3.0
     sim_measured_weight_g: dict[str, float] = field(default_factory=dict)
+    sim_shared_load: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def bin_skus(self, bin_id: str) -> tuple[str, ...]:
         """SKUs the planogram puts in ``bin_id``."""
@@ -453,6 +457,7 @@ def store_from_dict(data: Any, name: str = "<dict>", base_dir: Path | None = Non
     cameras = _load_cameras(ctx, data, floor, gondolas)
     gates = _load_gates(ctx, data, floor)
     sim = _load_sim(ctx, data, products)
+    shared = _load_shared(ctx, data, bins)
     return StoreModel(
         store_id=store_id,
         frame_id=frame_id,
@@ -469,6 +474,7 @@ def store_from_dict(data: Any, name: str = "<dict>", base_dir: Path | None = Non
         source=(base_dir / name) if base_dir else None,
         ceiling_height=ceiling,
         sim_measured_weight_g=sim,
+        sim_shared_load=shared,
     )
 
 
@@ -799,4 +805,37 @@ def _load_sim(ctx: _Ctx, data: Mapping[str, Any], products: dict[str, Product]) 
         if sku not in products:
             raise ctx.error(f"sim.measured_weight_g.{sku}", f"{sku!r} is not in the catalogue")
         out[sku] = ctx.number(measured, sku, "sim.measured_weight_g", positive=True)
+    return out
+
+
+def _load_shared(
+    ctx: _Ctx, data: Mapping[str, Any], bins: dict[str, Bin]
+) -> dict[str, tuple[str, float]]:
+    sim = data.get("sim") or {}
+    shared = sim.get("shared_load") or {}
+    if not isinstance(shared, dict):
+        raise ctx.error("sim.shared_load", "must be a mapping bin -> [neighbour bin, fraction]")
+    out: dict[str, tuple[str, float]] = {}
+    for bin_id, value in shared.items():
+        fld = f"sim.shared_load.{bin_id}"
+        if bin_id not in bins:
+            raise ctx.error(fld, f"'{bin_id}' is not a bin id")
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not isinstance(value[0], str)
+            or isinstance(value[1], bool)
+            or not isinstance(value[1], int | float)
+        ):
+            raise ctx.error(fld, f"must be [neighbour bin, fraction], got {value!r}")
+        other, fraction = value[0], float(value[1])
+        if other not in bins or other == bin_id:
+            raise ctx.error(fld, f"'{other}' is not another bin id")
+        a, b = bins[bin_id], bins[other]
+        gap = np.maximum(np.maximum(a.min_corner - b.max_corner, b.min_corner - a.max_corner), 0.0)
+        if a.shelf_id != b.shelf_id or float(np.linalg.norm(gap)) > 0.05:
+            raise ctx.error(fld, f"'{other}' is not next to '{bin_id}' on the same shelf")
+        if not 0.0 < fraction <= 0.5:
+            raise ctx.error(fld, f"fraction must be in (0, 0.5], got {fraction}")
+        out[bin_id] = (other, fraction)
     return out

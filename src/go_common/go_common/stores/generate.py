@@ -12,7 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from go_common.core.store import ean13, load_store
+import numpy as np
+import yaml
+
+from go_common.core.store import ean13, load_store, store_from_dict
 
 HERE = Path(__file__).resolve().parent
 
@@ -795,12 +798,47 @@ BACK_X = (2.45, 4.65)
 BACK_Y = 5.6
 
 
+# Wide packs that rest partly on the next bin's plate (fraction of their weight there).
+SHARED: dict[str, dict[str, float]] = {
+    "small": {"Yoggi-Vanilla-Yoghurt": 0.25},
+    "convenience": {
+        "salted-chips-175g": 0.3,
+        "sourcream-chips-175g": 0.25,
+        "paprika-chips-175g": 0.35,
+        "tortilla-chips-200g": 0.4,
+        "muesli-750g": 0.3,
+        "cornflakes-500g": 0.25,
+        "crispbread-rye-500g": 0.35,
+        "Yoggi-Vanilla-Yoghurt": 0.25,
+    },
+}
+
+
+def _shared_section(text: str, name: str) -> str:
+    """``shared_load`` lines for the SHARED products: their first bin and its next neighbour."""
+    store = store_from_dict(yaml.safe_load(text), name=f"{name}.yaml", base_dir=HERE)
+    lines = []
+    for sku, fraction in SHARED[name].items():
+        first = store.bins_of_sku(sku)[0]
+        b = store.bins[first]
+        along = np.array([-b.access_normal[1], b.access_normal[0], 0.0])
+        row = sorted(
+            (x for x in store.bins.values() if x.shelf_id == b.shelf_id),
+            key=lambda x: float(x.center @ along),
+        )
+        k = [x.bin_id for x in row].index(first)
+        other = row[k + 1] if k + 1 < len(row) else row[k - 1]
+        lines.append(f"    {first}: [{other.bin_id}, {fraction:g}]")
+    return "  shared_load:\n" + "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the YAMLs next to this module and check that they load."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE, help="output folder")
     args = parser.parse_args(argv)
     for name, text in (("small", small()), ("convenience", convenience())):
+        text += _shared_section(text, name)
         path = args.out / f"{name}.yaml"
         path.write_text(text)
         store = load_store(path)

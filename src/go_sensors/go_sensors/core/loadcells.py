@@ -86,14 +86,20 @@ class LoadCellModel:
         touches: tuple[Touch, ...],
         faults: tuple[ChannelFault, ...] = (),
         seed: int = 0,
+        shared: dict[str, tuple[str, float]] | None = None,
     ) -> None:
         self.seed = seed
+        # bin -> (neighbour bin, fraction of the bin's goods that rests on the neighbour's plate)
+        self.shared = dict(shared or {})
+        self._bin_base = {
+            bin_id: float(sum(sum(w) for w in units.values()))
+            for bin_id, units in initial_units.items()
+        }
         rng = np.random.default_rng([seed, 17])
         self.boards: dict[str, _Board] = {}
         self.offset: dict[str, float] = {}
         self.sd: dict[str, np.ndarray] = {}
         self.quant: dict[str, float] = {}
-        self.base: dict[str, np.ndarray] = {}
         self.drift: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         for i, (board_id, board) in enumerate(sorted(store.boards.items())):
             b = _Board(i, board_id, board.channels, board.rate_hz)
@@ -108,13 +114,6 @@ class LoadCellModel:
                 median * np.exp(NOISE_LOG_SIGMA * ndtri(u)), 0.05, NOISE_MAX_G
             )
             self.quant[board_id] = board.quantisation_g
-            self.base[board_id] = np.array(
-                [
-                    float(sum(sum(w) for w in initial_units.get(bin_id, {}).values()))
-                    for bin_id in board.channels
-                ],
-                dtype=np.float64,
-            )
             self.drift[board_id] = (
                 rng.normal(0.0, 0.4 / 60.0, c),  # creep [g/s]
                 rng.uniform(0.2, 1.0, c),  # temperature cycle amplitude [g]
@@ -162,31 +161,49 @@ class LoadCellModel:
             out[mask] = z[ks[mask] % _BLOCK]
         return out * self.sd[board_id]
 
+    def goods(self, bin_id: str, ts: np.ndarray) -> np.ndarray:
+        """(N,) [g] mass of the products in ``bin_id`` at ts (N,), with the plate ringing
+        briefly after each change."""
+        load = np.full(len(ts), self._bin_base.get(bin_id, 0.0))
+        for ch in self._changes.get(bin_id, ()):
+            after = ts >= ch.t
+            if not np.any(after):
+                continue
+            dt = ts[after] - ch.t
+            ring = 0.12 * np.exp(-dt / 0.08) * np.cos(2.0 * math.pi * 7.0 * dt)
+            load[after] += ch.grams * (1.0 - ring)
+        return load
+
+    def press(self, bin_id: str, ts: np.ndarray) -> np.ndarray:
+        """(N,) [g] force of hands pressing on the plate of ``bin_id`` at ts (N,)."""
+        load = np.zeros(len(ts))
+        for touch in self._touches.get(bin_id, ()):
+            win = (ts >= touch.t_in) & (ts <= touch.t_out + 0.6)
+            if not np.any(win):
+                continue
+            tw = ts[win]
+            during = tw <= touch.t_out
+            env = np.clip((tw - touch.t_in) / 0.1, 0.0, 1.0) * np.clip(
+                (touch.t_out - tw) / 0.1, 0.0, 1.0
+            )
+            wobble = 0.75 + 0.25 * np.sin(2.0 * math.pi * 1.3 * (tw - touch.t_in))
+            dt = np.maximum(tw - touch.t_out, 0.0)
+            ring = 0.2 * np.exp(-dt / 0.08) * np.cos(2.0 * math.pi * 6.0 * dt)
+            load[win] += touch.peak_g * np.where(during, env * wobble, ring)
+        return load
+
     def true_load(self, board_id: str, ts: np.ndarray) -> np.ndarray:
-        """(N, C) [g] mass on each channel's bin plus hand presses and plate ringing at ts (N,)."""
+        """(N, C) [g] load on each channel's plate at ts (N,): the bin's products (less the part
+        resting on a neighbour, plus neighbours' parts resting here) and hand presses."""
         b = self.boards[board_id]
-        load = np.tile(self.base[board_id], (len(ts), 1))
+        load = np.zeros((len(ts), len(b.channels)))
         for bin_id, c in b.col.items():
-            for ch in self._changes.get(bin_id, ()):
-                after = ts >= ch.t
-                if not np.any(after):
-                    continue
-                dt = ts[after] - ch.t
-                ring = 0.12 * np.exp(-dt / 0.08) * np.cos(2.0 * math.pi * 7.0 * dt)
-                load[after, c] += ch.grams * (1.0 - ring)
-            for touch in self._touches.get(bin_id, ()):
-                win = (ts >= touch.t_in) & (ts <= touch.t_out + 0.6)
-                if not np.any(win):
-                    continue
-                tw = ts[win]
-                during = tw <= touch.t_out
-                env = np.clip((tw - touch.t_in) / 0.1, 0.0, 1.0) * np.clip(
-                    (touch.t_out - tw) / 0.1, 0.0, 1.0
-                )
-                wobble = 0.75 + 0.25 * np.sin(2.0 * math.pi * 1.3 * (tw - touch.t_in))
-                dt = np.maximum(tw - touch.t_out, 0.0)
-                ring = 0.2 * np.exp(-dt / 0.08) * np.cos(2.0 * math.pi * 6.0 * dt)
-                load[win, c] += touch.peak_g * np.where(during, env * wobble, ring)
+            own = self.goods(bin_id, ts)
+            fraction = self.shared.get(bin_id, ("", 0.0))[1]
+            load[:, c] = own * (1.0 - fraction) + self.press(bin_id, ts)
+        for src, (dst, fraction) in self.shared.items():
+            if dst in b.col:
+                load[:, b.col[dst]] += fraction * self.goods(src, ts)
         return load
 
     def batch(self, board_id: str, t_prev: float, t: float) -> LoadCellBatch | None:

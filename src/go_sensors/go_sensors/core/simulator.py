@@ -94,6 +94,7 @@ class Simulator:
             self.plan.touches,
             tuple(faults),
             seed,
+            self.store.sim_shared_load,
         )
         self._t_prev = -1e-9
         self._contents = {
