@@ -1,0 +1,296 @@
+"""One scenario through the whole system in one process, deterministically, for scoring.
+
+simulator (sensors) -> renderer (camera images) -> person/pose network -> hand crops -> product
+network -> FusionPipeline (tracks, shelf events, attribution, carts, receipts). These are the same
+cores the ROS nodes wrap; only sensor data crosses into perception and fusion. Ground truth from
+the simulator is kept beside the run for scoring and never handed to the pipeline.
+
+Latencies are measured the way a store sees them: from the sensor time of the fact (the weight
+settled, the shopper crossed the exit) to the sensor time of the input that let the pipeline
+decide, plus the compute time of that pipeline call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from go_common.core.store import StoreModel, load_store
+from go_eval.core.scoring import ShelfInteraction, TrackFrame
+from go_fusion.core.association import CameraPeople
+from go_fusion.core.attribution import SOURCE_HAND, EvidenceItem
+from go_fusion.core.checkout import GateObservation
+from go_fusion.core.pipeline import (
+    TRACK_CONFIRMED,
+    TRACK_OCCLUDED,
+    FusionOutput,
+    FusionPipeline,
+)
+from go_perception.core.backends import BackendConfig, PoseEstimator, make_estimator
+from go_perception.core.keypoints import Person
+from go_perception.core.products.classifier import ClassifierConfig, ProductClassifier
+from go_perception.core.products.hand_crops import HandCropConfig, cut, hand_crops
+from go_sensors.core.render import Renderer
+from go_sensors.core.simulator import SimStep, Simulator
+
+LOGGER = logging.getLogger(__name__)
+LEFT_HIP, RIGHT_HIP = 11, 12
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to run. camera_hz: simulator step and camera frame rate [Hz]."""
+
+    store: str
+    scenario: str
+    seed: int = 0
+    camera_hz: float = 10.0
+    products: bool = True
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    keep_frames_every: int = 0  # keep every N-th top-down state for a GIF (0: none)
+
+
+@dataclass
+class RunResult:
+    """Everything scoring and the report need from one run."""
+
+    store: str
+    scenario: str
+    seed: int
+    duration_s: float
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    predicted: dict[str, dict[str, int]] = field(default_factory=dict)
+    truth_interactions: list[ShelfInteraction] = field(default_factory=list)
+    predicted_interactions: list[ShelfInteraction] = field(default_factory=list)
+    reviewed_interactions: list[ShelfInteraction] = field(default_factory=list)
+    truth_frames: list[TrackFrame] = field(default_factory=list)
+    predicted_frames: list[TrackFrame] = field(default_factory=list)
+    event_to_cart_s: list[float] = field(default_factory=list)  # shelf event known -> cart
+    settle_to_cart_s: list[float] = field(default_factory=list)  # weight settled (t_end) -> cart
+    exit_to_receipt_s: list[float] = field(default_factory=list)
+    frames_total: int = 0
+    frames_dropped: int = 0
+    frames_camera_down: int = 0
+    compute_s: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, int] = field(default_factory=dict)
+    receipts: list[dict] = field(default_factory=list)
+    snapshots: list[tuple[float, dict, dict, dict, tuple]] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self, totals: dict[str, float], name: str):
+        self.totals, self.name = totals, name
+
+    def __enter__(self) -> _Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self.start
+        self.totals[self.name] = self.totals.get(self.name, 0.0) + self.elapsed
+
+
+def _camera_people(camera_id: str, stamp: float, people: list[Person]) -> CameraPeople:
+    kps = np.array([p.keypoints for p in people], dtype=np.float64).reshape(-1, 17, 3)
+    return CameraPeople(
+        camera_id=camera_id,
+        stamp=stamp,
+        keypoints=kps[:, :, :2],
+        keypoint_scores=kps[:, :, 2],
+        scores=np.array([p.score for p in people], dtype=np.float64),
+    )
+
+
+class OfflineRun:
+    """Drive one scenario step by step; ``run()`` returns the :class:`RunResult`."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        estimator: PoseEstimator | None = None,
+        classifier: ProductClassifier | None = None,
+    ):
+        self.config = config
+        self.store: StoreModel = load_store(config.store)
+        self.sim = Simulator(self.store, config.scenario, config.seed)
+        self.renderer = Renderer(self.store)
+        self.estimator = estimator or make_estimator(config.backend)
+        self.classifier = classifier
+        if config.products and classifier is None:
+            self.classifier = ProductClassifier(config=ClassifierConfig(top_k=5))
+        self.crop_config = HandCropConfig()
+        self.pipeline = FusionPipeline.for_store(self.store)
+        self.result = RunResult(config.store, config.scenario, config.seed, self.sim.duration)
+        self._shelf_event_known: dict[str, float] = {}  # event id -> sensor time it was emitted
+
+    def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
+        for step in self.sim.run(step_s=1.0 / self.config.camera_hz):
+            self._truth(step)
+            self._sensors(step)
+            if progress:
+                progress(step.t)
+        with _Timer(self.result.compute_s, "fusion") as timer:
+            out = self.pipeline.finish(self.sim.t_end)
+        self._collect(out, self.sim.t_end, timer.elapsed)
+        return self.result
+
+    def _truth(self, step: SimStep) -> None:
+        res = self.result
+        for event in step.events:
+            if event.kind in ("pick", "return"):
+                sign = 1 if event.kind == "pick" else -1
+                res.truth_interactions.append(
+                    ShelfInteraction(
+                        event.t, event.bin_id, event.sku, sign * event.qty, event.session
+                    )
+                )
+        for receipt in step.receipts:
+            items = res.expected.setdefault(receipt.session, {})
+            for line in receipt.lines:
+                items[line.sku] = items.get(line.sku, 0) + int(line.qty)
+        if step.tracks:
+            res.truth_frames.append(
+                TrackFrame(
+                    step.t,
+                    {
+                        tr.person_id: tuple(tr.keypoints[[LEFT_HIP, RIGHT_HIP], :2].mean(axis=0))
+                        for tr in step.tracks
+                    },
+                )
+            )
+
+    def _sensors(self, step: SimStep) -> None:
+        res = self.result
+        for gate in step.gate_events:
+            obs = GateObservation(
+                gate.gate_id, gate.kind, gate.t, gate.session_token, gate.group_size, gate.position
+            )
+            with _Timer(res.compute_s, "fusion") as timer:
+                out = self.pipeline.add_gate_event(obs)
+            self._collect(out, gate.t, timer.elapsed)
+        for batch in step.boards:
+            t_last = batch.t0 + (batch.grams.shape[0] - 1) * batch.sample_period
+            with _Timer(res.compute_s, "fusion") as timer:
+                out = self.pipeline.add_load_cells(
+                    batch.board_id,
+                    batch.channel_ids,
+                    batch.t0,
+                    batch.sample_period,
+                    batch.grams,
+                    list(batch.status),
+                )
+            self._collect(out, t_last, timer.elapsed)
+        people: dict[str, CameraPeople] = {}
+        evidence: list[EvidenceItem] = []
+        for camera_id in sorted(self.store.cameras):
+            res.frames_total += 1
+            if camera_id in step.cameras_down:
+                res.frames_camera_down += 1
+                continue
+            with _Timer(res.compute_s, "render"):
+                image = self.renderer.render(camera_id, step.world)
+            with _Timer(res.compute_s, "perception"):
+                persons = self.estimator(image)
+            people[camera_id] = _camera_people(camera_id, step.t, persons)
+            if self.classifier is not None and persons:
+                with _Timer(res.compute_s, "products"):
+                    evidence += self._products(camera_id, step.t, image, persons)
+        with _Timer(res.compute_s, "fusion") as timer:
+            out = self.pipeline.add_people(step.t, people)
+            if evidence:
+                out.extend(self.pipeline.add_product_evidence(evidence))
+        self._collect(out, step.t, timer.elapsed)
+        if (
+            self.config.keep_frames_every
+            and len(res.truth_frames) % self.config.keep_frames_every == 0
+        ):
+            self._snapshot(step, out)
+
+    def _products(
+        self, camera_id: str, t: float, image: np.ndarray, persons: list[Person]
+    ) -> list[EvidenceItem]:
+        size = (image.shape[1], image.shape[0])
+        crops, boxes = [], []
+        for index, person in enumerate(persons):
+            found, _ = hand_crops(index, person.keypoints, person.bbox, size, self.crop_config)
+            for crop in found:
+                crops.append(cut(image, crop.box))
+                boxes.append(crop)
+        if not crops:
+            return []
+        assert self.classifier is not None
+        ranked = self.classifier.rank(crops)
+        stamp_ns = round(t * 1e9)
+        return [
+            EvidenceItem(
+                evidence_id=f"{camera_id}/{stamp_ns}/p{crop.person}/{crop.side}",
+                camera_id=camera_id,
+                t=t,
+                source=SOURCE_HAND,
+                scores={s.sku: s.score for s in scores if s.sku in self.store.products},
+            )
+            for crop, scores in zip(boxes, ranked, strict=True)
+        ]
+
+    def _collect(self, out: FusionOutput, t_input: float, compute_s: float) -> None:
+        res = self.result
+        for shelf in out.shelf_events:
+            self._shelf_event_known.setdefault(shelf.event.event_id, t_input)
+        for ev in out.cart_events + out.review_events:
+            sign = 1 if ev.kind == "pick" else -1
+            item = ShelfInteraction(ev.stamp, ev.bin_id, ev.sku, sign * ev.quantity, ev.session_id)
+            if ev.needs_review:
+                res.reviewed_interactions.append(item)
+            else:
+                res.predicted_interactions.append(item)
+            known = self._shelf_event_known.get(ev.shelf_event_id, t_input)
+            res.event_to_cart_s.append(max(t_input - known, 0.0) + compute_s)
+            res.settle_to_cart_s.append(max(t_input - ev.stamp, 0.0) + compute_s)
+        for receipt in out.receipts:
+            items = res.predicted.setdefault(receipt.session_id, {})
+            for line in receipt.lines:
+                items[line.sku] = items.get(line.sku, 0) + int(line.quantity)
+            res.exit_to_receipt_s.append(max(t_input - receipt.exit_t, 0.0) + compute_s)
+            res.receipts.append(
+                {
+                    "receipt_id": receipt.receipt_id,
+                    "session_id": receipt.session_id,
+                    "lines": [
+                        {"sku": ln.sku, "quantity": ln.quantity, "unit_price": ln.unit_price}
+                        for ln in receipt.lines
+                    ],
+                    "total": receipt.total,
+                    "confidence": receipt.confidence,
+                    "pending_reviews": receipt.pending_reviews,
+                }
+            )
+        for diag in out.diagnostics:
+            key = getattr(diag, "key", None) or getattr(diag, "name", "diagnostic")
+            res.diagnostics[key] = res.diagnostics.get(key, 0) + 1
+        if out.tracks is not None:
+            live = [s for s in out.tracks if s.state in (TRACK_CONFIRMED, TRACK_OCCLUDED)]
+            res.predicted_frames.append(
+                TrackFrame(
+                    t_input,
+                    {s.track_id: (float(s.position[0]), float(s.position[1])) for s in live},
+                )
+            )
+
+    def _snapshot(self, step: SimStep, out: FusionOutput) -> None:
+        res = self.result
+        predicted = res.predicted_frames[-1].positions if res.predicted_frames else {}
+        truth = res.truth_frames[-1].positions if res.truth_frames else {}
+        labels = {}
+        if out.tracks is not None:
+            labels = {s.track_id: f"{s.track_id} {s.session_id[-6:]}" for s in out.tracks}
+        active = tuple(ev.bin_id for ev in out.shelf_events if hasattr(ev, "bin_id"))
+        res.snapshots.append((step.t, dict(predicted), dict(truth), labels, active))
+
+
+def run_scenario(config: RunConfig, **kwargs: object) -> RunResult:
+    """Run one scenario (see :class:`OfflineRun`)."""
+    return OfflineRun(config, **kwargs).run()  # type: ignore[arg-type]
