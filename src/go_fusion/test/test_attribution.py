@@ -274,3 +274,29 @@ def test_two_members_of_one_group_at_the_bin_count_as_one_cart(attributor: Attri
     result = attributor.attribute(pick("b1", 10.0, 10.8), [mum, kid], [], {}, {})
     assert result.events[0].session_id == "fam" and not result.needs_review
     assert result.p_shopper > 0.95
+
+
+def test_a_return_weighs_what_the_item_weighed_when_it_was_taken(attributor: Attributor) -> None:
+    products = {
+        **PRODUCTS,
+        "milk2": ProductSpec("milk2", "milk 2", 14.95, 1065.0, 6.4),
+        "juice": ProductSpec("juice", "juice", 22.95, 1085.0, 6.5),
+    }
+    at = Attributor(AttributionConfig(), BINS, products)
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    ret = ShelfObservation("b1@10.000", "b1", ("b1",), 10.0, 10.8, +1071.0, 0.3, ())
+    cart = {"s1": {"milk2": 1, "juice": 1}}
+    guess = at.attribute(ret, [a], [], cart, {})
+    assert guess.needs_review  # catalogue weights 20 g apart, each known only to ~8 %
+    measured = {"s1": {"milk2": 1071.5, "juice": 1092.0}}
+    known = at.attribute(ret, [a], [], cart, {}, measured)
+    (event,) = known.events
+    assert (event.sku, event.misplaced, known.needs_review) == ("milk2", True, False)
+
+
+def test_a_change_detected_early_still_goes_to_the_lone_shopper(attributor: Attributor) -> None:
+    # Sensor drift made the detector start the change 2 s before the hand came.
+    a = CandidateTrack("t1", "s1", path([(8.0, 11.8, idle("b1")), (11.8, 13.2, in_bin("b1"))]))
+    result = attributor.attribute(pick("b1", 10.0, 13.0), [a], [], {}, {})
+    assert result.events[0].session_id == "s1" and not result.needs_review
+    assert result.shoppers[0].at_start == pytest.approx(attributor.config.partial_order_credit, 0.1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from go_fusion.core.cart import KIND_PICK, KIND_RETURN, CartBook, CartEventRecord
 
 
@@ -67,3 +71,14 @@ def test_a_group_shares_one_cart() -> None:
     book.apply(event("e1", KIND_PICK, "milk", 1, session="fam"))
     book.add_track("fam", "t2")
     assert book.get("fam").track_ids == ["t1", "t2"]  # type: ignore[union-attr]
+
+
+def test_lines_keep_the_mean_unit_weight_measured_at_the_picks() -> None:
+    book = CartBook()
+    book.open("s1", 0.0)
+    book.apply(replace(event("e1", KIND_PICK, "milk", 2), unit_g=1060.0))
+    book.apply(replace(event("e2", KIND_PICK, "milk", 1), unit_g=1072.0))
+    book.apply(event("e3", KIND_PICK, "juice", 1))  # weight unknown (a mixed reach)
+    cart = book.get("s1")
+    assert cart is not None
+    assert cart.unit_weights() == {"milk": pytest.approx(1064.0)}

@@ -11,8 +11,10 @@ weight change, the vision evidence and, for returns, the shopper's cart explain 
   box, so it lowers the presence and therefore the confidence, as it should.
 - Order of movements: the hand must be in the bin when the weight starts to change (``t_start``)
   and still there, or just leaving, when it settles (``t_end``); dwell is the mean presence over
-  the change. The track likelihood is the geometric mean of the three. Both wrists of a track count,
-  whichever side the pose estimator called them, so crossed arms and left/right flips are handled.
+  the change. A hand seen only in between gets partial credit (the detected start is seconds
+  early under sensor drift). The track likelihood is the geometric mean of the three. Both
+  wrists of a track count, whichever side the pose estimator called them, so crossed arms and
+  left/right flips are handled.
 - P(shopper k) = L_k / (sum_j L_j + L_null): a null hypothesis (nobody we see) keeps the posterior
   honest when no hand is near. An open session with no wrist observation in the window (no track,
   tracking lost) is a "blind" candidate with a small constant likelihood, so a lone shopper without
@@ -56,11 +58,13 @@ class AttributionConfig:
     edge_window_s: float = 0.4  # half width of the windows around t_start and t_end
     max_gap_s: float = 0.6  # nearest wrist sample used when a window has none
     gap_sd_rate_m_s: float = 0.8  # position uncertainty added per second of gap
+    partial_order_credit: float = 0.3  # presence during the change, not at its start/end
     null_likelihood: float = 1e-4  # likelihood that nobody we track caused the event
     blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
+    measured_scale_sd: float = 0.005  # relative sd of a unit weight measured at the pick
     review_threshold: float = 0.6  # joint confidence below this goes to review
 
 
@@ -314,6 +318,7 @@ class Attributor:
         h = cfg.edge_window_s
         windows = [(obs.t_start - h, obs.t_start + h), (obs.t_end - h, obs.t_end + h)]
         at_start, at_end = (window_max(t0, t1) for t0, t1 in windows)
+        peak_during = window_max(obs.t_start, obs.t_end)
         dwell = np.full(n, np.nan)
         during = (t >= obs.t_start) & (t <= obs.t_end)
         if during.any():
@@ -338,6 +343,14 @@ class Attributor:
                 else:
                     terms.append(float(value))
             a, b = terms
+            # A hand seen in the bin during the change but not at its detected start (or end)
+            # gets partial credit: under drift or hand pressure the detector's t_start can be
+            # seconds early, and a shopper alone at the bin must not lose the event for it.
+            best_during = peak_during[i]
+            if not np.isnan(best_during):
+                credit = cfg.partial_order_credit * float(best_during)
+                a = credit if a is None else max(a, credit)
+                b = credit if b is None else max(b, credit)
             c: float | None = None if np.isnan(dwell[i]) else float(dwell[i])
             if c is None and a is not None and b is not None:
                 c = max(a, b)
@@ -428,6 +441,7 @@ class Attributor:
         obs: ShelfObservation,
         cart: Mapping[str, int],
         evidence: Sequence[EvidenceItem],
+        measured: Mapping[str, float] | None = None,
     ) -> list[WeightHypothesis]:
         """Return hypotheses (negative quantities) for a shopper holding ``cart`` (sku -> units).
 
@@ -435,17 +449,21 @@ class Attributor:
         ``not_in_cart_prior``: returning what one does not hold happens only when an earlier pick
         was missed); returning more units than held costs ``not_in_cart_prior`` too. The weight
         change ranks them (``hypotheses.rank_hypotheses``, which also keeps an "unexplained"
-        alternative, ``items == ()``), then vision multiplies in.
+        alternative, ``items == ()``), then vision multiplies in. ``measured``: sku -> [g] unit
+        weight the shelf measured when the shopper took it; the item coming back weighs that,
+        which separates products whose catalogue weights are too close to tell apart.
         """
         cfg = self.config
         held = {sku: int(n) for sku, n in cart.items() if n > 0 and sku in self.products}
         planogram = {s for b in (obs.bin_ids or (obs.bin_id,)) for s in self.bins[b].skus}
+        weights = measured or {}
         candidates = [
             Candidate(
                 sku,
-                self.products[sku].unit_weight_g,
+                weights.get(sku, self.products[sku].unit_weight_g),
                 self.products[sku].unit_weight_sd_g,
                 prior=1.0 if sku in held else cfg.not_in_cart_prior,
+                scale_sd=cfg.measured_scale_sd if sku in weights else None,
             )
             for sku in sorted(set(held) | (planogram & set(self.products)))
         ]
@@ -468,11 +486,13 @@ class Attributor:
         evidence: Sequence[EvidenceItem],
         carts: Mapping[str, Mapping[str, int]],
         live_planogram: Mapping[str, Mapping[str, int]],
+        cart_weights: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Attribution:
         """Decide who took (or put back) what for one shelf event.
 
         carts: session id -> {sku: units} (the return prior). live_planogram: bin id ->
-        {sku: units} as the shelf holds it now, for the misplaced-stock flag.
+        {sku: units} as the shelf holds it now, for the misplaced-stock flag. cart_weights:
+        session id -> {sku: [g] unit weight measured at the pick} (see ``return_hypotheses``).
         """
         cfg = self.config
         kind = KIND_PICK if obs.delta_g < 0 else KIND_RETURN
@@ -495,7 +515,8 @@ class Attributor:
             if kind == KIND_PICK:
                 hyps = pick_hyps
             else:
-                hyps = self.return_hypotheses(obs, carts.get(session_id, {}), ev)
+                weights = (cart_weights or {}).get(session_id)
+                hyps = self.return_hypotheses(obs, carts.get(session_id, {}), ev, weights)
             explained = [h for h in hyps if h.items]
             if not explained:
                 continue
@@ -550,6 +571,7 @@ class Attributor:
                     camera_ids=tuple(sorted(set(shopper.camera_ids) | {e.camera_id for e in ev})),
                     needs_review=needs_review,
                     misplaced=misplaced,
+                    unit_g=abs(obs.delta_g) / abs(qty) if len(hyp.items) == 1 else 0.0,
                 )
             )
         return Attribution(

@@ -48,6 +48,7 @@ class CartEventRecord:
     needs_review: bool = False
     misplaced: bool = False
     reviewer: str = ""
+    unit_g: float = 0.0  # [g] weight of one unit as the shelf measured it (0: unknown)
 
     def signed_quantity(self) -> int:
         """Units added to the cart: +quantity for a pick, -quantity for a return."""
@@ -64,6 +65,7 @@ class CartLineState:
     event_ids: tuple[str, ...]
     camera_ids: tuple[str, ...]
     stamps: tuple[float, ...]
+    unit_g: float = 0.0  # [g] mean measured unit weight of the picks (0: unknown)
 
 
 @dataclass
@@ -85,6 +87,14 @@ class CartState:
     def contents(self) -> dict[str, int]:
         """SKU -> units, only the SKUs with at least one unit."""
         return {sku: line.quantity for sku, line in self.lines.items() if line.quantity > 0}
+
+    def unit_weights(self) -> dict[str, float]:
+        """SKU -> [g] unit weight measured when it was taken, where known (returns use it)."""
+        return {
+            sku: line.unit_g
+            for sku, line in self.lines.items()
+            if line.quantity > 0 and line.unit_g > 0.0
+        }
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,7 @@ class CartBook:
             )
             LOGGER.warning(diagnostic)
             new_quantity = 0
+        measured = event.unit_g if event.kind == KIND_PICK and event.unit_g > 0.0 else 0.0
         if old is None:
             line = CartLineState(
                 sku=event.sku,
@@ -175,9 +186,15 @@ class CartBook:
                 event_ids=(event.event_id,),
                 camera_ids=tuple(event.camera_ids),
                 stamps=(event.stamp,),
+                unit_g=measured,
             )
         else:
             cameras = tuple(dict.fromkeys(old.camera_ids + tuple(event.camera_ids)))
+            unit_g = old.unit_g
+            if measured:
+                # Mean over the units picked, each pick weighted by its units.
+                held = max(have, 0) if old.unit_g > 0.0 else 0
+                unit_g = (old.unit_g * held + measured * event.quantity) / (held + event.quantity)
             line = replace(
                 old,
                 quantity=new_quantity,
@@ -185,6 +202,7 @@ class CartBook:
                 event_ids=(*old.event_ids, event.event_id),
                 camera_ids=cameras,
                 stamps=(*old.stamps, event.stamp),
+                unit_g=unit_g,
             )
         cart.lines[event.sku] = line
         if event.track_id:

@@ -943,9 +943,14 @@ class FusionPipeline:
 
     def _attribute(self, obs: ShelfObservation) -> FusionOutput:
         out = FusionOutput()
-        carts = {c.session_id: c.contents() for c in self.carts.carts() if not c.closed}
+        open_carts = [c for c in self.carts.carts() if not c.closed]
         result = self.attributor.attribute(
-            obs, self._candidates(obs), list(self._evidence), carts, self.live_planogram
+            obs,
+            self._candidates(obs),
+            list(self._evidence),
+            {c.session_id: c.contents() for c in open_carts},
+            self.live_planogram,
+            {c.session_id: c.unit_weights() for c in open_carts},
         )
         for event in result.events:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
