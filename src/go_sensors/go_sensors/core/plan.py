@@ -21,15 +21,15 @@ import numpy as np
 
 from go_common.core.store import Bin, StoreModel
 from go_sensors.core.body import BodyDims, pose, reach_posture
+from go_sensors.core.crowd import random_appearance, random_shoppers
 from go_sensors.core.planner import FloorGrid, NoPathError
 from go_sensors.core.scenario import (
     ActionSpec,
-    RandomSpec,
     Scenario,
     ScenarioError,
     ShopperSpec,
-    Target,
 )
+from go_sensors.core.targets import resolve_target
 from go_sensors.core.timeline import TURN_S, Phase, Timeline
 from go_sensors.core.truth import (
     ExpectedReceipt,
@@ -39,7 +39,7 @@ from go_sensors.core.truth import (
     Touch,
     TruthEvent,
 )
-from go_sensors.core.world import Appearance, HeldItem
+from go_sensors.core.world import HeldItem
 
 LOGGER = logging.getLogger(__name__)
 
@@ -116,80 +116,6 @@ class Plan:
     sessions: dict[str, tuple[str, ...]]  # session -> people
 
 
-def resolve_target(store: StoreModel, target: Target, where: str) -> str:
-    """Bin id named by a scenario target; ScenarioError naming ``where`` when it has none."""
-    if target.bin is not None:
-        if target.bin not in store.bins:
-            raise ScenarioError(
-                f"{where}.bin '{target.bin}' is not a bin of store '{store.store_id}'"
-            )
-        return target.bin
-    ref = target.sku if target.sku is not None else target.beside
-    assert ref is not None
-    if ref in store.bins:
-        base = ref
-    else:
-        # "A+B": a bin that holds all of them (a mixed bin of look-alikes).
-        wanted = ref.split("+")
-        bins = tuple(
-            b for b in store.bins_of_sku(wanted[0]) if set(wanted) <= set(store.bin_skus(b))
-        )
-        if not bins:
-            key = "sku" if target.sku is not None else "beside"
-            raise ScenarioError(
-                f"{where}.{key} '{ref}' is in no bin of store '{store.store_id}' (and no bin id)"
-            )
-        single = [b for b in bins if len(store.planogram[b]) == len(wanted)]
-        base = (single or list(bins))[0]
-    if target.beside is None:
-        return base
-    return neighbour_bin(store, base)
-
-
-def neighbour_bin(store: StoreModel, bin_id: str) -> str:
-    """The next bin on the same shelf (the previous one for the last bin)."""
-    b = store.bins[bin_id]
-    along = np.array([-b.access_normal[1], b.access_normal[0], 0.0])
-    row = sorted(
-        (x for x in store.bins.values() if x.shelf_id == b.shelf_id), key=lambda x: x.center @ along
-    )
-    k = [x.bin_id for x in row].index(bin_id)
-    return row[k + 1].bin_id if k + 1 < len(row) else row[k - 1].bin_id
-
-
-def random_appearance(rng: np.random.Generator, height: float) -> Appearance:
-    """Clothes, skin and hair colours of one person."""
-    shirts = [
-        (200, 40, 40),
-        (40, 80, 180),
-        (30, 130, 60),
-        (230, 200, 60),
-        (240, 240, 240),
-        (30, 30, 30),
-        (130, 60, 150),
-        (240, 140, 40),
-        (90, 160, 200),
-        (150, 150, 150),
-    ]
-    trousers = [(30, 40, 80), (40, 40, 40), (110, 90, 60), (70, 70, 75), (20, 60, 110)]
-    skins = [(241, 194, 165), (224, 172, 135), (198, 134, 94), (141, 85, 54), (92, 58, 38)]
-    hair = [(20, 15, 10), (70, 45, 25), (150, 110, 60), (200, 170, 110), (120, 120, 120)]
-
-    def pick(options: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-        base = options[int(rng.integers(len(options)))]
-        jitter = rng.integers(-15, 16, size=3)
-        return tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(base, jitter, strict=True))
-
-    return Appearance(
-        shirt_rgb=pick(shirts),
-        trousers_rgb=pick(trousers),
-        skin_rgb=pick(skins),
-        hair_rgb=pick(hair),
-        height_m=height,
-        girth=float(rng.uniform(0.9, 1.15)),
-    )
-
-
 class Planner:
     """Plans a scenario in a store. ``Planner(store, scenario, seed).plan()`` -> Plan."""
 
@@ -234,49 +160,12 @@ class Planner:
         p = np.array([x + 0.6 * step[0], y + 0.6 * step[1]])
         return np.clip(p, [0.3, 0.3], [fx - 0.3, fy - 0.3])
 
-    def _random_shoppers(self, spec: RandomSpec, taken: set[str]) -> list[ShopperSpec]:
-        stocked = sorted(b for b, d in self.units.items() if any(d.values()))
-        if not stocked:
-            return []
-        out: list[ShopperSpec] = []
-        t = spec.first_arrival
-        n = 0
-        while n < spec.shoppers:
-            group_n = 1
-            if self.rng.random() < spec.p_group:
-                group_n = int(self.rng.integers(2, 4))
-            group_n = min(group_n, spec.shoppers - n)
-            group = f"group_{n:03d}" if group_n > 1 else None
-            for k in range(group_n):
-                sid = f"shopper_{n:03d}"
-                while sid in taken:
-                    sid += "_r"
-                taken.add(sid)
-                actions: list[ActionSpec] = []
-                n_picks = int(self.rng.integers(spec.picks[0], spec.picks[1] + 1))
-                for a in range(n_picks):
-                    fld = f"random.shoppers[{n}].actions[{a}]"
-                    if self.rng.random() < spec.p_browse:
-                        b = stocked[int(self.rng.integers(len(stocked)))]
-                        actions.append(ActionSpec("browse", fld, Target(bin=b)))
-                    b = stocked[int(self.rng.integers(len(stocked)))]
-                    qty = 2 if self.rng.random() < spec.p_multi else 1
-                    actions.append(ActionSpec("pick", fld, Target(bin=b), qty=qty))
-                    if self.rng.random() < spec.p_return:
-                        back = b
-                        if self.rng.random() < spec.p_wrong_return:
-                            back = stocked[int(self.rng.integers(len(stocked)))]
-                        actions.append(ActionSpec("return", fld, Target(bin=back)))
-                height = float(np.clip(self.rng.normal(1.72, 0.08), 1.55, 1.95))
-                out.append(ShopperSpec(sid, t + 0.8 * k, tuple(actions), group, height, None))
-                n += 1
-            t += float(self.rng.uniform(*spec.arrival_s))
-        return out
-
     def _people(self) -> None:
         specs = list(self.scenario.shoppers)
         if self.scenario.random is not None:
-            specs += self._random_shoppers(self.scenario.random, {s.shopper_id for s in specs})
+            stocked = sorted(b for b, d in self.units.items() if any(d.values()))
+            taken = {s.shopper_id for s in specs}
+            specs += random_shoppers(self.scenario.random, stocked, taken, self.rng)
         groups: dict[str, list[ShopperSpec]] = defaultdict(list)
         for s in specs:
             groups[s.group or f"solo:{s.shopper_id}"].append(s)

@@ -17,8 +17,9 @@ import numpy as np
 
 from go_common.core.store import StoreModel, load_store
 from go_sensors.core.loadcells import ChannelFault, LoadCellBatch, LoadCellModel
-from go_sensors.core.plan import Plan, Planner, resolve_target
+from go_sensors.core.plan import Plan, Planner
 from go_sensors.core.scenario import Scenario, ScenarioError, load_scenario
+from go_sensors.core.targets import resolve_target
 from go_sensors.core.truth import ExpectedReceipt, GateCrossing, TruthEvent, to_json, track_json
 from go_sensors.core.world import WorldState
 
