@@ -200,7 +200,7 @@ def write_report(
         {
             "title": title,
             "command": command,
-            "overall": {k: v for k, v in overall.items() if not k.endswith("_s")},
+            "overall": {k: v for k, v in overall.items() if not isinstance(v, list)},
             "per_scenario": per_scenario,
         }
     )
