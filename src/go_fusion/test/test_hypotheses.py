@@ -13,8 +13,11 @@ from go_fusion.core.hypotheses import (
     UnitWeightLearner,
     candidates_for_bins,
     combine_with_vision,
+    log_evidence,
     rank_hypotheses,
+    split_merged_event,
 )
+from go_fusion.core.shelf_events import STATE_SETTLED, ShelfEventCore
 
 CATALOGUE = {
     "cola": (355.0, 3.0),
@@ -161,3 +164,32 @@ def test_learner_ignores_unconfident_and_mixed_events() -> None:
     hyps = rank_hypotheses(-515.0, 0.5, cands)
     assert hyps[0].is_mixed and not learner.observe(-515.0, 0.5, hyps)
     assert learner.unit_weight("cola") == (355.0, pytest.approx(0.08 * 355.0))
+
+
+def _merged(deltas: tuple[float, ...]) -> ShelfEventCore:
+    bins = tuple(f"b{i}" for i in range(len(deltas)))
+    return ShelfEventCore(
+        "b0@1.000", "b0", bins, 1.0, 2.0, 2.5, sum(deltas), 0.5, STATE_SETTLED, deltas
+    )
+
+
+def test_split_merged_event_keeps_an_item_across_bins_and_splits_two_reaches() -> None:
+    by_bin = {
+        "b0": candidates_for_bins(["juice_a"], CATALOGUE),
+        "b1": candidates_for_bins(["yoghurt"], CATALOGUE),
+    }
+    across = _merged((-700.0, -385.0))  # one 1085 g juice resting on both bins
+    assert split_merged_event(across, by_bin) == (across,)
+    two = _merged((-1085.0, -522.0))  # a juice and a yoghurt taken at the same moment
+    parts = split_merged_event(two, by_bin)
+    assert [(e.bin_ids, round(e.delta_g)) for e in parts] == [(("b0",), -1085), (("b1",), -522)]
+    assert [e.event_id for e in parts] == ["b0@1.000", "b1@1.000"]
+    single = _merged((-1085.0,))
+    assert split_merged_event(single, by_bin) == (single,)
+
+
+def test_log_evidence_prefers_the_candidates_that_explain_the_delta() -> None:
+    juice = candidates_for_bins(["juice_a"], CATALOGUE)
+    gum = candidates_for_bins(["gum"], CATALOGUE)
+    assert log_evidence(-1085.0, 1.0, juice) > log_evidence(-1085.0, 1.0, gum) + 5.0
+    assert log_evidence(-1085.0, 1.0, []) == pytest.approx(-math.log(5000.0))  # unexplained

@@ -317,3 +317,30 @@ def test_absurd_readings_are_dropouts_and_reset_forgets_state() -> None:
     assert det.health()["a"].mode == "warmup" and det.bin_ids == ("a",)
     assert det.add_samples(["a"], t[:10], x[:10, None]) == []  # earlier stamps accepted again
     assert det.health()["a"].late_samples == 0
+
+
+def test_a_hand_resting_before_the_item_lands_joins_the_event() -> None:
+    t = stamps(12.0)
+    rng = np.random.default_rng(19)
+    x = bin_signal(t, changes=[Change(5.0, 0.3, 60.0)], noise_sd_g=0.5, rng=rng)
+    rest = (t >= 3.5) & (t < 5.15)  # the hand rests on the shelf, then lets go of the item
+    x[rest] += 15.0
+    events, _ = run({"a": x}, t, config=ShelfEventConfig(min_event_g=20.0))
+    assert len(events) == 1
+    assert events[0].delta_g == pytest.approx(60.0, abs=2.0)
+    assert events[0].t_start == pytest.approx(3.5, abs=0.1)
+
+
+def test_per_bin_minimum_ignores_a_steady_hand_on_a_heavy_bin() -> None:
+    t = stamps(20.0)
+    rng = np.random.default_rng(20)
+    x = bin_signal(t, changes=[Change(12.0, 0.5, -1040.0)], noise_sd_g=2.0, rng=rng)
+    x[(t >= 4.0) & (t < 6.0)] += 25.0  # a hand leaning on the cartons for two seconds
+    events, _ = run({"milk": x}, t)  # with the global 5 g minimum the hand is two events
+    assert sorted(round(e.delta_g) for e in events) == pytest.approx([-1040, -25, 25], abs=3)
+    det = ShelfEventDetector(ShelfEventConfig(), ["milk"], min_event_g={"milk": 400.0})
+    events = []
+    for i in range(0, len(t), 6):
+        events += det.add_samples(["milk"], t[i : i + 6], x[i : i + 6, None])
+    events += det.flush()
+    assert [round(e.delta_g, -1) for e in events] == [-1040.0]

@@ -31,6 +31,7 @@ from go_fusion.core.hypotheses import (
     Hypothesis,
     HypothesisConfig,
     candidates_for_bins,
+    min_event_by_bin,
     rank_hypotheses,
 )
 from go_fusion.core.shelf_events import (
@@ -238,8 +239,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-event-g",
         type=float,
-        default=ShelfEventConfig.min_event_g,
-        help="[g] smallest change reported (default %(default)s)",
+        default=None,
+        help="[g] smallest change reported on any bin (default: 0.4 x the lightest "
+        "product the bin may hold, at least 5 g)",
     )
     p.add_argument(
         "--off-planogram-prior",
@@ -269,14 +271,21 @@ def main(argv: list[str] | None = None) -> int:
             noise_sd_g=model.noise_sd_g or ShelfEventConfig.noise_sd_g,
             quantisation_g=model.quantisation_g,
             settle_window_s=args.settle_window,
-            min_event_g=args.min_event_g,
+            min_event_g=ShelfEventConfig.min_event_g
+            if args.min_event_g is None
+            else args.min_event_g,
         )
         stamps, bins, grams = read_readings(args.readings, set(model.bin_skus), warn)
     except (InputError, ValueError) as error:
         print(f"shelf-events: error: {error}", file=sys.stderr)
         return 2
     hyp_cfg = HypothesisConfig(max_hypotheses=max(1, args.max_hypotheses))
-    detector = ShelfEventDetector(config, sorted(model.bin_skus), model.neighbours)
+    detector = ShelfEventDetector(
+        config,
+        sorted(model.bin_skus),
+        model.neighbours,
+        min_event_by_bin(model.bin_skus, model.catalogue) if args.min_event_g is None else None,
+    )
     # rows sharing one stamp go in together (one board scan); the detector is per-bin anyway
     cuts = np.flatnonzero(np.diff(stamps) != 0.0) + 1 if stamps.size else np.array([], int)
     events: list[ShelfEventCore] = []

@@ -34,6 +34,9 @@ API
 ---
 ``rank_hypotheses(delta_g, delta_sd_g, candidates, config) -> list[Hypothesis]`` (pure),
 ``candidates_for_bins(...)`` builds candidates from a planogram and catalogue,
+``min_event_by_bin(...)`` gives the detector a per-bin smallest event from the lightest product,
+``split_merged_event(...)`` undoes an adjacent-bin merge that was two separate reaches,
+``log_evidence(...)`` is the marginal likelihood used for that,
 ``combine_with_vision(hypotheses, scores) -> list[Hypothesis]``,
 ``UnitWeightLearner`` (stateful, optional).
 """
@@ -47,6 +50,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from go_fusion.core.shelf_events import STATE_SETTLED, ShelfEventCore, event_id
 
 LOGGER = logging.getLogger(__name__)
 
@@ -182,6 +187,55 @@ def rank_hypotheses(
     """
     cfg = config or HypothesisConfig()
     _validate(delta_g, delta_sd_g)
+    items, mean, var, log_lik, log_prior = _enumerate(delta_g, delta_sd_g, candidates, cfg)
+    if not items:
+        return []
+    log_post = log_lik + log_prior
+    post = np.exp(log_post - log_post.max())
+    post /= post.sum()
+    # rounding keeps exact ties (look-alikes) tied so they are ordered by SKU, deterministically
+    order = sorted(range(len(items)), key=lambda i: (-round(float(log_post[i]), 9), items[i]))
+    out = []
+    for i in order[: cfg.max_hypotheses]:
+        if post[i] < cfg.min_probability:
+            break
+        out.append(
+            Hypothesis(
+                items[i], float(post[i]), float(mean[i]), float(np.sqrt(var[i])), float(log_lik[i])
+            )
+        )
+    return out
+
+
+def log_evidence(
+    delta_g: float,
+    delta_sd_g: float,
+    candidates: Sequence[Candidate],
+    config: HypothesisConfig | None = None,
+) -> float:
+    """log p(delta_g | candidates): the hypotheses' likelihoods [1/g] averaged over their
+    normalised priors (the unexplained hypothesis included). For comparing explanations."""
+    cfg = config or HypothesisConfig()
+    _validate(delta_g, delta_sd_g)
+    items, _, _, log_lik, log_prior = _enumerate(delta_g, delta_sd_g, candidates, cfg)
+    if not items:
+        return -math.inf
+    return float(_logsumexp(log_lik + log_prior) - _logsumexp(log_prior))
+
+
+def _logsumexp(v: np.ndarray) -> float:
+    m = float(v.max())
+    return m + math.log(float(np.exp(v - m).sum()))
+
+
+_Rows = tuple[list[tuple[tuple[str, int], ...]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _enumerate(
+    delta_g: float, delta_sd_g: float, candidates: Sequence[Candidate], cfg: HypothesisConfig
+) -> _Rows:
+    """Every hypothesis: (items, predicted mean (H,) [g], variance (H,) [g^2], log likelihood
+    (H,), log prior (H,) unnormalised)."""
     cands = _usable(candidates)
     sign = -1 if delta_g < 0.0 else 1  # a pick (delta < 0) is a positive quantity
     rows: list[tuple[tuple[tuple[str, int], ...], float, float, float]] = []
@@ -231,23 +285,7 @@ def rank_hypotheses(
         var = np.append(var, (cfg.unexplained_range_g**2) / 12.0)
         log_lik = np.append(log_lik, -math.log(cfg.unexplained_range_g))
         log_prior = np.append(log_prior, math.log(cfg.unexplained_prior))
-    if not items:
-        return []
-    log_post = log_lik + log_prior
-    post = np.exp(log_post - log_post.max())
-    post /= post.sum()
-    # rounding keeps exact ties (look-alikes) tied so they are ordered by SKU, deterministically
-    order = sorted(range(len(items)), key=lambda i: (-round(float(log_post[i]), 9), items[i]))
-    out = []
-    for i in order[: cfg.max_hypotheses]:
-        if post[i] < cfg.min_probability:
-            break
-        out.append(
-            Hypothesis(
-                items[i], float(post[i]), float(mean[i]), float(np.sqrt(var[i])), float(log_lik[i])
-            )
-        )
-    return out
+    return items, mean, var, log_lik, log_prior
 
 
 def candidates_for_bins(
@@ -282,6 +320,76 @@ def candidates_for_bins(
             unit_g, unit_sd_g = catalogue[sku]
             out.append(Candidate(sku, unit_g, unit_sd_g, p, scale.get(sku), False))
     return out
+
+
+def min_event_by_bin(
+    bin_skus: Mapping[str, Iterable[str]],
+    catalogue: Mapping[str, tuple[float, float]],
+    *,
+    fraction: float = 0.4,
+) -> dict[str, float]:
+    """bin -> smallest weight change [g] worth an event: ``fraction`` of its lightest product.
+
+    For ``ShelfEventDetector(min_event_g=...)``: on a shelf of 1 kg cartons a 20 g hand press that
+    rests for a moment is no pick. 0.4 leaves room for catalogue weights 20 % off; the cost is that
+    a misplaced product lighter than that, returned to the bin, is missed. Bins without a known
+    product get no entry (the detector's global minimum applies).
+    """
+    out = {}
+    for b, skus in bin_skus.items():
+        weights = [catalogue[s][0] for s in skus if s in catalogue and catalogue[s][0] > 0]
+        if weights:
+            out[b] = fraction * min(weights)
+    return out
+
+
+def split_merged_event(
+    event: ShelfEventCore,
+    candidates_by_bin: Mapping[str, Sequence[Candidate]],
+    config: HypothesisConfig | None = None,
+    *,
+    across_prior: float = 0.5,
+) -> tuple[ShelfEventCore, ...]:
+    """Decide whether an adjacent-bin event is one item across the bins or separate reaches.
+
+    The detector merges changes on neighbouring bins that start and settle together. Two
+    shoppers (or two hands) taking whole items from neighbouring bins at the same moment look the
+    same to it. Bayes factor: "one item across" explains the total with the union of the bins'
+    candidates and spreads it over the bins uniformly (density 1/|total| for the split);
+    "separate" explains each bin's share with that bin's candidates. ``across_prior``: prior
+    probability of "one item across" among such coincidences.
+    Returns ``(event,)`` when it stays merged, else one STATE_SETTLED event per bin (event id from
+    that bin and the merged t_start; delta_sd split evenly in variance).
+    """
+    if len(event.bin_ids) < 2 or event.state != STATE_SETTLED:
+        return (event,)
+    cfg = config or HypothesisConfig()
+    n = len(event.bin_ids)
+    sd_each = event.delta_sd_g / math.sqrt(n)
+    union: dict[str, Candidate] = {}
+    for b in event.bin_ids:
+        for c in candidates_by_bin.get(b, ()):
+            union.setdefault(c.sku, c)
+    total = abs(event.delta_g)
+    across = log_evidence(event.delta_g, event.delta_sd_g, list(union.values()), cfg)
+    across += (n - 1) * -math.log(max(total, 1.0)) + math.log(across_prior)
+    separate = math.log(1.0 - across_prior)
+    for b, d in zip(event.bin_ids, event.bin_deltas_g, strict=True):
+        separate += log_evidence(d, sd_each, list(candidates_by_bin.get(b, ())), cfg)
+    if across >= separate:
+        return (event,)
+    return tuple(
+        replace(
+            event,
+            event_id=event_id(b, event.t_start),
+            bin_id=b,
+            bin_ids=(b,),
+            delta_g=d,
+            delta_sd_g=sd_each,
+            bin_deltas_g=(d,),
+        )
+        for b, d in zip(event.bin_ids, event.bin_deltas_g, strict=True)
+    )
 
 
 def combine_with_vision(

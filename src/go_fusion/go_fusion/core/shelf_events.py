@@ -107,6 +107,7 @@ class ShelfEventConfig:
     min_event_g: float = 5.0  # [g] smallest delta reported as an event
     event_sigma: float = 5.0  # an event's |delta| must also exceed this many delta sd
     minor_sigma: float = 3.0  # smaller settled changes are kept only to merge with neighbours
+    carry_window_s: float = 3.0  # [s] a change too small for an event joins the bin's next one
     min_minor_g: float = 1.0  # [g] ... and only when at least this large
     delta_sd_floor_g: float = 0.1  # [g] added in quadrature to delta_sd (load-cell creep)
     drift_event_g: float = 15.0  # [g] absorbed drift that triggers a STATE_DRIFT event
@@ -137,6 +138,7 @@ class ShelfEventConfig:
             "event_sigma",
             "max_gap_s",
             "max_abs_g",
+            "carry_window_s",
         )
         for name in positive:
             value = getattr(self, name)
@@ -255,6 +257,16 @@ class _Active:
         return mean, max((self.cs2[hi] - self.cs2[lo]) / n - mean * mean, 0.0)
 
 
+@dataclass(frozen=True)
+class _Carry:
+    """A settled change too small for an event, waiting to join the bin's next event."""
+
+    t_start: float
+    t_detect: float
+    delta: float
+    var: float
+
+
 @dataclass
 class _Raw:
     """A settled single-bin change waiting for the merge with its neighbours."""
@@ -272,7 +284,8 @@ class _Raw:
     cluster: int = field(default=-1)
 
 
-def _event_id(bin_id: str, t_start: float) -> str:
+def event_id(bin_id: str, t_start: float) -> str:
+    """Deterministic event id: ``"<bin_id>@<t_start [s] with 3 decimals>"``."""
     return f"{bin_id}@{t_start:.3f}"
 
 
@@ -284,7 +297,12 @@ class ShelfEventDetector:
         config: ShelfEventConfig | None = None,
         bin_ids: Iterable[str] = (),
         neighbours: Mapping[str, Iterable[str]] | None = None,
+        min_event_g: Mapping[str, float] | None = None,
     ) -> None:
+        """config: parameters. bin_ids: bins to track (board by board, channel order).
+        neighbours: bin -> adjacent bins (made symmetric). min_event_g: bin -> smallest change
+        [g] reported as an event there (e.g. ``min_event_by_bin`` from the planogram), at least
+        ``config.min_event_g``; smaller settled changes join the bin's next event."""
         self.config = config or ShelfEventConfig()
         self._names: list[str] = []
         self._index: dict[str, int] = {}
@@ -295,6 +313,7 @@ class ShelfEventDetector:
         self._active: dict[int, _Active] = {}
         self._warm: dict[int, tuple[list[float], list[float]]] = {}
         self._pending: list[_Raw] = []
+        self._carry: dict[int, list[_Carry]] = {}
         self._index_cache: dict[tuple[str, ...], np.ndarray] = {}
         for b in bin_ids:
             self._register(b)
@@ -305,6 +324,11 @@ class ShelfEventDetector:
                 if i != j:
                     self._neigh[i].add(j)
                     self._neigh[j].add(i)
+        self._min_event_by_name = {
+            b: float(v) for b, v in (min_event_g or {}).items() if math.isfinite(float(v))
+        }
+        for b, v in self._min_event_by_name.items():
+            self._min_event[self._register(b)] = max(self.config.min_event_g, v)
 
     # ------------------------------------------------------------------ bookkeeping
     def _alloc(self, cap: int) -> None:
@@ -336,6 +360,7 @@ class ShelfEventDetector:
         grow("_hist_t", (cap, h), np.nan)
         grow("_hist_pos", (cap,), 0, np.int64)
         grow("_idle_t", (cap,), np.inf)  # when the bin last became idle
+        grow("_min_event", (cap,), self.config.min_event_g)
         self._cap = cap
 
     def _register(self, bin_id: str) -> int:
@@ -376,6 +401,9 @@ class ShelfEventDetector:
         self._active.clear()
         self._warm.clear()
         self._pending.clear()
+        self._carry.clear()
+        for b, v in self._min_event_by_name.items():
+            self._min_event[self._index[b]] = max(self.config.min_event_g, v)
 
     @property
     def bin_ids(self) -> tuple[str, ...]:
@@ -428,8 +456,7 @@ class ShelfEventDetector:
             )
         out: list[ShelfEventCore] = []
         if t_arr.shape[0] > 1 and self._block(idx, t_arr, g_arr, out):
-            out.extend(self._release(force=False))
-            return out
+            return self._finish(out)
         for i in range(t_arr.shape[0]):
             t = float(t_arr[i])
             if not math.isfinite(t):
@@ -437,7 +464,12 @@ class ShelfEventDetector:
                 self._late[idx] += 1
                 continue
             self._step(idx, t, g_arr[i], out)
+        return self._finish(out)
+
+    def _finish(self, out: list[ShelfEventCore]) -> list[ShelfEventCore]:
         out.extend(self._release(force=False))
+        if self._carry:
+            self._expire_carry()
         return out
 
     def flush(self, *, emit_unsettled: bool = True) -> list[ShelfEventCore]:
@@ -679,7 +711,7 @@ class ShelfEventDetector:
         sd = math.sqrt(2.0 * self._level_var[b] + self.config.delta_sd_floor_g**2)
         LOGGER.info("shelf events: bin %s drifted %.1f g since t=%.3f", name, delta, t0)
         return ShelfEventCore(
-            _event_id(name, t0), name, (name,), t0, t, t, delta, sd, STATE_DRIFT, (delta,)
+            event_id(name, t0), name, (name,), t0, t, t, delta, sd, STATE_DRIFT, (delta,)
         )
 
     def _start_active(self, b: int, t: float, x: float) -> None:
@@ -776,13 +808,29 @@ class ShelfEventDetector:
             j -= 1
         var = a.pre_var + after_var + q**2 / 6.0 + cfg.delta_sd_floor_g**2
         sdd = math.sqrt(var)
-        major = abs(delta) >= max(cfg.min_event_g, cfg.event_sigma * sdd) or a.provisional
-        minor = abs(delta) >= max(cfg.min_minor_g, cfg.minor_sigma * sdd)
+        t_start = a.t_start
+        carried = self._take_carry(b, t)
+        step = delta
+        if carried:
+            # e.g. a hand resting on the shelf settled before the item landed: count it in
+            delta += sum(c.delta for c in carried)
+            var += sum(c.var for c in carried)
+            t_start = min(t_start, *(c.t_start for c in carried))
+        major = abs(delta) >= max(self._min_event[b], cfg.event_sigma * math.sqrt(var))
+        major = major or a.provisional
+        minor = abs(step) >= max(cfg.min_minor_g, cfg.minor_sigma * sdd)
+        if not major:
+            delta, var, t_start = step, a.pre_var + after_var + q**2 / 6.0, a.t_start
+            var += cfg.delta_sd_floor_g**2
+            if carried:
+                self._carry[b] = carried
+            if minor:
+                self._carry.setdefault(b, []).append(_Carry(t_start, t, delta, var))
         if major or minor:
             self._pending.append(
                 _Raw(
                     b,
-                    a.t_start,
+                    t_start,
                     a.ts[j],
                     t,
                     delta,
@@ -795,10 +843,29 @@ class ShelfEventDetector:
             )
         del self._active[b]
         self._to_idle(b, t, m, after_var, a.xs[-1])
-        if major:
-            self._drift_ref[b] = m
-            self._drift_t[b] = t
+        if major or minor:
+            # this step is accounted for (event, carry or merge); drift the baseline absorbed
+            # before it stays in the drift account
+            self._drift_ref[b] += step
         return True
+
+    def _take_carry(self, b: int, t: float) -> list[_Carry]:
+        """The bin's carried changes if the last is recent, else [] (then they count as drift).
+
+        All or nothing: a hand that rested and left again nets to ~0 and must not be flagged.
+        """
+        items = self._carry.pop(b, [])
+        if items and t - items[-1].t_detect > self.config.carry_window_s:
+            self._drift_ref[b] -= sum(c.delta for c in items)  # flagged if large
+            return []
+        return items
+
+    def _expire_carry(self) -> None:
+        """Carried changes that joined no event in time go to the drift account."""
+        for b in list(self._carry):
+            self._carry[b] = self._take_carry(b, float(self._seen_t[b]))
+            if not self._carry[b]:
+                del self._carry[b]
 
     def _timeout(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
         cfg = self.config
@@ -840,7 +907,7 @@ class ShelfEventDetector:
             self._drift_t[b] = t
             LOGGER.info("shelf events: bin %s ramps %.2f g/s: drift", name, slope)
             return ShelfEventCore(
-                _event_id(name, a.t_start),
+                event_id(name, a.t_start),
                 name,
                 (name,),
                 a.t_start,
@@ -882,7 +949,7 @@ class ShelfEventDetector:
         sdd = math.sqrt(a.pre_var + var_w / w.shape[0] + var_w + self.config.delta_sd_floor_g**2)
         LOGGER.info("shelf events: bin %s did not settle within %.1f s", name, t - a.t_start)
         return ShelfEventCore(
-            _event_id(name, a.t_start),
+            event_id(name, a.t_start),
             name,
             (name,),
             a.t_start,
@@ -983,10 +1050,9 @@ class ShelfEventDetector:
                 )
                 members.add(nb)
                 after_var = self._sd2[nb] * math.pi / (2.0 * after.size)
+                self._drift_ref[nb] += m_after - self._level[nb]  # the share is accounted for
                 self._level[nb] = m_after
                 self._level_var[nb] = after_var
-                self._drift_ref[nb] = m_after
-                self._drift_t[nb] = r.t_detect
 
     def _release(self, *, force: bool) -> list[ShelfEventCore]:
         if not self._pending:
@@ -1001,9 +1067,14 @@ class ShelfEventDetector:
             self._probe_neighbours(group)
             delta = sum(r.delta for r in group)
             var = sum(r.var for r in group)
-            small = abs(delta) < max(cfg.min_event_g, cfg.event_sigma * math.sqrt(var))
+            floor = min(float(self._min_event[r.bin]) for r in group)
+            small = abs(delta) < max(floor, cfg.event_sigma * math.sqrt(var))
             if small and not any(r.final for r in group):
-                continue
+                continue  # the members stay in their bins' carry
+            for r in group:
+                if not r.major:  # reported now: must not join the bin's next event too
+                    rest = [c for c in self._carry.get(r.bin, []) if c.t_start != r.t_start]
+                    self._carry[r.bin] = rest
             group.sort(key=lambda r: (-abs(r.delta), self._names[r.bin]))
             first, rest = group[0], sorted(group[1:], key=lambda r: self._names[r.bin])
             ordered = [first, *rest]
@@ -1011,7 +1082,7 @@ class ShelfEventDetector:
             t_start = min(r.t_start for r in group)
             out.append(
                 ShelfEventCore(
-                    _event_id(name, t_start),
+                    event_id(name, t_start),
                     name,
                     tuple(self._names[r.bin] for r in ordered),
                     t_start,
