@@ -413,3 +413,26 @@ def test_finish_releases_held_changes_at_the_end_of_a_recording(model) -> None:
     assert pipe.carts.get("hal").contents() == {}  # type: ignore[union-attr]
     out = pipe.finish(6.0)
     assert [(e.sku, e.session_id) for e in out.cart_events + out.review_events] == [(YOG, "hal")]
+
+
+def test_simultaneous_picks_at_adjacent_bins_are_split_an_item_across_bins_is_not(
+    store: StoreView,
+) -> None:
+    pipe = FusionPipeline(store)
+    out = run(
+        pipe,
+        [(1.0, "gate", entry("ivy", 1.0))],
+        cells(0.0, 8.0, {B1: [(5.0, -1040.0)], B2: [(5.05, -1040.0)]}),
+    )
+    bins = sorted(e.event.bin_ids for e in out.shelf_events)
+    assert bins == [(B1,), (B2,)]  # the detector merged them; whole units on each: two picks
+    assert sorted(e.sku for e in out.cart_events) == ["Arla-Mild-Vanilla-Yoghurt", YOG]
+    across = FusionPipeline(store)
+    out = run(
+        across,
+        [(1.0, "gate", entry("jo", 1.0))],
+        cells(0.0, 8.0, {B1: [(5.0, -600.0)], B2: [(5.0, -440.0)]}),
+    )
+    (event,) = out.shelf_events
+    assert set(event.event.bin_ids) == {B1, B2}
+    assert event.hypotheses[0].items == ((YOG, 1),)  # the larger share's product leads

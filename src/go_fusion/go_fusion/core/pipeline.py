@@ -35,7 +35,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,7 @@ from go_fusion.core.checkout import (
     receipt_from_json,
     receipt_to_json,
 )
-from go_fusion.core.hypotheses import HypothesisConfig, candidates_for_bins, rank_hypotheses
+from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
 from go_fusion.core.journal import Journal
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
 from go_fusion.core.review import ReviewDecision, ReviewQueue
@@ -602,42 +602,110 @@ class FusionPipeline:
         if ev.event_id in self._seen_shelf_events:
             self._diag(out, WARN, "duplicate_shelf_event", f"shelf event '{ev.event_id}' again")
             return out
-        hyps: tuple[WeightHypothesis, ...] = ()
-        if ev.state != STATE_DRIFT and math.isfinite(ev.delta_g):
-            skus = sorted(
-                {s for b in ev.bin_ids for s, n in self.live_planogram[b].items()}
-                | {s for b in ev.bin_ids for s in self.store.bins[b].skus}
-            )
-            catalogue = {
-                p.sku: (p.unit_weight_g, p.unit_weight_sd_g) for p in self.store.products.values()
-            }
-            ranked = rank_hypotheses(
-                ev.delta_g,
-                max(ev.delta_sd_g, 0.0),
-                candidates_for_bins(
-                    skus, catalogue, off_planogram_prior=self.config.off_planogram_prior
-                ),
-                self.config.hypotheses,
-            )
-            hyps = tuple(WeightHypothesis(h.items, h.probability) for h in ranked)
-        out.shelf_events.append(ShelfEventOut(ev, hyps))
-        if ev.state == STATE_DRIFT:
+        if ev.state == STATE_DRIFT or not math.isfinite(ev.delta_g):
+            out.shelf_events.append(ShelfEventOut(ev, ()))
             self._seen_shelf_events.add(ev.event_id)
             self._diag(out, WARN, "drift", f"bin '{ev.bin_id}' drifted {ev.delta_g:.1f} g")
             return out
-        obs = ShelfObservation(
-            event_id=ev.event_id,
-            bin_id=ev.bin_id,
-            bin_ids=tuple(ev.bin_ids),
-            t_start=float(ev.t_start),
-            t_end=float(ev.t_end),
-            delta_g=float(ev.delta_g),
-            delta_sd_g=float(ev.delta_sd_g),
-            hypotheses=hyps,
-            settled=ev.state == STATE_SETTLED,
-        )
-        self._record("shelf_event", observation_to_json(obs))
+        parts = self._split(ev)
+        for event_id, bins, delta, shares in parts:
+            hyps = self._weight_hypotheses(bins, shares, delta, ev.delta_sd_g)
+            if len(parts) == 1:
+                out.shelf_events.append(ShelfEventOut(ev, hyps))
+            else:
+                part = replace(
+                    ev,
+                    event_id=event_id,
+                    bin_id=bins[0],
+                    bin_ids=bins,
+                    delta_g=delta,
+                    bin_deltas_g=(delta,),
+                )
+                out.shelf_events.append(ShelfEventOut(part, hyps))
+            obs = ShelfObservation(
+                event_id=event_id,
+                bin_id=bins[0],
+                bin_ids=bins,
+                t_start=float(ev.t_start),
+                t_end=float(ev.t_end),
+                delta_g=float(delta),
+                delta_sd_g=float(ev.delta_sd_g),
+                hypotheses=hyps,
+                settled=ev.state == STATE_SETTLED,
+            )
+            self._record("shelf_event", observation_to_json(obs))
         return out
+
+    def _split(
+        self, ev: ShelfEventCore
+    ) -> list[tuple[str, tuple[str, ...], float, tuple[float, ...]]]:
+        """(event id, bins, delta [g], share of each bin) of each weight change in ``ev``.
+
+        The detector merges same-sign changes of adjacent bins (one item resting across two
+        bins). Two shoppers taking from adjacent bins at once look the same to it; when every
+        bin's own change is whole units of that bin's products, they are separate changes and
+        are split. Bins whose change is within the noise (a hand leaning on them) are dropped.
+        """
+        bins = tuple(ev.bin_ids) or (ev.bin_id,)
+        deltas = tuple(ev.bin_deltas_g) if len(ev.bin_deltas_g) == len(bins) else ()
+        if len(bins) == 1 or not deltas:
+            return [(ev.event_id, bins, float(ev.delta_g), (1.0,) * len(bins))]
+        floor = max(self.config.shelf.min_event_g, 3.0 * ev.delta_sd_g)
+        parts = [(b, float(d)) for b, d in zip(bins, deltas, strict=True) if abs(d) >= floor]
+        if len(parts) <= 1:
+            b, d = parts[0] if parts else (ev.bin_id, float(ev.delta_g))
+            return [(ev.event_id, (b,), d, (1.0,))]
+        whole = all(self._whole_units(b, d, ev.delta_sd_g) for b, d in parts)
+        if whole:
+            return [(f"{ev.event_id}/{b}", (b,), d, (1.0,)) for b, d in parts]
+        total = sum(abs(d) for _, d in parts)
+        shares = tuple(abs(d) / total for _, d in parts)
+        return [(ev.event_id, tuple(b for b, _ in parts), float(ev.delta_g), shares)]
+
+    def _whole_units(self, bin_id: str, delta: float, delta_sd: float) -> bool:
+        """Whether a bin's own change is confidently whole units of the products it holds."""
+        ranked = self._weight_hypotheses((bin_id,), (1.0,), delta, delta_sd, off_planogram=False)
+        return bool(ranked) and bool(ranked[0].items) and ranked[0].probability >= 0.8
+
+    def _weight_hypotheses(
+        self,
+        bins: tuple[str, ...],
+        shares: tuple[float, ...],
+        delta: float,
+        delta_sd: float,
+        off_planogram: bool = True,
+    ) -> tuple[WeightHypothesis, ...]:
+        """Ranked (sku, quantity) hypotheses of a change on ``bins``.
+
+        The SKUs each bin holds now (live planogram, misplaced stock included) and at the start
+        of the day get a prior equal to the bin's share of the change (at least 0.05); every
+        other catalogue SKU shares ``off_planogram_prior``.
+        """
+        prior: dict[str, float] = {}
+        for b, share in zip(bins, shares, strict=True):
+            for sku in set(self.live_planogram.get(b, {})) | set(self.store.bins[b].skus):
+                if sku in self.store.products:
+                    prior[sku] = max(prior.get(sku, 0.0), max(share, 0.05))
+        cands = [
+            Candidate(sku, p.unit_weight_g, p.unit_weight_sd_g, prior[sku])
+            for sku, p in sorted(self.store.products.items())
+            if sku in prior
+        ]
+        others = sorted(set(self.store.products) - set(prior))
+        if off_planogram and others and self.config.off_planogram_prior > 0.0:
+            w = self.config.off_planogram_prior / len(others)
+            cands += [
+                Candidate(
+                    sku,
+                    self.store.products[sku].unit_weight_g,
+                    self.store.products[sku].unit_weight_sd_g,
+                    w,
+                    in_planogram=False,
+                )
+                for sku in others
+            ]
+        ranked = rank_hypotheses(delta, max(delta_sd, 0.0), cands, self.config.hypotheses)
+        return tuple(WeightHypothesis(h.items, h.probability) for h in ranked)
 
     def add_shelf_event(self, obs: ShelfObservation) -> FusionOutput:
         """A shelf event detected elsewhere (tests, offline tools): attribute it like our own."""
