@@ -147,3 +147,19 @@ def test_help_exits_cleanly(capsys) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     assert "--planogram" in capsys.readouterr().out
+
+
+def test_two_reaches_on_neighbouring_bins_at_once_are_two_events(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("go_common.core.store")
+    a, b = "g1_xp_s1_b1", "g1_xp_s1_b2"  # 1040 g yoghurts side by side
+    t = np.arange(0.0, 10.0, 1.0 / 30.0)
+    rng = np.random.default_rng(3)
+    signals = {
+        a: bin_signal(t, changes=[Change(4.0, 0.6, -1040.0)], rng=rng),
+        b: bin_signal(t, changes=[Change(4.1, 0.6, -1040.0)], rng=rng),
+    }
+    path = write_readings(tmp_path / "r.csv", signals, t)
+    assert main([str(path), "--store", "small"]) == 0
+    events, _ = events_of(capsys)
+    assert sorted(e["bin_id"] for e in events) == [a, b]
+    assert all(e["hypotheses"][0]["quantity"] == 1 for e in events)

@@ -33,6 +33,7 @@ from go_fusion.core.hypotheses import (
     candidates_for_bins,
     min_event_by_bin,
     rank_hypotheses,
+    split_merged_event,
 )
 from go_fusion.core.shelf_events import (
     STATE_DRIFT,
@@ -304,18 +305,23 @@ def main(argv: list[str] | None = None) -> int:
             values = grams[lo:hi]
         events.extend(detector.add_samples(ids, stamps[lo : lo + 1], values.reshape(1, -1)))
     events.extend(detector.flush())
-    for ev in events:
-        if ev.state == STATE_DRIFT:
-            if args.no_drift:
-                continue
-            hyps: list[Hypothesis] = []
-        else:
-            skus = [s for b in ev.bin_ids for s in model.bin_skus.get(b, ())]
-            cands = candidates_for_bins(
-                skus, model.catalogue, off_planogram_prior=max(0.0, args.off_planogram_prior)
-            )
-            hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands, hyp_cfg)
-        print(json.dumps(event_json(ev, hyps)))
+    prior = max(0.0, args.off_planogram_prior)
+    by_bin = {
+        b: candidates_for_bins(skus, model.catalogue, off_planogram_prior=prior)
+        for b, skus in model.bin_skus.items()
+    }
+    for merged in events:
+        # two reaches on neighbouring bins at the same moment look like one item across them
+        for ev in split_merged_event(merged, by_bin, hyp_cfg):
+            if ev.state == STATE_DRIFT:
+                if args.no_drift:
+                    continue
+                hyps: list[Hypothesis] = []
+            else:
+                skus = [s for b in ev.bin_ids for s in model.bin_skus.get(b, ())]
+                cands = candidates_for_bins(skus, model.catalogue, off_planogram_prior=prior)
+                hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands, hyp_cfg)
+            print(json.dumps(event_json(ev, hyps)))
     warn.summary()
     for name, h in sorted(detector.health().items()):
         if h.late_samples:
