@@ -54,8 +54,9 @@ def decode_heatmaps(heatmaps: np.ndarray) -> np.ndarray:
     for j in range(k):
         x, y = int(xs[j]), int(ys[j])
         hm = heatmaps[j]
-        dx = np.sign(hm[y, min(x + 1, w - 1)] - hm[y, max(x - 1, 0)]) * 0.25
-        dy = np.sign(hm[min(y + 1, h - 1), x] - hm[max(y - 1, 0), x]) * 0.25
+        # No step on the border, where one neighbour is missing.
+        dx = np.sign(hm[y, x + 1] - hm[y, x - 1]) * 0.25 if 0 < x < w - 1 else 0.0
+        dy = np.sign(hm[y + 1, x] - hm[y - 1, x]) * 0.25 if 0 < y < h - 1 else 0.0
         out[j] = (x + dx, y + dy, np.clip(hm[y, x], 0.0, 1.0))
     return out
 
