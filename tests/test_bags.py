@@ -32,8 +32,10 @@ def _write_bag(path: Path, n: int = 120, **split: float) -> Path:
     with BagWriter(path, **split) as writer:
         writer.add_topic("/shelves/load_cells", "go_msgs/msg/LoadCellBoard", TopicQos(depth=50))
         writer.add_topic("/gates/events", "go_msgs/msg/GateEvent", TopicQos(transient_local=True))
+        writer.add_topic("/shelves/best_effort", "go_msgs/msg/LoadCellBoard", TopicQos(False))
         for i in range(n):
             writer.write("/shelves/load_cells", 1_000_000_000 + i * 16_666_666, _board(i))
+            writer.write("/shelves/best_effort", 1_000_000_001 + i * 16_666_666, _board(i))
         gate = GateEvent(kind=GateEvent.KIND_ENTRY, gate_id="entry", session_token="s1")
         writer.write("/gates/events", 1_000_000_000, serialize_message(gate))
     return path
@@ -61,9 +63,9 @@ def test_split_by_duration_lists_every_file_in_metadata(tmp_path: Path) -> None:
     assert len(files) == 5  # 300 samples at 60 Hz = 5 s, split every second
     assert files[0] == "split_0.mcap"
     assert all((bag / f).is_file() for f in files)
-    assert info["message_count"] == 301
+    assert info["message_count"] == 601
     with BagReader(bag) as reader:
-        assert sum(1 for _ in reader.messages()) == 301
+        assert sum(1 for _ in reader.messages()) == 601
 
 
 def test_mcap_uses_ros2_profile_and_full_schemas(tmp_path: Path) -> None:
@@ -126,5 +128,8 @@ def test_record_then_replay_through_ros(tmp_path: Path) -> None:
         assert topics["/shelves/load_cells"].count == 60
         assert topics["/gates/events"].count == 1
         assert topics["/gates/events"].qos.transient_local
+        # A best-effort publisher is recorded (a reliable subscription would get nothing).
+        assert not topics["/shelves/best_effort"].qos.reliable
+        assert topics["/shelves/best_effort"].count >= 50
         first = next(raw for t, _, raw in reader.messages(["/shelves/load_cells"]))
     assert list(deserialize_message(first, LoadCellBoard).grams) == [0.0, 0.0]

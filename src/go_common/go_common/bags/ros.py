@@ -85,6 +85,8 @@ class Recorder:
             if topic in self._subscriptions or not self._filter.matches(topic) or not types:
                 continue
             qos = self._offered_qos(topic)
+            if qos is None:
+                continue  # publisher QoS not discovered yet: subscribing blind could mismatch
             msgtype = types[0]
             try:
                 cls = message_class(msgtype)
@@ -102,12 +104,14 @@ class Recorder:
             added.append(topic)
         return added
 
-    def _offered_qos(self, topic: str) -> TopicQos:
+    def _offered_qos(self, topic: str) -> TopicQos | None:
         infos = self._node.get_publishers_info_by_topic(topic)
         if not infos:
-            return TopicQos()
+            return None
         profiles = [info.qos_profile for info in infos]
         return TopicQos(
+            # One best-effort publisher makes the topic best effort: a reliable subscription
+            # would be incompatible with it and receive nothing.
             reliable=all(p.reliability == ReliabilityPolicy.RELIABLE for p in profiles),
             transient_local=all(p.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in profiles),
             # Remote endpoints report depth 0 (unknown); keep the rclpy default then.
