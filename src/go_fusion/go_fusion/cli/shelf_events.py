@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from go_fusion.core.hypotheses import (
     Hypothesis,
@@ -192,6 +193,54 @@ def read_readings(
     return t_arr[order], [bins[i] for i in order], np.asarray(grams, dtype=float)[order]
 
 
+def feed(
+    detector: ShelfEventDetector,
+    stamps: np.ndarray,
+    bins: list[str],
+    grams: np.ndarray,
+    warn: _Warnings,
+    where: str,
+    window_s: float = 0.5,
+) -> list[ShelfEventCore]:
+    """Feed time-sorted rows to the detector: per window of ``window_s``, the stamps that carry
+    the same set of bins (one board) go in as one (N, C) batch, which is much cheaper than a call
+    per stamp. Duplicate readings of a bin at one stamp: the first is kept (warned)."""
+    events: list[ShelfEventCore] = []
+    if stamps.size == 0:
+        return detector.flush()
+    cuts = np.flatnonzero(np.diff(stamps) != 0.0) + 1
+    starts, ends = np.r_[0, cuts].astype(int), np.r_[cuts, stamps.size].astype(int)
+    progress = tqdm(
+        total=int(starts.size),
+        desc="stamps",
+        unit="",
+        file=sys.stderr,
+        disable=None if stamps.size > 200_000 else True,
+    )
+    g = 0
+    while g < starts.size:
+        t_stop = stamps[starts[g]] + window_s
+        batches: dict[tuple[str, ...], tuple[list[float], list[np.ndarray]]] = {}
+        while g < starts.size and stamps[starts[g]] < t_stop:
+            lo, hi = int(starts[g]), int(ends[g])
+            first: dict[str, int] = {}
+            for i in range(lo, hi):
+                if bins[i] in first:
+                    warn(f"{where}: duplicate reading for bin {bins[i]} at t_s={stamps[lo]}")
+                else:
+                    first[bins[i]] = i
+            key = tuple(sorted(first))
+            ts, rows = batches.setdefault(key, ([], []))
+            ts.append(float(stamps[lo]))
+            rows.append(grams[[first[b] for b in key]])
+            g += 1
+        progress.update(len(batches) and sum(len(v[0]) for v in batches.values()))
+        for key, (ts, rows) in sorted(batches.items(), key=lambda kv: (kv[1][0][0], kv[0])):
+            events.extend(detector.add_samples(list(key), np.asarray(ts), np.stack(rows)))
+    progress.close()
+    return events + detector.flush()
+
+
 def hypothesis_json(h: Hypothesis) -> dict[str, object]:
     """One hypothesis as printed (see the module docstring)."""
     out: dict[str, object] = {
@@ -287,24 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         model.neighbours,
         min_event_by_bin(model.bin_skus, model.catalogue) if args.min_event_g is None else None,
     )
-    # rows sharing one stamp go in together (one board scan); the detector is per-bin anyway
-    cuts = np.flatnonzero(np.diff(stamps) != 0.0) + 1 if stamps.size else np.array([], int)
-    events: list[ShelfEventCore] = []
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, stamps.size], strict=True):
-        if hi <= lo:
-            continue
-        ids = bins[lo:hi]
-        if len(set(ids)) != len(ids):  # duplicate rows for a bin at one stamp: keep the first
-            first = {b: i for i, b in reversed(list(enumerate(ids)))}
-            keep = sorted(first.values())
-            for i in sorted(set(range(len(ids))) - set(keep)):
-                warn(f"{args.readings}: duplicate reading for bin {ids[i]} at t_s={stamps[lo]}")
-            ids = [ids[i] for i in keep]
-            values = grams[lo:hi][keep]
-        else:
-            values = grams[lo:hi]
-        events.extend(detector.add_samples(ids, stamps[lo : lo + 1], values.reshape(1, -1)))
-    events.extend(detector.flush())
+    events = feed(detector, stamps, bins, grams, warn, str(args.readings))
     prior = max(0.0, args.off_planogram_prior)
     by_bin = {
         b: candidates_for_bins(skus, model.catalogue, off_planogram_prior=prior)
