@@ -97,10 +97,14 @@ class CandidateTrack:
     positions: np.ndarray | None = None
     variances: np.ndarray | None = None
     camera_ids: tuple[str, ...] | None = None
+    sides: np.ndarray | None = None  # (K,) 0 left, 1 right wrist, -1 unknown
 
     def __post_init__(self) -> None:
         if self.t is not None:
+            if self.sides is None:
+                object.__setattr__(self, "sides", np.full(len(self.t), -1, dtype=int))
             return
+        object.__setattr__(self, "sides", np.full(len(self.wrists), -1, dtype=int))
         w = self.wrists
         object.__setattr__(self, "t", np.array([s.t for s in w], dtype=float))
         pos = np.stack([s.position for s in w]).astype(float) if w else np.zeros((0, 3))
@@ -119,6 +123,7 @@ class CandidateTrack:
         positions: np.ndarray,
         variances: np.ndarray,
         camera_ids: tuple[str, ...] = (),
+        sides: np.ndarray | None = None,
     ) -> CandidateTrack:
         """A candidate from sample arrays (see the class docstring for shapes)."""
         return cls(
@@ -129,6 +134,7 @@ class CandidateTrack:
             np.asarray(positions, dtype=float).reshape(-1, 3),
             np.asarray(variances, dtype=float).reshape(-1, 3),
             tuple(camera_ids),
+            None if sides is None else np.asarray(sides, dtype=int),
         )
 
 
@@ -186,6 +192,7 @@ class ShopperScore:
     at_end: float
     dwell: float
     camera_ids: tuple[str, ...] = ()
+    hand_side: int = -1  # wrist most in the bin during the change: 0 left, 1 right, -1 unknown
 
 
 @dataclass(frozen=True)
@@ -369,6 +376,7 @@ class Attributor:
                 at_end=b,
                 dwell=c,
                 camera_ids=tuple(cand.camera_ids or ()),
+                hand_side=_hand_side(cand, obs.t_start - h, obs.t_end + h, box, cfg.hand_sd_m),
             )
             for cand, lik, a, b, c in scores
         ]
@@ -572,6 +580,7 @@ class Attributor:
                     needs_review=needs_review,
                     misplaced=misplaced,
                     unit_g=abs(obs.delta_g) / abs(qty) if len(hyp.items) == 1 else 0.0,
+                    hand=shopper.hand_side,
                 )
             )
         return Attribution(
@@ -586,6 +595,18 @@ class Attributor:
             reason=reason,
             evidence_ids=ev_ids,
         )
+
+
+def _hand_side(
+    cand: CandidateTrack, t0: float, t1: float, box: tuple[np.ndarray, np.ndarray], sd: float
+) -> int:
+    """Side (0 left, 1 right, -1 unknown) of the candidate's wrist most in the box in [t0, t1]."""
+    assert cand.t is not None and cand.sides is not None
+    inside = (cand.t >= t0) & (cand.t <= t1)
+    if not inside.any():
+        return -1
+    p = presence_probabilities(cand.positions[inside], cand.variances[inside], box[0], box[1], sd)
+    return int(cand.sides[inside][int(np.argmax(p))])
 
 
 def _track_evidence(shopper: ShopperScore) -> tuple[str, ...]:

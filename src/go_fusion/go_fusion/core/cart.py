@@ -5,11 +5,15 @@ Every line keeps the lowest confidence among the events behind it and the eviden
 cameras, stamps). A group that entered on one scan shares one session and therefore one cart, so an
 item passed between companions needs no change.
 
-Handoff between different sessions (shopper A takes an item off the shelf and gives it to shopper B
-of another session): no shelf event sees the handoff, so the item stays on A's cart, who took it
-from the shelf. If B later puts it back on a shelf, attribution matches the return against the cart
-of each candidate session and, B's cart not holding it, the event's confidence falls and it goes to
-review, where a reviewer can AMEND it onto A's session. We do not guess handoffs from hand tracks.
+Handoff between different sessions (shopper A takes an item off the shelf and gives it to shopper
+B of another session): no shelf sees it, the cameras do. ``core.handoff`` finds a sustained
+contact of a hand of A and a hand of B, arms held out, away from the shelves; if A's touching
+hand holds an item (it took it from a shelf, or received it) and B's does not, the item moves:
+a RETURN on A's cart and a PICK on B's, both with an empty ``bin_id`` and the shelf event id
+``handoff@<t>:<giver>><taker>``. When it cannot be told (both hands hold items, neither does, the
+contact was not seen) the item stays on the cart of the one who took it from the shelf, and a
+return of it by B is matched against B's cart, so its confidence falls and it goes to review,
+where a reviewer can AMEND it onto A's session.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class CartEventRecord:
     misplaced: bool = False
     reviewer: str = ""
     unit_g: float = 0.0  # [g] weight of one unit as the shelf measured it (0: unknown)
+    hand: int = -1  # wrist that moved it: 0 left, 1 right, -1 unknown
 
     def signed_quantity(self) -> int:
         """Units added to the cart: +quantity for a pick, -quantity for a return."""

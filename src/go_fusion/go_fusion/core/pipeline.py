@@ -53,6 +53,7 @@ from go_fusion.core.attribution import (
 from go_fusion.core.cameras import FusionCamera
 from go_fusion.core.cart import (
     KIND_PICK,
+    KIND_RETURN,
     CartBook,
     CartEventRecord,
     event_from_json,
@@ -68,6 +69,7 @@ from go_fusion.core.checkout import (
     receipt_from_json,
     receipt_to_json,
 )
+from go_fusion.core.handoff import Contact, HandoffConfig, HandoffDetector
 from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
 from go_fusion.core.journal import Journal
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
@@ -119,6 +121,8 @@ class FusionConfig:
     min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
 
 
 @dataclass(frozen=True)
@@ -221,39 +225,54 @@ class FusionOutput:
             self.skeletons = other.skeletons
 
 
+@dataclass(frozen=True)
+class _HeldUnit:
+    """One unit a track holds: taken from a shelf (or received) with hand 0 left / 1 right."""
+
+    sku: str
+    hand: int
+    unit_g: float
+
+
 class _WristBuffer:
     """Wrist samples of one track in time order, as arrays (no per-sample Python objects).
 
-    t (K,) [s], pos (K, 3) [m] store frame, var (K, 3) [m^2] covariance diagonals.
+    t (K,) [s], pos (K, 3) [m] store frame, var (K, 3) [m^2] covariance diagonals, side (K,)
+    0 left / 1 right as the pose model named the wrist.
     """
 
     def __init__(self) -> None:
         self.t = np.zeros(0)
         self.pos = np.zeros((0, 3))
         self.var = np.zeros((0, 3))
+        self.side = np.zeros(0, dtype=int)
+        self.last_t = -math.inf
         self.cameras: set[str] = set()
-        self._rows: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self._rows: list[tuple[float, np.ndarray, np.ndarray, int]] = []
 
-    def append(self, t: float, pos: np.ndarray, var: np.ndarray, cameras: Sequence[str]) -> None:
+    def append(
+        self, t: float, pos: np.ndarray, var: np.ndarray, side: int, cameras: Sequence[str]
+    ) -> None:
         """Add one sample (t must not go back in time)."""
-        self._rows.append((t, pos, var))
+        self._rows.append((t, pos, var, side))
+        self.last_t = max(self.last_t, t)
         self.cameras.update(cameras)
 
     def _flush(self) -> None:
         if self._rows:
-            self.t = np.concatenate([self.t, [r[0] for r in self._rows]])
-            self.pos = np.concatenate([self.pos, np.stack([r[1] for r in self._rows])])
-            self.var = np.concatenate([self.var, np.stack([r[2] for r in self._rows])])
+            rows = self._rows
+            self.t = np.concatenate([self.t, [r[0] for r in rows]])
+            self.pos = np.concatenate([self.pos, np.stack([r[1] for r in rows])])
+            self.var = np.concatenate([self.var, np.stack([r[2] for r in rows])])
+            self.side = np.concatenate([self.side, np.array([r[3] for r in rows], dtype=int)])
             self._rows = []
 
-    def window(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The samples with t0 <= t <= t1: t (K,), pos (K, 3), var (K, 3)."""
+    def window(self, t0: float, t1: float) -> tuple[np.ndarray, ...]:
+        """The samples with t0 <= t <= t1: t (K,), pos (K, 3), var (K, 3), side (K,)."""
         self._flush()
-        i, j = (
-            np.searchsorted(self.t, [t0, t1], side="left")[0],
-            np.searchsorted(self.t, t1, "right"),
-        )
-        return self.t[i:j], self.pos[i:j], self.var[i:j]
+        i = int(np.searchsorted(self.t, t0, side="left"))
+        j = int(np.searchsorted(self.t, t1, side="right"))
+        return self.t[i:j], self.pos[i:j], self.var[i:j], self.side[i:j]
 
     def prune(self, horizon: float) -> None:
         """Forget samples older than horizon [s]."""
@@ -261,6 +280,7 @@ class _WristBuffer:
         i = int(np.searchsorted(self.t, horizon, side="left"))
         if i:
             self.t, self.pos, self.var = self.t[i:], self.pos[i:], self.var[i:]
+            self.side = self.side[i:]
 
 
 class FusionPipeline:
@@ -312,6 +332,9 @@ class FusionPipeline:
         self._tracks_t: float | None = None
         self._gate_buffer: list[GateObservation] = []
         self._anonymous_exits: list[GateObservation] = []
+        self._held: dict[str, list[_HeldUnit]] = {}
+        boxes = [(b.min_corner, b.max_corner) for b in store.bins.values()]
+        self.handoffs = HandoffDetector(self.config.handoff, boxes)
         self.now: float | None = None
         self.diagnostic_counts: dict[str, int] = {}
         self._rebuild()
@@ -344,6 +367,7 @@ class FusionPipeline:
             event = event_from_json(data["event"])
             if self.carts.apply(event).applied:
                 self._follow_stock(event)
+                self._follow_hands(event)
         elif type_ == "review_queued":
             event = event_from_json(data["event"])
             if self.reviews.push(event):
@@ -738,6 +762,7 @@ class FusionPipeline:
             return out
         self._tick(t)
         self._tracks_t = t if self._tracks_t is None else max(self._tracks_t, t)
+        hands: dict[str, list[tuple[int, np.ndarray]]] = {}
         for tr in tracks:
             if tr.session_id and self.sessions.session_of_track(tr.track_id) is None:
                 if tr.session_id in self.sessions.sessions:
@@ -752,7 +777,9 @@ class FusionPipeline:
                         f"track '{tr.track_id}' names unknown session '{tr.session_id}'",
                     )
             if tr.state != TRACK_EXITED:
-                self._add_wrists(tr, t)
+                seen = self._add_wrists(tr, t)
+                if seen:
+                    hands[tr.track_id] = seen
         explicit = {e.track_id for e in exits}
         implied = [
             TrackExit(tr.track_id, tr.session_id, t)
@@ -775,8 +802,91 @@ class FusionPipeline:
                 for a in self._anonymous_exits
                 if abs(a.t - ex.t) > self.config.anonymous_exit_wait_s
             ]
+        sessions = {}
+        for track_id in hands:
+            sid = self.sessions.session_of_track(track_id)
+            if sid and not self.sessions.sessions[sid].closed:
+                sessions[track_id] = sid
+        bodies = {tr.track_id: tr.position for tr in tracks}
+        for contact in self.handoffs.update(t, hands, sessions, bodies):
+            out.extend(self._on_contact(contact, sessions))
         self._prune(t)
         out.extend(self._advance())
+        return out
+
+    def _on_contact(self, c: Contact, sessions: Mapping[str, str]) -> FusionOutput:
+        """A sustained hand contact between two sessions: pass on what the giving hand holds.
+
+        The giver is the one whose touching hand holds an item (taken from a shelf with that
+        hand, or received) while the other's touching hand holds none; both or neither holding
+        is left alone with a diagnostic (the item stays on the cart of the one who took it).
+        """
+        out = FusionOutput()
+
+        def holding(track: str, side: int) -> list[_HeldUnit]:
+            return [u for u in self._held.get(track, []) if u.hand in (side, -1)]
+
+        a, b = holding(c.track_a, c.side_a), holding(c.track_b, c.side_b)
+        if bool(a) == bool(b):
+            what = "both hands hold items" if a else "neither hand holds an item"
+            self._diag(
+                out,
+                OK if not a else WARN,
+                "handoff",
+                f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: {what}",
+            )
+            return out
+        giver, g_side, taker, t_side, unit = (
+            (c.track_a, c.side_a, c.track_b, c.side_b, a[-1])
+            if a
+            else (c.track_b, c.side_b, c.track_a, c.side_a, b[-1])
+        )
+        handoff_id = f"handoff@{c.t:.3f}:{giver}>{taker}"
+        conf = self.config.handoff_confidence
+        common = dict(
+            shelf_event_id=handoff_id,
+            bin_id="",
+            sku=unit.sku,
+            quantity=1,
+            confidence=conf,
+            stamp=c.t,
+            unit_g=unit.unit_g,
+            evidence_ids=(handoff_id, f"track:{giver}", f"track:{taker}"),
+        )
+        events = (
+            CartEventRecord(
+                event_id=f"{handoff_id}:{unit.sku}:out",
+                kind=KIND_RETURN,
+                session_id=sessions[giver],
+                track_id=giver,
+                hand=g_side,
+                **common,
+            ),
+            CartEventRecord(
+                event_id=f"{handoff_id}:{unit.sku}:in",
+                kind=KIND_PICK,
+                session_id=sessions[taker],
+                track_id=taker,
+                hand=t_side,
+                **common,
+            ),
+        )
+        needs_review = conf < self.config.attribution.review_threshold
+        for event in events:
+            if needs_review:
+                event = replace(event, needs_review=True)
+                self._record("review_queued", {"event": event_to_json(event), "t": c.t})
+                out.review_events.append(event)
+            else:
+                self._record("cart_event", {"event": event_to_json(event), "t": c.t})
+                out.cart_events.append(event)
+            out.carts.append(self.cart_view(event.session_id))
+        self._diag(
+            out,
+            OK,
+            "handoff",
+            f"{unit.sku} passed from {sessions[giver]} to {sessions[taker]} at {c.t:.2f} s",
+        )
         return out
 
     def add_people(
@@ -885,6 +995,7 @@ class FusionPipeline:
             self.carts.set_pending(outcome.queued.session_id, -1)
         if outcome.apply is not None and self.carts.apply(outcome.apply).applied:
             self._follow_stock(outcome.apply)
+            self._follow_hands(outcome.apply)
 
     def cart_view(self, session_id: str) -> CartView:
         """The cart of a session for publishing (KeyError when unknown)."""
@@ -919,9 +1030,10 @@ class FusionPipeline:
 
     # ---- the work -----------------------------------------------------------------------------
 
-    def _add_wrists(self, tr: TrackSnapshot, t: float) -> None:
+    def _add_wrists(self, tr: TrackSnapshot, t: float) -> list[tuple[int, np.ndarray]]:
+        """Buffer the measured wrists of a track; returns them as (side, position (3,))."""
         if tr.keypoints is None or tr.last_seen < t - 1e-6:
-            return  # coasting: no measurement, no wrist
+            return []  # coasting: no measurement, no wrist
         kp = np.asarray(tr.keypoints, dtype=float)
         scores = (
             np.asarray(tr.keypoint_scores, dtype=float)
@@ -929,9 +1041,10 @@ class FusionPipeline:
             else np.ones(len(kp))
         )
         buf = self._wrists.setdefault(tr.track_id, _WristBuffer())
-        if len(buf.t) and t < buf.t[-1]:
-            return  # out of order: the buffer stays sorted for its windows
-        for j in (LEFT_WRIST, RIGHT_WRIST):
+        if t < buf.last_t:
+            return []  # out of order: the buffer stays sorted for its windows
+        seen = []
+        for side, j in enumerate((LEFT_WRIST, RIGHT_WRIST)):
             if j >= len(kp) or scores[j] < self.config.min_wrist_score:
                 continue
             if not np.all(np.isfinite(kp[j])):
@@ -941,7 +1054,9 @@ class FusionPipeline:
                 diag = np.diag(np.asarray(tr.keypoint_covariance, dtype=float)[j])
                 if np.all(np.isfinite(diag)):
                     var = diag
-            buf.append(t, kp[j].copy(), var, tr.camera_ids)
+            buf.append(t, kp[j].copy(), var, side, tr.camera_ids)
+            seen.append((side, kp[j].copy()))
+        return seen
 
     def _prune(self, t: float) -> None:
         horizon = t - self.config.wrist_history_s
@@ -975,10 +1090,11 @@ class FusionPipeline:
                 if buf is None:
                     out.append(CandidateTrack(track_id, session.session_id))
                     continue
-                ts, pos, var = buf.window(t0, t1)
+                ts, pos, var, side = buf.window(t0, t1)
+                cams = tuple(sorted(buf.cameras))
                 out.append(
                     CandidateTrack.from_arrays(
-                        track_id, session.session_id, ts, pos, var, tuple(sorted(buf.cameras))
+                        track_id, session.session_id, ts, pos, var, cams, side
                     )
                 )
         return out
@@ -1074,8 +1190,25 @@ class FusionPipeline:
         out.carts.append(self.cart_view(session_id))
         return out
 
+    def _follow_hands(self, event: CartEventRecord) -> None:
+        """What each track holds follows its picks, returns and handoffs."""
+        if not event.track_id:
+            return
+        held = self._held.setdefault(event.track_id, [])
+        if event.kind == KIND_PICK:
+            held += [_HeldUnit(event.sku, event.hand, event.unit_g)] * event.quantity
+            return
+        for _ in range(event.quantity):
+            same = [i for i, u in enumerate(held) if u.sku == event.sku]
+            if not same:
+                break
+            pick = next((i for i in reversed(same) if held[i].hand == event.hand), same[-1])
+            del held[pick]
+
     def _follow_stock(self, event: CartEventRecord) -> None:
         """The live planogram follows picks and returns (misplaced stock included)."""
+        if not event.bin_id:
+            return  # a handoff between shoppers: no shelf involved
         shelf = self.live_planogram.setdefault(event.bin_id, {})
         delta = -event.quantity if event.kind == KIND_PICK else event.quantity
         shelf[event.sku] = max(0, shelf.get(event.sku, 0) + delta)

@@ -1,0 +1,114 @@
+"""Hand-to-hand contacts between shoppers of different sessions: candidate item handoffs.
+
+A handoff shows in the 3D skeletons as a wrist of one shopper and a wrist of another held
+together, at waist to chest height, away from the shelves, for a moment (people walking past each
+other do not hold hands together for a third of a second). The detector reports each such contact
+once; which way the item went, and which item, is decided by the pipeline from what each hand
+holds (the hand that took an item from a shelf holds it until it puts it back or passes it on).
+Pure numpy; time is the stamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class HandoffConfig:
+    """Contact thresholds (metres, seconds)."""
+
+    contact_m: float = 0.15  # two wrists this close are touching
+    min_contact_s: float = 0.3  # ... for at least this long
+    min_height_m: float = 0.6  # hands passing an item are between these heights
+    max_height_m: float = 1.7
+    shelf_clearance_m: float = 0.3  # contacts this close to a bin are reaches, not passes
+    min_reach_m: float = 0.32  # each wrist this far from its own body (arms held out, not hanging)
+    release_s: float = 0.5  # a contact ends after this long apart
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Wrist ``side_a`` of ``track_a`` held against wrist ``side_b`` of ``track_b`` at t [s].
+
+    sides: 0 left, 1 right. position: (3,) [m] store frame, the middle of the two wrists.
+    """
+
+    t: float
+    track_a: str
+    side_a: int
+    track_b: str
+    side_b: int
+    position: np.ndarray
+
+
+class HandoffDetector:
+    """Finds sustained wrist contacts between tracks of different sessions."""
+
+    def __init__(self, config: HandoffConfig, shelf_boxes: Sequence[tuple[np.ndarray, np.ndarray]]):
+        self.config = config
+        lo = [np.asarray(b[0], dtype=float) for b in shelf_boxes]
+        hi = [np.asarray(b[1], dtype=float) for b in shelf_boxes]
+        self._lo = np.array(lo).reshape(-1, 3)
+        self._hi = np.array(hi).reshape(-1, 3)
+        # (track a, side a, track b, side b) -> [first contact t, last contact t, reported]
+        self._open: dict[tuple[str, int, str, int], list[float | bool]] = {}
+
+    def _held_out(self, wrist: np.ndarray, body: np.ndarray | None) -> bool:
+        if body is None:
+            return False
+        reach = float(np.linalg.norm(np.asarray(wrist)[:2] - np.asarray(body)[:2]))
+        return reach >= self.config.min_reach_m
+
+    def _near_shelf(self, p: np.ndarray) -> bool:
+        if len(self._lo) == 0:
+            return False
+        gap = np.maximum(0.0, np.maximum(self._lo - p, p - self._hi))
+        return bool(np.min(np.linalg.norm(gap, axis=1)) < self.config.shelf_clearance_m)
+
+    def update(
+        self,
+        t: float,
+        wrists: Mapping[str, Sequence[tuple[int, np.ndarray]]],
+        sessions: Mapping[str, str],
+        bodies: Mapping[str, np.ndarray],
+    ) -> list[Contact]:
+        """Wrists seen at t [s] (track -> [(side, position (3,))]); returns new contacts.
+
+        sessions: track -> session id; tracks without one, or of the same session, are skipped.
+        bodies: track -> (2,) [m] floor position; two people standing side by side have their
+        hanging hands close together, a pass has both arms held out.
+        """
+        cfg = self.config
+        out: list[Contact] = []
+        seen: set[tuple[str, int, str, int]] = set()
+        tracks = sorted(tr for tr in wrists if sessions.get(tr))
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1 :]:
+                if sessions[a] == sessions[b]:
+                    continue
+                out_a = [(s, p) for s, p in wrists[a] if self._held_out(p, bodies.get(a))]
+                out_b = [(s, p) for s, p in wrists[b] if self._held_out(p, bodies.get(b))]
+                for side_a, pa in out_a:
+                    for side_b, pb in out_b:
+                        mid = 0.5 * (np.asarray(pa) + np.asarray(pb))
+                        close = float(np.linalg.norm(np.asarray(pa) - np.asarray(pb)))
+                        if close > cfg.contact_m:
+                            continue
+                        if not cfg.min_height_m <= mid[2] <= cfg.max_height_m:
+                            continue
+                        if self._near_shelf(mid):
+                            continue
+                        key = (a, side_a, b, side_b)
+                        seen.add(key)
+                        state = self._open.setdefault(key, [t, t, False])
+                        state[1] = t
+                        if not state[2] and t - float(state[0]) >= cfg.min_contact_s:
+                            state[2] = True
+                            out.append(Contact(t, a, side_a, b, side_b, mid))
+        for key in [k for k, v in self._open.items() if k not in seen]:
+            if t - float(self._open[key][1]) > cfg.release_s:
+                del self._open[key]
+        return out

@@ -1,0 +1,130 @@
+"""Items passed between shoppers of different sessions (hand contacts) and what is not a pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from go_common.core.store import load_store
+from go_fusion.core.checkout import GateObservation
+from go_fusion.core.handoff import HandoffConfig, HandoffDetector
+from go_fusion.core.pipeline import TRACK_CONFIRMED, FusionOutput, FusionPipeline, TrackSnapshot
+from go_fusion.core.store_view import StoreView, store_view_from_model
+
+B1 = "g1_xp_s1_b1"  # Arla-Natural-Yoghurt, 1040 g
+YOG = "Arla-Natural-Yoghurt"
+RATE = 30.0
+
+
+@pytest.fixture(scope="module")
+def store() -> StoreView:
+    return store_view_from_model(load_store("small"))
+
+
+def person(
+    track: str,
+    session: str,
+    t: float,
+    body_xy: tuple[float, float],
+    left: np.ndarray,
+    right: np.ndarray,
+) -> TrackSnapshot:
+    kp = np.full((17, 3), np.nan)
+    kp[9], kp[10] = left, right
+    scores = np.zeros(17)
+    scores[[9, 10]] = 0.9
+    cov = np.tile(np.eye(3) * 0.03**2, (17, 1, 1))
+    pos = np.array([body_xy[0], body_xy[1], 0.0])
+    return TrackSnapshot(
+        track,
+        session,
+        TRACK_CONFIRMED,
+        pos,
+        np.zeros(3),
+        np.eye(6) * 0.01,
+        t,
+        kp,
+        scores,
+        cov,
+        ("cam_front",),
+    )
+
+
+def hanging(xy: tuple[float, float], side: int) -> np.ndarray:
+    return np.array([xy[0], xy[1] + (0.23 if side else -0.23), 0.85])
+
+
+def test_a_pass_between_two_sessions_moves_the_item(store: StoreView) -> None:
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    pipe = FusionPipeline(store)
+    stock = pipe.live_planogram[B1][YOG]
+    pipe.add_gate_event(GateObservation("entry", "entry", 0.5, "ann"))
+    pipe.add_gate_event(GateObservation("entry", "entry", 0.6, "bob"))
+    a_xy, b_xy = (1.25, 1.1), (2.05, 1.1)  # 0.8 m apart, facing each other
+    in_bin = store.bins[B1].center + np.array([0.12, 0.0, 0.0])
+    meet = np.array([1.65, 1.1, 1.0])
+    rng = np.random.default_rng(0)
+    out = FusionOutput()
+    inputs: list[tuple[float, int, object]] = []
+    for k in range(14 * 15):
+        t = k / 15.0
+        a_left = in_bin if 4.8 <= t <= 6.0 else hanging(a_xy, 0)
+        b_right = hanging(b_xy, 1)
+        if 9.0 <= t <= 9.6:  # both arms held out to the same point
+            a_left, b_right = meet, meet + np.array([0.02, 0.0, 0.0])
+        tracks = [
+            person("TA", "ann", t, a_xy, a_left, hanging(a_xy, 1)),
+            person("TB", "bob", t, b_xy, hanging(b_xy, 0), b_right),
+        ]
+        inputs.append((t, 1, tracks))
+    for k in range(0, int(14 * RATE), 3):
+        ts = (k + np.arange(3)) / RATE
+        g = 3000.0 + rng.normal(0.0, 0.5, (3, len(channels)))
+        g[:, channels.index(B1)] -= 1040.0 * np.clip((ts - 5.0) / 0.3, 0.0, 1.0)
+        inputs.append((float(ts[0]), 0, g))
+    for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
+        if kind == 0:
+            out.extend(pipe.add_load_cells("g1_xp", channels, t, 1 / RATE, payload))
+        else:
+            out.extend(pipe.add_tracks(t, payload))  # type: ignore[arg-type]
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves == [("pick", "ann", YOG, B1), ("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    assert pipe.cart_view("ann").lines == ()
+    assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
+    assert pipe.live_planogram[B1][YOG] == stock - 1  # the pass itself touched no shelf
+
+
+def detector() -> HandoffDetector:
+    return HandoffDetector(
+        HandoffConfig(), [(np.array([0.4, 0.8, 0.35]), np.array([0.8, 1.4, 0.65]))]
+    )
+
+
+def test_contacts_need_time_held_out_arms_other_sessions_and_no_shelf() -> None:
+    det = detector()
+    bodies = {"A": np.array([1.25, 2.0]), "B": np.array([2.05, 2.0])}
+    meet = np.array([1.65, 2.0, 1.0])
+    sessions = {"A": "s1", "B": "s2"}
+    found = []
+    for k in range(10):
+        wrists = {"A": [(0, meet)], "B": [(1, meet + 0.01)]}
+        found += det.update(k / 15.0, wrists, sessions, bodies)
+    assert [(c.track_a, c.side_a, c.track_b, c.side_b) for c in found] == [("A", 0, "B", 1)]
+    # the same session (a family passing an item) needs no change
+    same = detector()
+    assert not any(
+        same.update(k / 15, {"A": [(0, meet)], "B": [(1, meet)]}, {"A": "s", "B": "s"}, bodies)
+        for k in range(10)
+    )
+    # hands hanging side by side (people standing next to each other)
+    side = detector()
+    close = {"A": np.array([1.2, 1.0]), "B": np.array([1.2, 1.6])}
+    hands = {"A": [(1, np.array([1.2, 1.23, 0.85]))], "B": [(0, np.array([1.2, 1.37, 0.85]))]}
+    assert not any(side.update(k / 15, hands, sessions, close) for k in range(10))
+    # two hands meeting inside a bin are two reaches, not a pass
+    shelf = detector()
+    in_bin = np.array([0.75, 1.1, 0.5])
+    far = {"A": np.array([1.25, 0.7]), "B": np.array([1.25, 1.5])}
+    hands = {"A": [(0, in_bin)], "B": [(1, in_bin)]}
+    assert not any(shelf.update(k / 15, hands, sessions, far) for k in range(10))
