@@ -68,11 +68,32 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from go_fusion.core.shelf_parts import (
+    ActiveChange,
+    CarriedChange,
+    PendingChange,
+    cluster_changes,
+    neighbours_from_boxes,
+)
+
 LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "STATE_DRIFT",
+    "STATE_NAMES",
+    "STATE_SETTLED",
+    "STATE_UNSETTLED",
+    "BinHealth",
+    "ShelfEventConfig",
+    "ShelfEventCore",
+    "ShelfEventDetector",
+    "event_id",
+    "neighbours_from_boxes",
+]
 
 # go_msgs/ShelfEvent state constants (kept equal to the message's).
 STATE_SETTLED = 0
@@ -226,64 +247,6 @@ class BinHealth:
     last_stamp: float
 
 
-@dataclass
-class _Active:
-    t_start: float
-    pre_level: float
-    pre_var: float
-    ts: list[float]
-    xs: list[float]
-    nan: int = 0
-    lo: int = 0  # first index of the trailing settle window
-    peak: float = 0.0
-    provisional: bool = False  # a STATE_UNSETTLED event has been emitted for this change
-    # running sums of (x - pre_level) and its square: window mean/sd in O(1) per sample
-    cs: list[float] = field(default_factory=lambda: [0.0])
-    cs2: list[float] = field(default_factory=lambda: [0.0])
-
-    def push(self, t: float, x: float) -> None:
-        """Append one valid sample [s], [g]."""
-        self.ts.append(t)
-        self.xs.append(x)
-        r = x - self.pre_level
-        self.cs.append(self.cs[-1] + r)
-        self.cs2.append(self.cs2[-1] + r * r)
-        self.peak = max(self.peak, abs(r))
-
-    def window_stats(self, lo: int, hi: int) -> tuple[float, float]:
-        """Mean (relative to pre_level) [g] and variance [g^2] of samples lo..hi-1."""
-        n = hi - lo
-        mean = (self.cs[hi] - self.cs[lo]) / n
-        return mean, max((self.cs2[hi] - self.cs2[lo]) / n - mean * mean, 0.0)
-
-
-@dataclass(frozen=True)
-class _Carry:
-    """A settled change too small for an event, waiting to join the bin's next event."""
-
-    t_start: float
-    t_detect: float
-    delta: float
-    var: float
-
-
-@dataclass
-class _Raw:
-    """A settled single-bin change waiting for the merge with its neighbours."""
-
-    bin: int
-    t_start: float
-    t_end: float
-    t_detect: float
-    delta: float
-    var: float
-    major: bool
-    nan: int
-    peak: float
-    final: bool = False  # settles a provisional (unsettled) event: always reported
-    cluster: int = field(default=-1)
-
-
 def event_id(bin_id: str, t_start: float) -> str:
     """Deterministic event id: ``"<bin_id>@<t_start [s] with 3 decimals>"``."""
     return f"{bin_id}@{t_start:.3f}"
@@ -310,10 +273,10 @@ class ShelfEventDetector:
         self._cap = 0
         self._alloc(64)
         self._n = 0
-        self._active: dict[int, _Active] = {}
+        self._active: dict[int, ActiveChange] = {}
         self._warm: dict[int, tuple[list[float], list[float]]] = {}
-        self._pending: list[_Raw] = []
-        self._carry: dict[int, list[_Carry]] = {}
+        self._pending: list[PendingChange] = []
+        self._carry: dict[int, list[CarriedChange]] = {}
         self._index_cache: dict[tuple[str, ...], np.ndarray] = {}
         for b in bin_ids:
             self._register(b)
@@ -733,7 +696,7 @@ class ShelfEventDetector:
         ts.append(t)
         xs.append(x)
         t_start = float(min(ts[0], self._onset(b, t, level, sd, 1.0 if x > level else -1.0)))
-        a = _Active(t_start, level, float(self._level_var[b]), [], [])
+        a = ActiveChange(t_start, level, float(self._level_var[b]), [], [])
         for tt, xx in zip(ts, xs, strict=True):
             a.push(tt, xx)
         self._active[b] = a
@@ -782,7 +745,7 @@ class ShelfEventDetector:
             if ev is not None:
                 out.append(ev)
 
-    def _try_settle(self, b: int, a: _Active, t: float) -> bool:
+    def _try_settle(self, b: int, a: ActiveChange, t: float) -> bool:
         cfg = self.config
         lo, hi = a.lo, len(a.xs)
         n = hi - lo
@@ -825,10 +788,10 @@ class ShelfEventDetector:
             if carried:
                 self._carry[b] = carried
             if minor:
-                self._carry.setdefault(b, []).append(_Carry(t_start, t, delta, var))
+                self._carry.setdefault(b, []).append(CarriedChange(t_start, t, delta, var))
         if major or minor:
             self._pending.append(
-                _Raw(
+                PendingChange(
                     b,
                     t_start,
                     a.ts[j],
@@ -849,7 +812,7 @@ class ShelfEventDetector:
             self._drift_ref[b] += step
         return True
 
-    def _take_carry(self, b: int, t: float) -> list[_Carry]:
+    def _take_carry(self, b: int, t: float) -> list[CarriedChange]:
         """The bin's carried changes if the last is recent, else [] (then they count as drift).
 
         All or nothing: a hand that rested and left again nets to ~0 and must not be flagged.
@@ -867,7 +830,7 @@ class ShelfEventDetector:
             if not self._carry[b]:
                 del self._carry[b]
 
-    def _timeout(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
+    def _timeout(self, b: int, a: ActiveChange, t: float) -> ShelfEventCore | None:
         cfg = self.config
         sd = math.sqrt(self._sd2[b])
         del self._active[b]
@@ -937,7 +900,7 @@ class ShelfEventDetector:
         self._active[b] = a
         return self._unsettled_event(b, a, t)
 
-    def _unsettled_event(self, b: int, a: _Active, t: float) -> ShelfEventCore | None:
+    def _unsettled_event(self, b: int, a: ActiveChange, t: float) -> ShelfEventCore | None:
         """Provisional event for a change that has not settled (state unchanged)."""
         name = self._names[b]
         if not a.xs:
@@ -964,32 +927,13 @@ class ShelfEventDetector:
         )
 
     # ------------------------------------------------------------------ adjacent-bin merge
-    def _clusters(self) -> list[list[_Raw]]:
-        tol_start, tol_end = self.config.merge_start_tol_s, self.config.merge_end_tol_s
-        raws = self._pending
-        parent = list(range(len(raws)))
+    def _clusters(self) -> list[list[PendingChange]]:
+        cfg = self.config
+        return cluster_changes(
+            self._pending, self._neigh, cfg.merge_start_tol_s, cfg.merge_end_tol_s
+        )
 
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for i, a in enumerate(raws):
-            for j in range(i + 1, len(raws)):
-                c = raws[j]
-                if c.bin not in self._neigh[a.bin] or (a.delta > 0) != (c.delta > 0):
-                    continue
-                # one item landing on two bins starts and settles on both at about the same time;
-                # two separate reaches on neighbouring bins rarely do both
-                if abs(a.t_start - c.t_start) <= tol_start and abs(a.t_end - c.t_end) <= tol_end:
-                    parent[find(i)] = find(j)
-        groups: dict[int, list[_Raw]] = {}
-        for i, r in enumerate(raws):
-            groups.setdefault(find(i), []).append(r)
-        return list(groups.values())
-
-    def _ready(self, group: list[_Raw]) -> bool:
+    def _ready(self, group: list[PendingChange]) -> bool:
         cfg = self.config
         members = {r.bin for r in group}
         for r in group:
@@ -1010,7 +954,7 @@ class ShelfEventDetector:
         sel = (ts >= t0) & (ts < t1) & np.isfinite(self._hist_x[b])
         return self._hist_x[b][sel]
 
-    def _probe_neighbours(self, group: list[_Raw]) -> None:
+    def _probe_neighbours(self, group: list[PendingChange]) -> None:
         """Add the share of an item that a quiet neighbour took without triggering.
 
         On a noisy bin a small share (say 15 g at 8 g noise) stays inside the trigger band; its
@@ -1036,7 +980,7 @@ class ShelfEventDetector:
                 if diff * sign <= max(cfg.min_minor_g, cfg.minor_sigma * math.sqrt(var)):
                     continue
                 group.append(
-                    _Raw(
+                    PendingChange(
                         nb,
                         r.t_start,
                         r.t_end,
@@ -1059,7 +1003,7 @@ class ShelfEventDetector:
             return []
         cfg = self.config
         out = []
-        keep: list[_Raw] = []
+        keep: list[PendingChange] = []
         for group in self._clusters():
             if not force and not self._ready(group):
                 keep.extend(group)
@@ -1099,27 +1043,3 @@ class ShelfEventDetector:
         self._pending = keep
         out.sort(key=lambda e: (e.t_detect, e.event_id))
         return out
-
-
-def neighbours_from_boxes(
-    boxes: Mapping[str, tuple[str, np.ndarray, np.ndarray]], *, gap_m: float = 0.03
-) -> dict[str, tuple[str, ...]]:
-    """Adjacent bins: same shelf, boxes touching within ``gap_m`` (dividers are a few cm thick).
-
-    boxes: bin_id -> (shelf_id, center (3,) [m], size (3,) [m]) of axis-aligned boxes in `store`.
-    Returns bin_id -> sorted neighbour ids (symmetric).
-    """
-    by_shelf: dict[str, list[str]] = {}
-    for b, (shelf, _, _) in boxes.items():
-        by_shelf.setdefault(shelf, []).append(b)
-    out: dict[str, set[str]] = {b: set() for b in boxes}
-    for ids in by_shelf.values():
-        for i, a in enumerate(ids):
-            ca, sa = np.asarray(boxes[a][1], float), np.asarray(boxes[a][2], float)
-            for c in ids[i + 1 :]:
-                cc, sc = np.asarray(boxes[c][1], float), np.asarray(boxes[c][2], float)
-                gap = np.abs(ca - cc)[:2] - 0.5 * (sa + sc)[:2]
-                if np.all(gap <= gap_m + 1e-9):
-                    out[a].add(c)
-                    out[c].add(a)
-    return {b: tuple(sorted(ns)) for b, ns in out.items()}
