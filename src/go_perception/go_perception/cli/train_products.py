@@ -14,10 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from go_perception.core.products.dataset import DEFAULT_DATA_DIR, load_grocery
+from go_perception.core.products.classifier import ProductClassifier
+from go_perception.core.products.dataset import DEFAULT_DATA_DIR, data_hash, load_grocery
 from go_perception.core.products.train import (
     EpochReport,
     TrainConfig,
+    config_from_dict,
     steps_total,
     train_and_export,
 )
@@ -37,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         "{train,val,test}.txt, iconic/); default: the copy shipped in go_perception",
     )
     p.add_argument("--out", type=Path, required=True, help="ONNX model to write")
+    p.add_argument(
+        "--like",
+        type=Path,
+        default=None,
+        help="reproduce this model: take every setting from its recorded recipe (other "
+        "settings given here are ignored)",
+    )
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the data")
     p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (reproducible)")
     p.add_argument("--size", type=int, default=defaults.input_size, help="network input side [px]")
@@ -65,15 +74,29 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     logging.basicConfig(level=logging.WARNING)
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        seed=args.seed,
-        input_size=args.size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        include_val=args.include_val,
-        threads=args.threads,
-    )
+    if args.like is not None:
+        try:
+            recipe = ProductClassifier(args.like).recipe
+            cfg = config_from_dict(recipe["config"])
+        except (FileNotFoundError, ValueError, KeyError) as exc:
+            print(f"error: cannot reproduce {args.like}: {exc}", file=sys.stderr)
+            return 2
+        if recipe.get("data_hash") != data_hash(data.root):
+            print(
+                f"warning: {data.root} differs from the data {args.like} was trained on "
+                "(data hash); the result will differ",
+                file=sys.stderr,
+            )
+    else:
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            seed=args.seed,
+            input_size=args.size,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            include_val=args.include_val,
+            threads=args.threads,
+        )
     command = "./gostore train products " + shlex.join(argv if argv is not None else sys.argv[1:])
     bar = tqdm(total=steps_total(data, cfg), unit="step", desc="train products")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -41,6 +41,26 @@ class TrainConfig:
     widths: tuple[int, ...] = (32, 64, 128, 192)
     blocks: tuple[int, ...] = (1, 1, 1, 1)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def config_from_dict(values: dict[str, object]) -> TrainConfig:
+    """A TrainConfig from ``asdict`` output (e.g. a model's recipe), lists back to tuples.
+
+    Raises:
+        ValueError: on a key that TrainConfig or AugmentConfig does not have.
+    """
+
+    def tuples(d: dict[str, object]) -> dict[str, object]:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    known = {f.name for f in fields(TrainConfig)}
+    aug_known = {f.name for f in fields(AugmentConfig)}
+    aug = dict(values.get("augment", {}))  # type: ignore[arg-type]
+    unknown = (set(values) - known) | (set(aug) - aug_known)
+    if unknown:
+        raise ValueError(f"unknown training settings {sorted(unknown)}")
+    top = tuples({k: v for k, v in values.items() if k != "augment"})
+    return TrainConfig(**top, augment=AugmentConfig(**tuples(aug)))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
