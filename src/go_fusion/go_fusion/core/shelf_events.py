@@ -4,14 +4,16 @@ Pure numpy; no ROS; time is always an argument (sample stamps, float seconds).
 
 API for the fusion node
 -----------------------
-    detector = ShelfEventDetector(ShelfEventConfig(), bin_ids, neighbours={bin: [bins...]})
+    detector = ShelfEventDetector(ShelfEventConfig(), bin_ids, neighbours_from_boxes(boxes),
+                                  min_event_by_bin(planogram, catalogue))
     events = detector.add_samples(channel_bin_ids, stamps, grams)   # -> list[ShelfEventCore]
     events += detector.flush()          # end of a recording: release everything still pending
     # for each event that is not STATE_DRIFT (see core/hypotheses.py):
     skus = [sku for b in ev.bin_ids for sku in live_planogram[b]]
     cands = candidates_for_bins(skus, catalogue, off_planogram_prior=0.05)  # sku->(unit_g, sd_g)
-    hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands)   # quantity > 0 taken, < 0 put back
-    hyps = combine_with_vision(hyps, {sku: score})              # when product evidence exists
+    for ev in split_merged_event(ev, {bin: candidates of that bin}):  # two reaches, not one item?
+        hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands)  # quantity > 0 taken, < 0 back
+        hyps = combine_with_vision(hyps, {sku: score})          # when product evidence exists
 
 ``add_samples`` takes one board message (or any batch): ``channel_bin_ids`` (C,) bin ids,
 ``stamps`` (N,) [s] and ``grams`` (N, C) [g], NaN = dropout (so are readings beyond
@@ -47,6 +49,10 @@ Per-bin model (one state machine per bin; the IDLE path is vectorised over chann
   settles, a STATE_SETTLED event with the SAME event_id supersedes it (reported even when its
   delta is ~0, i.e. "nothing moved after all"); after twice the timeout it gives up, re-zeroes at
   the current level and the provisional event stands.
+* A settled change smaller than the bin's minimum (``min_event_g`` per bin, e.g.
+  ``hypotheses.min_event_by_bin``: 0.4 x the lightest product) is no event: it is carried and
+  joins the bin's next event within ``carry_window_s`` (a hand resting on the shelf before the
+  item lands), else it goes to the drift account.
 * Slow drift absorbed by the baseline is accumulated; when it exceeds ``drift_event_g`` since the
   last event a STATE_DRIFT event reports it (carts must ignore drift events).
 
@@ -58,7 +64,8 @@ until every neighbour has data ``merge_hold_s`` past its settle (and none is mid
 own (``minor_sigma``) are kept only to merge with a neighbour's, and a neighbour that stayed idle
 is probed in its sample history (``history_samples``) for a share too small to trigger on it.
 Two separate reaches on neighbouring bins that start and settle together are merged too: the
-event keeps ``bin_deltas_g`` so a consumer can split it again.
+event keeps ``bin_deltas_g`` and ``hypotheses.split_merged_event`` splits it again when the
+per-bin shares are better explained apart (it needs the products, the detector does not).
 
 ``event_id`` is ``"<bin_id>@<t_start with 3 decimals>"``: deterministic for replays.
 """
