@@ -420,10 +420,10 @@ def cluster_views(
         cost = _robust_mean(jd, ok, np.sqrt(batch.scores[a] * batch.scores[b]), config)
         good = (cost < config.pair_gate_m) & compact
         _agglomerate(parent, iu[good], ju[good], cost[good], cams, config.min_link_fraction)
-    roots = np.array([_find(parent, i) for i in range(n)])
-    order = np.argsort(roots, kind="stable")
-    splits = np.flatnonzero(np.diff(roots[order])) + 1
-    return [members[g] for g in np.split(order, splits)]
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(_find(parent, i), []).append(i)
+    return [members[g] for g in groups.values()]
 
 
 def _candidate_pairs(

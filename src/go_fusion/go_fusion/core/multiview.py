@@ -251,11 +251,11 @@ class MultiViewTracker:
             self.rig, batch, a_kp, a_valid, np.ones(n_det, dtype=bool), acfg
         )
         taken = det_anchor >= 0
-        groups = _group_by(det_anchor)
-        multi = [(a, g) for a, g in groups if g.size >= 2]
-        single = [(a, g[0]) for a, g in groups if g.size == 1]
-        skel_a = triangulate_groups(self.rig, batch, _pad([g for _, g in multi]), tcfg)
-        tracks_a = [a_tracks[a] for a, _ in multi]
+        anchor_ids, members, sizes = _group_matrix(det_anchor)
+        multi = sizes >= 2
+        single = list(zip(anchor_ids[~multi].tolist(), members[~multi, 0].tolist(), strict=True))
+        skel_a = triangulate_groups(self.rig, batch, members[multi], tcfg)
+        tracks_a = [a_tracks[a] for a in anchor_ids[multi].tolist()]
         # Leftovers may belong to a person the anchors found: offer them to the new skeletons.
         free = ~taken
         if len(skel_a) and free.any():
@@ -415,22 +415,22 @@ class MultiViewTracker:
 
     def _objects(self, skel: SkeletonBatch, batch: DetectionBatch) -> list[Skeleton3D]:
         ids = self.rig.ids
-        out = []
-        for s in range(len(skel)):
-            dets = skel.detections[s]
-            cams = tuple(ids[batch.camera_index[d]] for d in dets[dets >= 0])
-            out.append(
-                Skeleton3D(
-                    str(s),
-                    skel.keypoints[s],
-                    skel.scores[s],
-                    skel.covariance[s],
-                    cams,
-                    float(skel.reprojection_error[s]),
-                    bool(skel.single_view[s]),
-                )
+        dets = skel.detections
+        cams = np.where(dets >= 0, batch.camera_index[np.maximum(dets, 0)], -1).tolist()
+        errors = skel.reprojection_error.tolist()
+        single = skel.single_view.tolist()
+        return [
+            Skeleton3D(
+                str(s),
+                skel.keypoints[s],
+                skel.scores[s],
+                skel.covariance[s],
+                tuple(ids[c] for c in cams[s] if c >= 0),
+                errors[s],
+                single[s],
             )
-        return out
+            for s in range(len(skel))
+        ]
 
 
 def _root(parent: list[int], i: int) -> int:
@@ -440,18 +440,21 @@ def _root(parent: list[int], i: int) -> int:
     return i
 
 
-def _group_by(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """Indices grouped by non-negative label: [(label, indices)], labels ascending."""
+def _group_matrix(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices grouped by non-negative label, as arrays (no Python loop over groups).
+
+    Returns the labels (G,) ascending, the member indices (G, V) padded with -1, and the group
+    sizes (G,).
+    """
     idx = np.flatnonzero(labels >= 0)
     if idx.size == 0:
-        return []
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     order = idx[np.argsort(labels[idx], kind="stable")]
-    lab = labels[order]
-    cuts = np.flatnonzero(np.diff(lab)) + 1
-    return [
-        (int(g_lab[0]), g)
-        for g, g_lab in zip(np.split(order, cuts), np.split(lab, cuts), strict=True)
-    ]
+    uniq, start, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    rank = np.arange(order.size) - np.repeat(start, counts)
+    mat = np.full((uniq.size, max(2, int(counts.max()))), -1, dtype=np.int64)
+    mat[np.repeat(np.arange(uniq.size), counts), rank] = order
+    return uniq, mat, counts
 
 
 def _pad(groups: list[np.ndarray]) -> np.ndarray:
