@@ -8,12 +8,13 @@ API for the fusion node
                                   min_event_by_bin(planogram, catalogue))
     events = detector.add_samples(channel_bin_ids, stamps, grams)   # -> list[ShelfEventCore]
     events += detector.flush()          # end of a recording: release everything still pending
-    # for each event that is not STATE_DRIFT (see core/hypotheses.py):
-    skus = [sku for b in ev.bin_ids for sku in live_planogram[b]]
-    cands = candidates_for_bins(skus, catalogue, off_planogram_prior=0.05)  # sku->(unit_g, sd_g)
-    for ev in split_merged_event(ev, {bin: candidates of that bin}):  # two reaches, not one item?
-        hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands)  # quantity > 0 taken, < 0 back
-        hyps = combine_with_vision(hyps, {sku: score})          # when product evidence exists
+    # for each event that is not STATE_DRIFT (see core/hypotheses.py); catalogue: sku ->
+    # (unit_g, unit_sd_g); by_bin: bin -> candidates_for_bins(live_planogram[bin], catalogue)
+    for part in split_merged_event(ev, by_bin):        # two reaches rather than one item across?
+        skus = [sku for b in part.bin_ids for sku in live_planogram[b]]
+        cands = candidates_for_bins(skus, catalogue, off_planogram_prior=0.05)
+        hyps = rank_hypotheses(part.delta_g, part.delta_sd_g, cands)  # q > 0 taken, < 0 back
+        hyps = combine_with_vision(hyps, {sku: score})  # when product evidence exists
 
 ``add_samples`` takes one board message (or any batch): ``channel_bin_ids`` (C,) bin ids,
 ``stamps`` (N,) [s] and ``grams`` (N, C) [g], NaN = dropout (so are readings beyond
