@@ -206,3 +206,15 @@ def test_convenience_store_runs_a_scenario() -> None:
     assert {e.sku for e in picks} >= {"Alpro-Vanilla-Soyghurt", "Alpro-Blueberry-Soyghurt"}
     mixed = [e for e in picks if e.sku.startswith("Alpro")]
     assert mixed[0].bin_id == mixed[1].bin_id  # the look-alikes share one bin
+
+
+@pytest.mark.parametrize("scenario", ["family_one_scan", "occlusion_crowd", "handoff"])
+def test_joints_move_smoothly_all_the_way(small, scenario: str) -> None:
+    """No joint of anybody jumps between frames (turns, carried items, phase changes)."""
+    sim = Simulator(small, scenario, seed=1)
+    for tl in sim.plan.timelines:
+        ts = np.arange(tl.t_appear + 0.01, tl.t_vanish - 0.01, 0.04)
+        kp = np.stack([tl.keypoints(float(t)) for t in ts])
+        speed = np.linalg.norm(np.diff(kp, axis=0), axis=2) / 0.04
+        assert speed.max() < 6.0, f"{tl.person_id}: a joint moves at {speed.max():.1f} m/s"
+    assert sim.t_end <= sim.duration

@@ -130,10 +130,22 @@ def frame(heading: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array([c, s, 0.0]), np.array([-s, c, 0.0])
 
 
+STRIDE = 0.17  # foot ahead of / behind the hip at the extremes of a step, x height
+
+
+def _pelvis_z(dims: BodyDims, crouch: float, foot_offset: float) -> float:
+    """Pelvis height [m]: low enough that a leg reaching ``foot_offset`` [m] along the floor keeps
+    1.5 % of slack (a straight knee is a singular IK pose whose knee would snap between frames);
+    while walking this is the pelvis' natural bob of a few centimetres per step."""
+    leg = 0.985 * (dims.thigh + dims.shank)
+    reach_z = dims.ankle_z + math.sqrt(max(leg * leg - foot_offset * foot_offset, 0.0))
+    return min(dims.hip_z - crouch, reach_z)
+
+
 def shoulders(dims: BodyDims, p: PoseParams) -> tuple[np.ndarray, np.ndarray]:
     """Left and right shoulder joints (3,) [m] for the pose's position, crouch and lean."""
     fwd, left = frame(p.heading)
-    pelvis = np.array([p.xy[0], p.xy[1], dims.hip_z - p.crouch])
+    pelvis = np.array([p.xy[0], p.xy[1], _pelvis_z(dims, p.crouch, 0.0)])
     axis = math.cos(p.lean) * UP + math.sin(p.lean) * fwd
     center = pelvis + dims.torso * axis
     return center + dims.shoulder_half * left, center - dims.shoulder_half * left
@@ -144,8 +156,8 @@ def pose(dims: BodyDims, p: PoseParams) -> np.ndarray:
     fwd, left = frame(p.heading)
     h = dims.height_m
     swing = math.sin(2.0 * math.pi * p.gait_phase) * p.walk
-    bob = 0.012 * h * p.walk * abs(math.cos(2.0 * math.pi * p.gait_phase))
-    pelvis = np.array([p.xy[0], p.xy[1], dims.hip_z - p.crouch - bob])
+    stride = STRIDE * h
+    pelvis = np.array([p.xy[0], p.xy[1], _pelvis_z(dims, p.crouch, stride * swing)])
     axis = math.cos(p.lean) * UP + math.sin(p.lean) * fwd
     neck = pelvis + dims.torso * axis
     kp = np.zeros((17, 3))
@@ -162,12 +174,11 @@ def pose(dims: BodyDims, p: PoseParams) -> np.ndarray:
     hip_r = pelvis - dims.hip_half * left
     kp[11], kp[12] = hip_l, hip_r
     # Legs: ankles under the hips, swinging along the heading while walking; knees bend forward.
-    stride = 0.42 * h * 0.5
     for side, hip, sign in ((0, hip_l, 1.0), (1, hip_r, -1.0)):
         s = swing * sign
-        lift = max(0.0, math.cos(2.0 * math.pi * p.gait_phase) * sign) * p.walk
+        lift = max(0.0, math.cos(2.0 * math.pi * p.gait_phase) * sign) ** 2 * p.walk
         ankle_t = np.array([hip[0], hip[1], 0.0]) + fwd * (stride * s)
-        ankle_t = ankle_t + UP * (dims.ankle_z + 0.05 * h * lift)
+        ankle_t = ankle_t + UP * (dims.ankle_z + 0.06 * h * lift)
         if p.crouch > 0.0:  # feet stay put, knees go forward
             ankle_t = ankle_t + fwd * 0.05 * h * min(1.0, p.crouch / (0.3 * h))
         knee, ankle = two_link(hip, ankle_t, dims.thigh, dims.shank, fwd)

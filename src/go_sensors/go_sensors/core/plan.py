@@ -30,7 +30,7 @@ from go_sensors.core.scenario import (
     ShopperSpec,
 )
 from go_sensors.core.targets import resolve_target
-from go_sensors.core.timeline import TURN_S, Phase, Timeline
+from go_sensors.core.timeline import TURN_S, Phase, Timeline, angle_lerp
 from go_sensors.core.truth import (
     ExpectedReceipt,
     GateCrossing,
@@ -317,7 +317,12 @@ class Planner:
             speed=p.speed,
             gait0=p.gait,
         )
-        heading = phase.path_heading(float(cum[-1]))
+        # Where the walk leaves the body facing (short walks end before the turn completes).
+        heading = (
+            phase.path_heading(float(cum[-1]))
+            if duration >= TURN_S
+            else angle_lerp(p.heading, phase.path_heading(float(cum[-1])), duration / TURN_S)
+        )
         p.timeline.phases.append(replace(phase, heading1=heading))
         p.gait = (p.gait + cum[-1] / (0.84 * p.timeline.dims.height_m)) % 1.0
         p.t += duration
@@ -666,7 +671,15 @@ class Planner:
 
     def _enter_steps(self, p: _Person) -> list[Callable[[], bool]]:
         center = self.grid.nearest_free(np.array(self.entry_gate.center_xy))
-        return [partial(self._walk, p, center, 1.2, True), partial(self._scan, p)]
+        # After the scan, step clear of the gate so that whoever comes next can scan too.
+        inward = np.array(self.store.floor_size) / 2.0 - center
+        inside = self.grid.nearest_free(center + 0.9 * inward / max(np.linalg.norm(inward), 1e-6))
+        across = np.array([-inward[1], inward[0]]) / max(np.linalg.norm(inward), 1e-6)
+
+        def step_inside() -> bool:
+            return self._walk(p, self._clear_spot(p, inside, across), 0.3)
+
+        return [partial(self._walk, p, center, 1.2, True), partial(self._scan, p), step_inside]
 
     def _scan(self, p: _Person) -> bool:
         gate = self.entry_gate
@@ -762,8 +775,30 @@ class Planner:
         elif a.do == "walk":
             assert a.to_xy is not None
             p.todo = [partial(self._walk, p, self.grid.nearest_free(np.array(a.to_xy)), 0.5)]
-        else:  # handoff / receive: wait for the partner
-            p.waiting = a
+        else:  # handoff / receive: step back from the shelf, then wait for the partner
+            p.todo = [partial(self._step_back, p), partial(self._wait_for_partner, p, a)]
+
+    def _step_back(self, p: _Person) -> bool:
+        """Leave the spot in front of a shelf free while waiting for someone."""
+        back = p.xy - 0.6 * np.array([math.cos(p.heading), math.sin(p.heading)])
+        if not self.grid.is_free(back):
+            return True
+        return self._walk(p, back, 2.0, force=p.queued_s > 3.0)
+
+    def _wait_for_partner(self, p: _Person, a: ActionSpec) -> bool:
+        p.waiting = a
+        return True
+
+    def _clear_spot(self, p: _Person, center: np.ndarray, across: np.ndarray) -> np.ndarray:
+        """``center`` or the nearest of a few spots beside it that nobody will stand in soon."""
+        ts = p.t + np.arange(0.0, 4.0, SAMPLE_S)
+        for shift in (0.0, 0.6, -0.6, 1.2, -1.2):
+            spot = center + across * shift
+            if not self.grid.is_free(spot):
+                continue
+            if self._min_gap(p, ts, np.broadcast_to(spot, (len(ts), 2))) >= MIN_SEPARATION_M:
+                return spot
+        return center
 
     def _try_handoffs(self) -> bool:
         by_id = {q.spec.shopper_id: q for q in self.people}

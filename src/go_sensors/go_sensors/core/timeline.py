@@ -24,7 +24,8 @@ def min_jerk(s: float) -> float:
     return s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)
 
 
-def _angle_lerp(a: float, b: float, s: float) -> float:
+def angle_lerp(a: float, b: float, s: float) -> float:
+    """Heading [rad] a fraction s of the short way from a to b."""
     d = (b - a + math.pi) % (2.0 * math.pi) - math.pi
     return a + d * s
 
@@ -115,8 +116,12 @@ class Phase:
             assert self.path is not None and self.cum is not None
             s = min(self.cum[-1], max(0.0, (t - self.t0) * self.speed))
             here = self.xy_at(t)
-            turn = min(1.0, (t - self.t0) / TURN_S)
-            heading = _angle_lerp(self.heading0, self.path_heading(s), turn)
+            turn = (t - self.t0) / TURN_S
+            if turn < 1.0:  # turn towards where the walk heads once the turn is done
+                s_turned = min(float(self.cum[-1]), TURN_S * self.speed)
+                heading = angle_lerp(self.heading0, self.path_heading(s_turned), turn)
+            else:
+                heading = self.path_heading(s)
             # Gait amplitude ramps up and down over the first and last 0.4 m of a walk.
             amp = min(1.0, s / 0.4, (self.cum[-1] - s) / 0.4) if self.cum[-1] > 0 else 0.0
             return PoseParams(
@@ -127,7 +132,7 @@ class Phase:
                 carry_left=carry[0],
                 carry_right=carry[1],
             )
-        heading = _angle_lerp(self.heading0, self.heading1, min(1.0, (t - self.t0) / TURN_S))
+        heading = angle_lerp(self.heading0, self.heading1, min(1.0, (t - self.t0) / TURN_S))
         xy = (float(self.xy[0]), float(self.xy[1]))
         if self.kind == "stand":
             return PoseParams(xy=xy, heading=heading, carry_left=carry[0], carry_right=carry[1])
