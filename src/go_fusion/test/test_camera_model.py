@@ -50,12 +50,20 @@ def test_undistort_inverts_projection_and_rays_hit_the_point() -> None:
 
 
 def test_rig_batched_undistortion_agrees_with_opencv() -> None:
-    cams = [_camera(), _camera([0.0, 0.0, 0.0, 0.0, 0.0])]
+    cams = [_camera(), _camera([0.0, 0.0, 0.0, 0.0, 0.0]), _camera([-0.25, 0.07, 0, 0, -0.01])]
     object.__setattr__(cams[1], "camera_id", "cam_b")
-    rig = CameraRig(cams)
+    object.__setattr__(cams[2], "camera_id", "cam_c")  # radial terms only
     rng = np.random.default_rng(3)
     px = rng.uniform([100, 80], [1180, 640], (300, 2))
-    idx = rng.integers(0, 2, 300)
+    for subset in ([0, 1, 2], [1, 2]):  # with and without a tangential camera in the rig
+        _check_rig_undistortion([cams[i] for i in subset], px, rng)
+
+
+def _check_rig_undistortion(
+    cams: list[FusionCamera], px: np.ndarray, rng: np.random.Generator
+) -> None:
+    rig = CameraRig(cams)
+    idx = rng.integers(0, len(cams), px.shape[0])
     got = rig.undistort_normalized(px, idx)
     for i, cam in enumerate(cams):
         np.testing.assert_allclose(got[idx == i], cam.undistort_normalized(px[idx == i]), atol=1e-7)
