@@ -376,7 +376,11 @@ class Attributor:
                 at_end=b,
                 dwell=c,
                 camera_ids=tuple(cand.camera_ids or ()),
-                hand_side=_hand_side(cand, obs.t_start - h, obs.t_end + h, box, cfg.hand_sd_m),
+                hand_side=(
+                    _hand_side(cand, obs.t_start - h, obs.t_end + h, box, cfg.hand_sd_m)
+                    if lik / norm > 1e-3
+                    else -1
+                ),
             )
             for cand, lik, a, b, c in scores
         ]
