@@ -252,7 +252,7 @@ class CameraRig:
         return self._index.get(camera_id)
 
     def undistort_normalized(
-        self, pixels: np.ndarray, camera_index: np.ndarray, iterations: int = 10, tol: float = 1e-6
+        self, pixels: np.ndarray, camera_index: np.ndarray, iterations: int = 30, tol: float = 1e-6
     ) -> np.ndarray:
         """Distorted pixels (N, 2) seen by cameras ``camera_index`` (N,) -> normalised (N, 2).
 
