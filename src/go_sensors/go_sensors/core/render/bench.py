@@ -3,6 +3,10 @@
 Run: ``python -m go_sensors.core.render.bench [--stores small convenience] [--people 1 5]``.
 Single-threaded on purpose (the simulator renders its cameras in one thread); prints a Markdown
 table. ``benchmark()`` is the function a suite can call.
+
+With ``--nanodet MODEL.onnx`` it also checks realism: the COCO-pretrained NanoDet-m person
+detector of go_perception (imported only then) runs on rendered shoppers (the scenes of
+``./gostore pose-dataset``) and its recall of the rendered people is reported.
 """
 
 from __future__ import annotations
@@ -100,6 +104,74 @@ def benchmark(
     )
 
 
+@dataclass(frozen=True)
+class DetectorCheck:
+    """Recall of a person detector on rendered people (IoU >= 0.5 with the visible box)."""
+
+    store: str
+    images: int
+    people: int
+    found: int
+    people_inner: int  # people whose box does not touch the image border
+    found_inner: int
+    false_alarms: int
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def detector_check(
+    store_name: str, model: str, images: int = 60, seed: int = 7, min_height_px: int = 50
+) -> DetectorCheck:
+    """Run NanoDet on ``images`` rendered scenes; count rendered people it finds.
+
+    A rendered person counts when its visible box is at least ``min_height_px`` tall and at
+    least a quarter filled by the person (not mostly hidden). A detection matches one person at
+    IoU >= 0.5; unmatched detections are false alarms (some are people below the size limit).
+    """
+    import onnxruntime as ort
+
+    from go_perception.core.detector import NanoDetDetector
+    from go_sensors.cli.pose_dataset import _scene
+
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    detector = NanoDetDetector(session)
+    store = load_store(store_name)
+    renderer = Renderer(store)
+    cams = sorted(store.cameras)
+    people = found = inner = found_inner = false_alarms = 0
+    for f in range(images):
+        rng = np.random.default_rng([seed, f])
+        cam = cams[int(rng.integers(len(cams)))]
+        stock = np.random.default_rng([seed, f // 25, 1])
+        result = renderer.render_labelled(cam, _scene(store, cam, rng, 4, f / 15.0, stock))
+        h, w = result.image.shape[:2]
+        boxes = [d.bbox for d in detector(result.image)]
+        used: set[int] = set()
+        for label in result.people:
+            x, y, bw, bh = label.bbox
+            if bh < min_height_px or label.visible_pixels < 0.25 * bw * bh:
+                continue
+            truth = np.array([x, y, x + bw, y + bh], float)
+            border = x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
+            scores = [(_iou(truth, b), i) for i, b in enumerate(boxes) if i not in used]
+            best = max(scores, default=(0.0, -1))
+            hit = best[0] >= 0.5
+            if hit:
+                used.add(best[1])
+            people += 1
+            found += hit
+            inner += not border
+            found_inner += hit and not border
+        false_alarms += len(boxes) - len(used)
+    return DetectorCheck(store_name, images, people, found, inner, found_inner, false_alarms)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print a Markdown table of renderer timings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", nargs="+", type=int, default=[1, 5])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nanodet", default="", help="NanoDet ONNX model: also check realism")
+    parser.add_argument("--images", type=int, default=60, help="images for the realism check")
     args = parser.parse_args(argv)
     print(
         "| store | people | cameras | size | setup ms/camera | mean ms/frame | p95 ms/frame "
@@ -120,6 +194,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r.store} | {r.people} | {r.cameras} | {r.width}x{r.height} | "
                 f"{r.setup_ms_per_camera:.0f} | {r.mean_ms:.1f} | {r.p95_ms:.1f} | "
                 f"{r.fps_per_camera_4cams:.0f} |"
+            )
+    if args.nanodet:
+        print()
+        print(
+            "| store | images | rendered people | NanoDet recall | recall, off the border "
+            "| false alarms / image |"
+        )
+        print("|---|---|---|---|---|---|")
+        for store in args.stores:
+            c = detector_check(store, args.nanodet, args.images)
+            print(
+                f"| {c.store} | {c.images} | {c.people} | {c.found / max(c.people, 1):.2f} | "
+                f"{c.found_inner / max(c.people_inner, 1):.2f} ({c.people_inner}) | "
+                f"{c.false_alarms / c.images:.2f} |"
             )
     return 0
 
