@@ -153,3 +153,17 @@ def test_sim_node_publishes_rendered_images() -> None:
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def test_bad_parameter_is_named() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(ValueError, match="rate must be >= 0"):
+            SimNode(context=context, parameter_overrides=[Parameter("rate", value=-2.0)])
+        with pytest.raises(ValueError, match=r"samples_per_message must be 1\.\.16"):
+            SimNode(
+                context=context, parameter_overrides=[Parameter("samples_per_message", value=0)]
+            )
+    finally:
+        rclpy.try_shutdown(context=context)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.task import Future
@@ -130,11 +132,46 @@ class SimNode(Node):
             self._truth_file.write(json.dumps(meta_record(self.sim)) + "\n")
         period = self.step_s / cfg.rate if cfg.rate > 0.0 else 1e-4
         self._step_timer = self.create_timer(period, self._tick)
+        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.EVENTS)
+        self._wall = time.monotonic()
+        self._wall_start = self._wall
+        self._sim_at_report = 0.0
+        self._diag_timer = self.create_timer(1.0, self._report)
         self.get_logger().info(
             f"simulating '{self.sim.scenario.name}' in store '{store.store_id}' (seed {cfg.seed}) "
             f"for {self.duration:.1f} s at {cfg.rate:g}x, images "
             f"{'on' if self.renderer is not None else 'off'}"
         )
+
+    def _report(self) -> None:
+        """Diagnostics once a wall second: simulated time and the real-time factor achieved."""
+        now = time.monotonic()
+        t = self.step_index * self.step_s
+        factor = (t - self._sim_at_report) / max(now - self._wall, 1e-6)
+        self._wall, self._sim_at_report = now, t
+        cfg = self.config
+        lagging = cfg.rate > 0.0 and factor < 0.8 * cfg.rate and not self.done.done()
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if lagging else DiagnosticStatus.OK,
+            name="sim",
+            hardware_id=self.sim.store.store_id,
+            message="slower than the requested rate" if lagging else "running",
+            values=[
+                KeyValue(key="scenario", value=self.sim.scenario.name),
+                KeyValue(key="sim_time_s", value=f"{t:.2f}"),
+                KeyValue(key="duration_s", value=f"{self.duration:.2f}"),
+                KeyValue(key="real_time_factor", value=f"{factor:.2f}"),
+                KeyValue(key="requested_rate", value=f"{cfg.rate:g}"),
+                KeyValue(key="cameras_down", value=",".join(sorted(self.sim.cameras_down(t)))),
+            ],
+        )
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = seconds_to_stamp(t)
+        self._diagnostics.publish(msg)
+        if lagging:
+            self.get_logger().warning(
+                f"running at {factor:.2f}x, requested {cfg.rate:g}x", throttle_duration_sec=10.0
+            )
 
     def _make_renderer(self) -> Any:
         try:
@@ -160,6 +197,7 @@ class SimNode(Node):
         self._publish(step)
         if self.step_index >= self.steps_total:
             self._step_timer.cancel()
+            self._report()
             self.close()
             self.done.set_result(self.step_index)
 
