@@ -24,6 +24,7 @@ from go_common.tf_tree import StaticTransformBroadcaster, calibration_transforms
 from go_fusion.bench.synthetic import render, skeleton
 from go_fusion.core.association import CameraPeople
 from go_fusion.core.cameras import FusionCamera
+from go_fusion.core.checkout import GateObservation
 from go_fusion.nodes.fusion_node import FusionNode
 from go_msgs.msg import (
     Bin,
@@ -338,5 +339,22 @@ def test_a_bad_parameter_is_refused_with_its_name() -> None:
             )
         with pytest.raises(ValueError, match="slop_s"):
             FusionNode(context=context, parameter_overrides=[Parameter("slop_s", value=0.0)])
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_sim_time_before_the_first_clock_message_rejects_nothing(tmp_path: Path) -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        overrides = [Parameter("store", value="small"), Parameter("use_sim_time", value=True)]
+        node = FusionNode(context=context, parameter_overrides=overrides)
+        node.trigger_configure()
+        assert node._reference() is None  # no /clock yet: no future-stamp check
+        out = node.pipeline.add_gate_event(
+            GateObservation("entry", "entry", 1.8e9, "tok"), node._reference()
+        )
+        assert not out.diagnostics and node.pipeline.open_sessions() == ["tok"]
+        node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)

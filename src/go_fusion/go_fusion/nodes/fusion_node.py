@@ -387,6 +387,11 @@ class FusionNode(LifecycleNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _reference(self) -> float | None:
+        """The node clock for the future-stamp check; None while a sim clock has not started."""
+        now = self._now()
+        return now if now > 0.0 else None
+
     def _ready(self, what: str) -> bool:
         if self.pipeline is None:
             self.get_logger().warning(
@@ -403,7 +408,9 @@ class FusionNode(LifecycleNode):
         except ValueError as error:
             self._diag(Diagnostic(ERROR, "bad_load_cells", str(error)))
             return
-        out = self.pipeline.add_load_cells(board, channels, t0, period, grams, status, self._now())
+        out = self.pipeline.add_load_cells(
+            board, channels, t0, period, grams, status, self._reference()
+        )
         self._publish(out, t0)
 
     def _on_gate(self, msg: GateEvent) -> None:
@@ -414,7 +421,7 @@ class FusionNode(LifecycleNode):
         except ValueError as error:
             self._diag(Diagnostic(ERROR, "bad_gate_event", str(error)))
             return
-        self._publish(self.pipeline.add_gate_event(obs, self._now()), obs.t)
+        self._publish(self.pipeline.add_gate_event(obs, self._reference()), obs.t)
 
     def _on_products(self, msg: ProductEvidenceArray) -> None:
         if not self._ready("product evidence"):
@@ -424,7 +431,7 @@ class FusionNode(LifecycleNode):
         except ValueError as error:
             self._diag(Diagnostic(ERROR, "bad_evidence", str(error)))
             return
-        self._publish(self.pipeline.add_product_evidence(items, self._now()), None)
+        self._publish(self.pipeline.add_product_evidence(items, self._reference()), None)
 
     def _on_people_set(self, *msgs: PersonDetectionArray) -> None:
         stamps = [stamp_to_seconds(m.header.stamp) for m in msgs]
@@ -459,7 +466,7 @@ class FusionNode(LifecycleNode):
                 views[cam] = replace(conv.people_from_msg(m), camera_id=cam)
             except ValueError as error:
                 self._diag(Diagnostic(ERROR, "bad_people", str(error)))
-        out = self.pipeline.add_people(t, views, self._now())
+        out = self.pipeline.add_people(t, views, self._reference())
         if out.tracks is not None:
             self._tracks = out.tracks
             self._pubs["tracks"].publish(conv.tracks_msg(t, out.tracks))
@@ -474,6 +481,8 @@ class FusionNode(LifecycleNode):
         if self._last_input is None or self.pipeline.now is None:
             return
         sensor_t, clock_t = self._last_input
+        if self._reference() is None:
+            return
         t = sensor_t + (self._now() - clock_t)
         if t > self.pipeline.now:
             self._publish(self.pipeline.advance(t), None, track_input=False)
