@@ -286,6 +286,7 @@ class ShelfEventDetector:
         self._pending: list[PendingChange] = []
         self._carry: dict[int, list[CarriedChange]] = {}
         self._index_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._sel_cache: dict[int, slice] = {}  # id(index array in _index_cache) -> its slice
         for b in bin_ids:
             self._register(b)
         for b, ns in (neighbours or {}).items():
@@ -362,6 +363,9 @@ class ShelfEventDetector:
             if len(set(key)) != len(key):
                 raise ValueError(f"ShelfEventDetector.add_samples: duplicate bin ids in {key}")
             self._index_cache[key] = idx
+            # a board's bins registered in channel order are contiguous: slices are much cheaper
+            if idx.size and bool(np.all(np.diff(idx) == 1)):
+                self._sel_cache[id(idx)] = slice(int(idx[0]), int(idx[-1]) + 1)
         return idx
 
     def reset(self) -> None:
@@ -495,79 +499,103 @@ class ShelfEventDetector:
         cfg = self.config
         k = cfg.smooth_samples
         n = t.shape[0]
-        fresh = np.isfinite(t[0]) and np.isfinite(t[-1]) and t[0] > self._seen_t[idx_all].max()
-        if not (fresh and np.all(np.diff(t) > 0.0)):
+        sel_all = self._sel_cache.get(id(idx_all), idx_all)
+        if not (math.isfinite(t[0]) and math.isfinite(t[-1]) and (t[1:] > t[:-1]).all()):
             return False
-        idle = self._mode[idx_all] == _IDLE
+        if t[0] <= self._seen_t[sel_all].max():
+            return False
+        idle = self._mode[sel_all] == _IDLE
         all_idle = bool(idle.all())
-        # a board's bins registered in channel order are contiguous: slices are much cheaper
-        first, last = int(idx_all[0]), int(idx_all[-1])
-        contiguous = last - first + 1 == idx_all.size and bool(np.all(np.diff(idx_all) == 1))
-        sel_all = slice(first, last + 1) if contiguous else idx_all
-        idx = idx_all if all_idle else idx_all[idle]
-        sel = sel_all if all_idle else idx
+        sel = sel_all if all_idle else idx_all[idle]
         x = x_all if all_idle else x_all[:, idle]
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             return False
-        idx = sel  # from here on only used to index per-bin arrays
-        level = self._level[idx]
-        sd2 = self._sd2[idx]
+        level = self._level[sel]
+        sd2 = self._sd2[sel]
         sd = np.sqrt(sd2)
         r = x - level  # (n, C)
-        band1 = np.maximum(cfg.trigger_sigma * sd, cfg.min_trigger_g)
-        if np.any(np.abs(r) > band1):
+        if (np.abs(r) > np.maximum(cfg.trigger_sigma * sd, cfg.min_trigger_g)).any():
             return False
-        ordered = not self._tail_pos[idx].any()  # the last block left the tail in time order
-        if ordered:
-            tail = self._tail_x[idx].T  # (k, C) oldest first
-            tail_t = self._tail_t[idx].T
+        if self._tail_pos[sel].any():  # put the ring in time order (the block path leaves it so)
+            rows = np.arange(self._n)[sel][:, None]
+            order = (self._tail_pos[sel][:, None] + np.arange(k)) % k
+            tail, tail_t = self._tail_x[rows, order], self._tail_t[rows, order]
         else:
-            rows = np.arange(self._n)[idx][:, None]
-            order = (self._tail_pos[idx][:, None] + np.arange(k)) % k
-            tail = self._tail_x[rows, order].T
-            tail_t = self._tail_t[rows, order].T
-        seq = np.concatenate([tail, x], axis=0)
+            tail, tail_t = self._tail_x[sel], self._tail_t[sel]  # (C, k) oldest first
+        seq = np.concatenate([tail.T, x])  # (k + n, C)
+        if np.isfinite(tail).all():  # k-sample means ending at each new sample
+            csum = np.cumsum(seq, axis=0)
+            mean_k = (csum[k:] - csum[:n]) / k  # window j ends at new sample j
+            bandk = np.maximum(cfg.trigger_smooth_sigma * sd / math.sqrt(k), cfg.min_trigger_g)
+            if (np.abs(mean_k - level) > bandk).any():
+                return False
+        elif not self._smooth_quiet(seq, level, sd, n):
+            return False
+        dt = np.empty_like(x)
+        dt[0] = t[0] - self._valid_t[sel]
+        dt[1:] = (t[1:] - t[:-1])[:, None]
+        a = np.minimum(dt * (1.0 / cfg.baseline_tau_s), 1.0)
+        self._level[sel] = level + (a * r).sum(axis=0)
+        a_sum = np.minimum(a.sum(axis=0), 1.0)
+        self._level_var[sel] = (1.0 - a_sum) ** 2 * self._level_var[sel] + (a * a).sum(axis=0) * sd2
+        d = np.empty_like(x)
+        d[0] = x[0] - self._prev_x[sel]
+        d[1:] = x[1:] - x[:-1]
+        ok = (dt <= cfg.max_gap_s) & np.isfinite(d)
+        lim = 4.0 * math.sqrt(2.0) * sd
+        dd = np.minimum(np.maximum(np.where(ok, d, 0.0), -lim), lim)
+        b = np.minimum(dt * (1.0 / cfg.noise_tau_s), 1.0) * ok
+        new = sd2 + (b * (0.5 * dd * dd - sd2)).sum(axis=0)
+        self._sd2[sel] = np.minimum(np.maximum(new, self._floor_sd2()), cfg.max_noise_sd_g**2)
+        self._tail_x[sel] = seq[-k:].T
+        if n >= k:
+            self._tail_t[sel] = t[-k:]
+        else:
+            self._tail_t[sel] = np.concatenate([tail_t.T, np.repeat(t[:, None], x.shape[1], 1)])[
+                -k:
+            ].T
+        self._tail_pos[sel] = 0
+        self._prev_x[sel] = x[-1]
+        self._valid_t[sel] = t[-1]
+        self._seen_t[sel_all] = t[-1]
+        self._write_history(idx_all, sel_all, t, x_all)
+        if not all_idle:
+            for j in np.flatnonzero(~idle):
+                b_ = int(idx_all[j])
+                for i in range(n):
+                    self._step_one(b_, float(t[i]), float(x_all[i, j]), out)
+        drifted = np.abs(self._level[sel] - self._drift_ref[sel]) > cfg.drift_event_g
+        if drifted.any():
+            for bb in np.arange(self._n)[sel][drifted]:
+                out.append(self._drift_event(int(bb), float(t[-1])))
+        return True
+
+    def _smooth_quiet(self, seq: np.ndarray, level: np.ndarray, sd: np.ndarray, n: int) -> bool:
+        """The smoothed trigger when the tail has gaps (NaN): True when nothing triggers."""
+        cfg = self.config
+        k = cfg.smooth_samples
         fin = np.isfinite(seq)
-        csum = np.cumsum(np.where(fin, seq, 0.0), axis=0)
-        ccnt = np.cumsum(fin, axis=0)
         zero = np.zeros((1, seq.shape[1]))
-        csum = np.concatenate([zero, csum])
-        ccnt = np.concatenate([zero, ccnt])
+        csum = np.concatenate([zero, np.cumsum(np.where(fin, seq, 0.0), axis=0)])
+        ccnt = np.concatenate([zero, np.cumsum(fin, axis=0)])
         win_sum = csum[k + 1 :] - csum[1 : n + 1]
         win_cnt = ccnt[k + 1 :] - ccnt[1 : n + 1]
         mean_k = win_sum / np.maximum(win_cnt, 1)
         bandk = np.maximum(
             cfg.trigger_smooth_sigma * sd / np.sqrt(np.maximum(win_cnt, 1)), cfg.min_trigger_g
         )
-        if np.any((win_cnt >= k) & (np.abs(mean_k - level) > bandk)):
-            return False
-        dt = np.diff(
-            np.concatenate([self._valid_t[idx][None, :], np.broadcast_to(t[:, None], x.shape)]),
-            axis=0,
-        )  # (n, C)
-        a = np.clip(dt / cfg.baseline_tau_s, 0.0, 1.0)
-        self._level[idx] = level + (a * r).sum(axis=0)
-        a_sum = np.minimum(a.sum(axis=0), 1.0)
-        self._level_var[idx] = (1.0 - a_sum) ** 2 * self._level_var[idx] + (a**2).sum(axis=0) * sd2
-        d = np.diff(np.concatenate([self._prev_x[idx][None, :], x]), axis=0)
-        ok = np.isfinite(d) & (dt <= cfg.max_gap_s)
-        lim = 4.0 * math.sqrt(2.0) * sd
-        dd = np.clip(np.where(ok, d, 0.0), -lim, lim)
-        b = np.where(ok, np.clip(dt / cfg.noise_tau_s, 0.0, 1.0), 0.0)
-        new = sd2 + (b * (0.5 * dd**2 - sd2)).sum(axis=0)
-        self._sd2[idx] = np.clip(new, self._floor_sd2(), cfg.max_noise_sd_g**2)
-        tt = np.concatenate([tail_t, np.broadcast_to(t[:, None], x.shape)])
-        self._tail_x[idx] = seq[-k:].T
-        self._tail_t[idx] = tt[-k:].T
-        self._tail_pos[idx] = 0
-        self._prev_x[idx] = x[-1]
-        self._valid_t[idx] = t[-1]
-        self._seen_t[sel_all] = t[-1]
+        return not ((win_cnt >= k) & (np.abs(mean_k - level) > bandk)).any()
+
+    def _write_history(
+        self, idx_all: np.ndarray, sel_all: slice | np.ndarray, t: np.ndarray, x_all: np.ndarray
+    ) -> None:
+        """Append a block (N,), (N, C) to the bins' history rings."""
         h = self.config.history_samples
+        n = t.shape[0]
         m = min(n, h)
         pos = self._hist_pos[sel_all]
         p0 = int(pos[0]) + n - m
-        if bool(np.all(pos == pos[0])) and p0 + m <= h:  # same position on the whole board
+        if p0 + m <= h and (pos == pos[0]).all():  # same position on the whole board
             self._hist_x[sel_all, p0 : p0 + m] = x_all[-m:].T
             self._hist_t[sel_all, p0 : p0 + m] = t[-m:]
         else:
@@ -575,15 +603,6 @@ class ShelfEventDetector:
             self._hist_x[idx_all[:, None], cols] = x_all[-m:].T
             self._hist_t[idx_all[:, None], cols] = t[-m:]
         self._hist_pos[sel_all] = (pos + n) % h
-        for j in np.flatnonzero(~idle):
-            b = int(idx_all[j])
-            for i in range(n):
-                self._step_one(b, float(t[i]), float(x_all[i, j]), out)
-        drifted = np.abs(self._level[idx] - self._drift_ref[idx]) > cfg.drift_event_g
-        if drifted.any():
-            for bb in np.arange(self._n)[idx][drifted]:
-                out.append(self._drift_event(int(bb), float(t[-1])))
-        return True
 
     def _step_one(self, b: int, t: float, x: float, out: list[ShelfEventCore]) -> None:
         """One fresh sample of one bin, whatever its mode (history already written)."""
