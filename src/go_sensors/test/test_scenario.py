@@ -20,6 +20,7 @@ REQUIRED = {
     "single_pick", "multi_item_reach", "return_same_bin", "return_wrong_bin", "browse_no_take",
     "adjacent_reach", "crossed_arms", "slow_pickup", "lookalike_equal_weight", "handoff",
     "family_one_scan", "occlusion_crowd", "camera_dropout", "scale_drift", "random_busy",
+    "stale_planogram",
 }  # fmt: skip
 
 
@@ -142,3 +143,15 @@ def test_targets_and_faults_are_checked_against_the_store() -> None:
     data["faults"] = [{"kind": "camera_dropout", "camera": "cam_x", "start": 1, "end": 2}]
     with pytest.raises(ScenarioError, match=r"camera 'cam_x' is not a camera .*cam_back"):
         Simulator(store, scenario_from_dict(data, source="mine.yaml"))
+
+
+def test_stale_planogram_puts_other_products_on_the_shelf() -> None:
+    sim = Simulator("small", "stale_planogram", seed=0)
+    ((a, b),) = sim.plan.planogram_swaps
+    assert sim.store.bin_skus(a) == ("Bravo-Apple-Juice",)
+    assert set(sim.world_at(0.0).bin_contents[a]) == {"Tropicana-Mandarin-Morning"}
+    assert set(sim.world_at(0.0).bin_contents[b]) == {"Bravo-Apple-Juice"}
+    first = min((e for e in sim.plan.events if e.kind == "pick"), key=lambda e: e.t)
+    assert first.bin_id == a and first.sku == "Tropicana-Mandarin-Morning"
+    (receipt,) = sim.plan.receipts
+    assert "Bravo-Apple-Juice" not in {line.sku for line in receipt.lines}

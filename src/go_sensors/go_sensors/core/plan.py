@@ -114,6 +114,7 @@ class Plan:
     events: tuple[TruthEvent, ...]
     receipts: tuple[ExpectedReceipt, ...]
     sessions: dict[str, tuple[str, ...]]  # session -> people
+    planogram_swaps: tuple[tuple[str, str], ...] = ()  # bins whose contents are swapped
 
 
 class Planner:
@@ -129,6 +130,17 @@ class Planner:
             self.units[bin_id] = {}
             for e in entries:
                 self.units[bin_id][e.sku] = [self._unit_mass(e.sku) for _ in range(e.count)]
+        # A stale planogram: the shelf holds what the store's planogram says another bin holds.
+        self.swaps: list[tuple[str, str]] = []
+        for fault in scenario.faults:
+            if fault.kind != "stale_planogram":
+                continue
+            assert fault.target is not None and fault.swap_with is not None
+            where = f"{scenario.source}: {fault.field_name}"
+            a = resolve_target(store, fault.target, where)
+            b = resolve_target(store, fault.swap_with, f"{where}.swap_with")
+            self.units[a], self.units[b] = self.units[b], self.units[a]
+            self.swaps.append((a, b))
         self.initial_units = {b: {s: list(w) for s, w in d.items()} for b, d in self.units.items()}
         self.changes: list[ShelfChange] = []
         self.touches: list[Touch] = []
@@ -848,4 +860,5 @@ class Planner:
             events=tuple(sorted(self.events, key=lambda e: e.t)),
             receipts=tuple(sorted(self.receipts, key=lambda r: r.t)),
             sessions={k: tuple(v) for k, v in sessions.items()},
+            planogram_swaps=tuple(self.swaps),
         )

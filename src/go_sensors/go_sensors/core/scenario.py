@@ -29,6 +29,7 @@ Schema::
       - {kind: camera_dropout, camera: 0, start: 10, end: 20}  # camera id or index (sorted ids)
       - {kind: scale_drift, sku: Arla-Standard-Milk, rate_g_per_min: 30, start: 0}
       - {kind: scale_dropout, bin: g1_xp_s1_b1, start: 5, end: 8}
+      - {kind: stale_planogram, sku: A, swap_with: B}  # the shelf holds A and B swapped
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import yaml
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 
 ACTIONS = ("pick", "browse", "return", "wait", "handoff", "receive", "walk")
-FAULTS = ("camera_dropout", "scale_drift", "scale_dropout")
+FAULTS = ("camera_dropout", "scale_drift", "scale_dropout", "stale_planogram")
 
 
 class ScenarioError(ValueError):
@@ -107,7 +108,8 @@ class RandomSpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """A sensor fault: camera_dropout (camera), scale_drift / scale_dropout (target bin)."""
+    """A fault: camera_dropout (camera), scale_drift / scale_dropout (target bin), or
+    stale_planogram (the target bin and ``swap_with`` hold each other's products)."""
 
     kind: str
     field_name: str
@@ -116,6 +118,7 @@ class FaultSpec:
     camera: str | int | None = None
     target: Target | None = None
     rate_g_per_min: float = 0.0
+    swap_with: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,13 @@ def _target(ctx: _Ctx, data: Mapping[str, Any], fld: str, required: bool) -> Tar
         return None
     key = keys[0]
     return Target(**{key: ctx.string(data, key, f"{fld}.")})
+
+
+def _swap(ctx: _Ctx, data: Mapping[str, Any], fld: str) -> Target | None:
+    if data.get("kind") != "stale_planogram":
+        return None
+    other = ctx.string(data, "swap_with", f"{fld}.")
+    return Target(sku=other)
 
 
 def _action(ctx: _Ctx, data: Any, fld: str, ids: set[str]) -> ActionSpec:
@@ -349,6 +359,7 @@ def scenario_from_dict(data: Any, name: str = "scenario", source: str = "<dict>"
                 camera=camera,
                 target=_target(ctx, f, fld, required=f["kind"] != "camera_dropout"),
                 rate_g_per_min=ctx.number(f, "rate_g_per_min", f"{fld}.", 0.0, lo=-1e6),
+                swap_with=_swap(ctx, f, fld),
             )
         )
     duration = ctx.number(data, "duration", "", 60.0)

@@ -84,7 +84,7 @@ class Simulator:
                         f"'{self.store.store_id}' (known: {', '.join(cams)})"
                     )
                 self.camera_faults.append((str(cam), f.start, f.end))
-            else:
+            elif f.kind in ("scale_drift", "scale_dropout"):
                 assert f.target is not None
                 bin_id = resolve_target(self.store, f.target, where)
                 faults.append(ChannelFault(f.kind, bin_id, f.start, f.end, f.rate_g_per_min))
@@ -195,6 +195,7 @@ def meta_record(sim: Simulator) -> dict[str, object]:
         "duration": sim.duration,
         "sessions": {k: list(v) for k, v in sim.plan.sessions.items()},
         "cameras": sorted(sim.store.cameras),
+        "planogram_swaps": [list(pair) for pair in sim.plan.planogram_swaps],
         "camera_dropouts": [
             {"camera": c, "start": t0, "end": t1 if np.isfinite(t1) else None}
             for c, t0, t1 in sim.camera_faults
