@@ -32,12 +32,19 @@ def test_required_scenarios_ship_and_are_short() -> None:
         assert scenario.description, name
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED))
+@pytest.mark.parametrize("name", list_scenarios())
 def test_each_scenario_plans_in_the_small_store_and_everyone_leaves(name: str) -> None:
     sim = Simulator(load_store("small"), name, seed=0)
     assert sim.t_end <= sim.duration, f"{name}: people still inside at the end"
     sessions = {tl.session for tl in sim.plan.timelines}
     assert {r.session for r in sim.plan.receipts} == sessions
+
+
+def test_two_shoppers_grab_from_one_bin_at_once() -> None:
+    sim = Simulator("small", "same_bin_grab", seed=0)
+    a, b = (e for e in sim.plan.events if e.kind == "pick")
+    assert a.bin_id == b.bin_id and a.person_id != b.person_id
+    assert a.t_start < b.t_start < a.t_end  # the hands are in the bin together
 
 
 def test_adjacent_reaches_happen_within_one_second() -> None:
