@@ -142,9 +142,17 @@ def evidence_from_msg(msg: ProductEvidenceArray) -> list[EvidenceItem]:
                 scores={s.sku: float(s.score) for s in e.ranked},
                 position=pos if np.all(np.isfinite(pos)) else None,
                 bin_id=e.bin_id,
+                pixel=_bbox_centre(e.bbox),
             )
         )
     return out
+
+
+def _bbox_centre(bbox: Sequence[float]) -> tuple[float, float] | None:
+    x1, y1, x2, y2 = (float(v) for v in bbox)
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)) or (x2 <= x1 and y2 <= y1):
+        return None
+    return (0.5 * (x1 + x2), 0.5 * (y1 + y2))
 
 
 def store_view_from_msgs(layout: StoreLayout, catalogue: Catalogue) -> StoreView:

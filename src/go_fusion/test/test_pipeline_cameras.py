@@ -14,9 +14,15 @@ import numpy as np
 
 from go_common.core.store import load_store
 from go_fusion.bench.synthetic import render, skeleton
+from go_fusion.core.attribution import (
+    SOURCE_HAND,
+    EvidenceItem,
+    ShelfObservation,
+    WeightHypothesis,
+)
 from go_fusion.core.cameras import FusionCamera
 from go_fusion.core.checkout import GateObservation
-from go_fusion.core.pipeline import FusionOutput, FusionPipeline
+from go_fusion.core.pipeline import FusionOutput, FusionPipeline, TrackSnapshot
 from go_fusion.core.store_view import store_view_from_model
 
 RATE_CELLS = 30.0
@@ -26,8 +32,14 @@ EXIT_XY = np.array([2.1, 3.8])
 REACH = np.array([0.12, 0.0, 0.0])  # [m] wrist just inside the front of a bin
 
 
-def shopper(t: float, t_in: float, stand_y: float, reach: tuple[float, float], bin_c: np.ndarray,
-            t_leave: float) -> np.ndarray | None:  # fmt: skip
+def shopper(
+    t: float,
+    t_in: float,
+    stand_y: float,
+    reach: tuple[float, float],
+    bin_c: np.ndarray,
+    t_leave: float,
+) -> np.ndarray | None:
     """(17, 3) joints of a shopper: gate, walk to the shelf, reach into a bin, walk out."""
     stand = np.array([1.25, stand_y])
     if t < t_in or t > t_leave + 2.5:
@@ -95,3 +107,49 @@ def test_two_shoppers_at_adjacent_bins_through_cameras_and_tracker() -> None:
         "zed": [("Arla-Natural-Yoghurt", 1)],
         "amy": [("Arla-Mild-Vanilla-Yoghurt", 1)],
     }
+
+
+def test_hand_crop_evidence_is_placed_on_the_wrist_its_camera_ray_meets() -> None:
+    model = load_store("small")
+    pipe = FusionPipeline.for_store(model)
+    store = pipe.store
+    assert pipe.tracker is not None
+    cam = next(c for c in pipe.tracker.rig.cameras if c.camera_id == "cam_front")
+    b1 = "g1_xp_s1_b1"
+    reach = store.bins[b1].center + REACH
+    away = np.array([2.6, 2.8, 1.0])  # another shopper's hand, far from the shelf
+    pipe.add_gate_event(GateObservation("entry", "entry", 1.0, "ann"))
+    pipe.add_gate_event(GateObservation("entry", "entry", 1.5, "bob"))
+    for k in range(20, 140):
+        t = k / 10.0
+        wrist = reach if 9.6 <= t <= 11.2 else reach + np.array([0.5, 0.0, 0.3])
+        pipe.add_tracks(t, [_snapshot("TA", "ann", t, wrist), _snapshot("TB", "bob", t, away)])
+    mild, natural = "Arla-Mild-Vanilla-Yoghurt", "Arla-Natural-Yoghurt"
+    uv, _ = cam.project(np.stack([reach, away]))
+    pipe.add_product_evidence(
+        [
+            EvidenceItem(
+                "in-ann-hand", "cam_front", 10.5, SOURCE_HAND, {mild: 0.9}, pixel=tuple(uv[0])
+            ),
+            EvidenceItem(
+                "in-bob-hand", "cam_front", 10.5, SOURCE_HAND, {natural: 1.0}, pixel=tuple(uv[1])
+            ),
+        ]
+    )
+    hyps = (WeightHypothesis(((natural, 1),), 0.49), WeightHypothesis(((mild, 1),), 0.49))
+    obs = ShelfObservation("b1@10.000", b1, (b1,), 10.0, 10.8, -1040.0, 0.5, hyps)
+    out = pipe.add_shelf_event(obs)
+    out.extend(pipe.advance(14.0))
+    (event,) = out.cart_events
+    assert (event.session_id, event.sku) == ("ann", mild)
+    assert "in-ann-hand" in event.evidence_ids and "in-bob-hand" not in event.evidence_ids
+
+
+def _snapshot(track: str, session: str, t: float, wrist: np.ndarray) -> TrackSnapshot:
+    kp = np.full((17, 3), np.nan)
+    kp[10] = wrist
+    scores = np.zeros(17)
+    scores[10] = 0.9
+    cov = np.tile(np.eye(3) * 0.03**2, (17, 1, 1))
+    pos = np.array([wrist[0] + 0.6, wrist[1], 0.0])
+    return TrackSnapshot(track, session, 1, pos, np.zeros(3), np.eye(6) * 0.01, t, kp, scores, cov)

@@ -169,7 +169,12 @@ class ShelfObservation:
 
 @dataclass(frozen=True)
 class EvidenceItem:
-    """Vision evidence of a product. position: (3,) [m] store frame or None when unknown."""
+    """Vision evidence of a product.
+
+    position: (3,) [m] store frame or None when unknown. pixel: (u, v) [px] where the product is
+    in the camera's (distorted) image, e.g. the centre of a hand crop; the pipeline turns it into
+    a position by finding the tracked wrist on that camera ray.
+    """
 
     evidence_id: str
     camera_id: str
@@ -178,6 +183,7 @@ class EvidenceItem:
     scores: Mapping[str, float]
     position: np.ndarray | None = None
     bin_id: str = ""
+    pixel: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -509,9 +515,12 @@ class Attributor:
         cfg = self.config
         kind = KIND_PICK if obs.delta_g < 0 else KIND_RETURN
         window = cfg.edge_window_s + cfg.max_gap_s
-        ev = self.relevant_evidence(obs, evidence, window, candidates)
-        ev_ids = tuple(e.evidence_id for e in ev)
         shoppers = self.score_shoppers(obs, candidates)
+        # Only the hands that may have done it: a product in a bystander's hand says nothing.
+        likely = {(s.track_id, s.session_id) for s in shoppers if s.probability >= 0.1}
+        hands = [c for c in candidates if (c.track_id, c.session_id) in likely]
+        ev = self.relevant_evidence(obs, evidence, window, hands)
+        ev_ids = tuple(e.evidence_id for e in ev)
         if not shoppers:
             return Attribution(
                 obs.event_id, kind, (), 0.0, 0.0, 0.0, True, (), "no open session", ev_ids

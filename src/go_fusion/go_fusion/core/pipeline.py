@@ -123,6 +123,7 @@ class FusionConfig:
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
+    evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
 
 
 @dataclass(frozen=True)
@@ -945,9 +946,10 @@ class FusionPipeline:
                 self._diag(
                     out, WARN, "unknown_bin", f"evidence '{e.evidence_id}' names bin '{e.bin_id}'"
                 )
-            self._evidence.append(
-                EvidenceItem(e.evidence_id, e.camera_id, e.t, e.source, scores, e.position, bin_id)
-            )
+            pixel = e.pixel
+            if pixel is not None and not all(math.isfinite(v) for v in pixel):
+                pixel = None
+            self._evidence.append(replace(e, scores=scores, bin_id=bin_id, pixel=pixel))
         return out
 
     def advance(self, t: float, reference: float | None = None) -> FusionOutput:
@@ -1131,7 +1133,7 @@ class FusionPipeline:
         result = self.attributor.attribute(
             obs,
             self._candidates(obs),
-            list(self._evidence),
+            [self._localised(e) for e in self._evidence],
             {c.session_id: c.contents() for c in open_carts},
             self.live_planogram,
             {c.session_id: c.unit_weights() for c in open_carts},
@@ -1189,6 +1191,37 @@ class FusionPipeline:
         out.receipts.append(receipt)
         out.carts.append(self.cart_view(session_id))
         return out
+
+    def _localised(self, e: EvidenceItem) -> EvidenceItem:
+        """Evidence seen at a pixel gets the position of the tracked wrist on that camera ray.
+
+        Hand-crop evidence carries no 3D position; the wrist of some track, seen within 0.15 s,
+        lies on the camera ray through the crop. Done at attribution time, when the tracks have
+        caught up with the cameras. Evidence no wrist explains stays unlocalised (and unused
+        unless it names a bin).
+        """
+        if e.position is not None or e.pixel is None or self.tracker is None:
+            return e
+        index = self.tracker.rig.index(e.camera_id)
+        if index is None:
+            return e
+        camera = self.tracker.rig.cameras[index]
+        direction = camera.rays(np.asarray(e.pixel, dtype=float).reshape(1, 2))[0]
+        best: tuple[float, np.ndarray] | None = None
+        for buf in self._wrists.values():
+            _, pos, _, _ = buf.window(e.t - 0.15, e.t + 0.15)
+            if not len(pos):
+                continue
+            v = pos - camera.center
+            along = v @ direction
+            off = np.linalg.norm(v - along[:, None] * direction, axis=1)
+            off[along <= 0.0] = np.inf
+            k = int(np.argmin(off))
+            if best is None or off[k] < best[0]:
+                best = (float(off[k]), pos[k])
+        if best is None or best[0] > self.config.evidence_ray_m:
+            return e
+        return replace(e, position=best[1].copy())
 
     def _follow_hands(self, event: CartEventRecord) -> None:
         """What each track holds follows its picks, returns and handoffs."""
