@@ -36,8 +36,14 @@ def test_downstream_never_reads_simulator_or_ground_truth(package: str) -> None:
     for path in sorted((ROOT / "src" / package / package).rglob("*.py")):
         text = path.read_text()
         sim = {n for n in _imports(path) if n.startswith("go_sensors")}
-        # sim_measured_weight_g is what the simulator's shelves really weigh: truth, not config.
-        if sim or "ground_truth" in text or "sim_measured_weight_g" in text:
+        # sim_measured_weight_g / sim_shared_load are how the simulated shelves really behave:
+        # truth, not configuration.
+        if (
+            sim
+            or "ground_truth" in text
+            or "sim_measured_weight_g" in text
+            or "sim_shared_load" in text
+        ):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"downstream modules touch the simulator or ground truth: {offenders}"
 
