@@ -184,6 +184,8 @@ class EvidenceItem:
     position: np.ndarray | None = None
     bin_id: str = ""
     pixel: tuple[float, float] | None = None
+    track_id: str = ""  # the wrist it was placed on (set by the pipeline), "" when none
+    hand: int = -1  # that wrist: 0 left, 1 right, -1 unknown
 
 
 @dataclass(frozen=True)
@@ -400,43 +402,65 @@ class Attributor:
         obs: ShelfObservation,
         evidence: Sequence[EvidenceItem],
         window_s: float,
-        hands: Sequence[CandidateTrack] = (),
+        hands: Mapping[str, tuple[CandidateTrack, int]] | None = None,
     ) -> list[EvidenceItem]:
-        """Evidence within [t_start - window, t_end + window] near the event's bins or a hand.
+        """Evidence of the product that moved in this event.
 
-        Near: the evidence names one of the bins, or its position is within
-        ``evidence_radius_m`` of the reach volume or of a candidate's wrist seen within 0.5 s.
+        Time: a taken item is seen in the hand after the weight started to drop, a returned one
+        before it settled: [t_start, t_end + window] for picks, [t_start - window, t_end] for
+        returns. Place: the evidence names one of the bins; or it was placed on a wrist
+        (``track_id``/``hand``) of a likely shopper (``hands``: track -> (candidate, hand side
+        that reached in)), on that very hand when both sides are known; or its position is within
+        ``evidence_radius_m`` of the reach volume or of a likely shopper's wrist.
         """
+        hands = hands or {}
         box_min, box_max = self._reach_box(obs.bin_ids or (obs.bin_id,))
         bins = set(obs.bin_ids) | {obs.bin_id}
+        if obs.delta_g < 0:
+            t0, t1 = obs.t_start, obs.t_end + window_s
+        else:
+            t0, t1 = obs.t_start - window_s, obs.t_end
+        radius = self.config.evidence_radius_m
         kept = []
         for e in evidence:
-            if not obs.t_start - window_s <= e.t <= obs.t_end + window_s:
+            if not t0 <= e.t <= t1:
                 continue
             if e.bin_id and e.bin_id in bins:
                 kept.append(e)
                 continue
+            if e.track_id:
+                if e.track_id in hands:
+                    side = hands[e.track_id][1]
+                    if side < 0 or e.hand < 0 or side == e.hand:
+                        kept.append(e)
+                continue
             if e.position is None or not np.all(np.isfinite(e.position)):
                 continue
-            radius = self.config.evidence_radius_m
             gap = np.maximum(0.0, np.maximum(box_min - e.position, e.position - box_max))
             near_hand = any(
                 np.any(
                     (np.abs(c.t - e.t) <= 0.5)
                     & (np.linalg.norm(c.positions - e.position, axis=1) <= radius)
                 )
-                for c in hands
+                for c, _ in hands.values()
             )
             if float(np.linalg.norm(gap)) <= radius or near_hand:
                 kept.append(e)
         return kept
 
     def _vision_factor(self, skus: Sequence[str], evidence: Sequence[EvidenceItem]) -> float:
-        """Product over evidence items of (floor + score) of each SKU in the hypothesis."""
+        """Product over the hypothesis' SKUs of (floor + mean score over the evidence).
+
+        The mean, not a product over items: the frames and cameras that saw the same hand are
+        one observation, not dozens of independent ones (which would let vision outvote any
+        weight measurement).
+        """
+        if not evidence:
+            return 1.0
         f = 1.0
-        for e in evidence:
-            for sku in skus:
-                f *= self.config.vision_floor + float(e.scores.get(sku, 0.0))
+        for sku in skus:
+            mean = sum(float(e.scores.get(sku, 0.0)) for e in evidence) / len(evidence)
+            f *= self.config.vision_floor + mean
         return f
 
     def pick_hypotheses(
@@ -517,8 +541,8 @@ class Attributor:
         window = cfg.edge_window_s + cfg.max_gap_s
         shoppers = self.score_shoppers(obs, candidates)
         # Only the hands that may have done it: a product in a bystander's hand says nothing.
-        likely = {(s.track_id, s.session_id) for s in shoppers if s.probability >= 0.1}
-        hands = [c for c in candidates if (c.track_id, c.session_id) in likely]
+        likely = {s.track_id: s.hand_side for s in shoppers if s.probability >= 0.1}
+        hands = {c.track_id: (c, likely[c.track_id]) for c in candidates if c.track_id in likely}
         ev = self.relevant_evidence(obs, evidence, window, hands)
         ev_ids = tuple(e.evidence_id for e in ev)
         if not shoppers:

@@ -1207,9 +1207,9 @@ class FusionPipeline:
             return e
         camera = self.tracker.rig.cameras[index]
         direction = camera.rays(np.asarray(e.pixel, dtype=float).reshape(1, 2))[0]
-        best: tuple[float, np.ndarray] | None = None
-        for buf in self._wrists.values():
-            _, pos, _, _ = buf.window(e.t - 0.15, e.t + 0.15)
+        best: tuple[float, np.ndarray, str, int] | None = None
+        for track_id, buf in self._wrists.items():
+            _, pos, _, side = buf.window(e.t - 0.15, e.t + 0.15)
             if not len(pos):
                 continue
             v = pos - camera.center
@@ -1218,10 +1218,10 @@ class FusionPipeline:
             off[along <= 0.0] = np.inf
             k = int(np.argmin(off))
             if best is None or off[k] < best[0]:
-                best = (float(off[k]), pos[k])
+                best = (float(off[k]), pos[k], track_id, int(side[k]))
         if best is None or best[0] > self.config.evidence_ray_m:
             return e
-        return replace(e, position=best[1].copy())
+        return replace(e, position=best[1].copy(), track_id=best[2], hand=best[3])
 
     def _follow_hands(self, event: CartEventRecord) -> None:
         """What each track holds follows its picks, returns and handoffs."""
