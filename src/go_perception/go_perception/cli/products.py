@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from dataclasses import asdict
@@ -121,7 +122,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     full = results[None]
     crops = [read_bgr(it.path) for it in items[:50]]
     figures = {
-        "model": str(args.model),
+        "model": _display_path(args.model),
         "split": args.split,
         "n": full.n,
         "tta": args.tta,
@@ -134,7 +135,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         "top1_by_size_px": {str(s): round(results[s].top1, 4) for s in APPARENT_SIZES_PX},
         "top3_by_size_px": {str(s): round(results[s].top3, 4) for s in APPARENT_SIZES_PX},
         "ms_per_crop": round(ms_per_crop(classifier, crops, verifier=verifier), 3),
-        "machine": platform.processor() or platform.machine(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        # Timings on a shared machine mean little without the load they were taken under.
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     print(f"{args.split} split, {full.n} images: top-1 {full.top1:.4f}  top-3 {full.top3:.4f}")
     for c in full.confusions:
@@ -149,6 +152,14 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.baseline:
         return _check_baseline(figures, json.loads(args.baseline.read_text()))
     return 0
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (portable JSON)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _check_baseline(figures: dict, baseline: dict) -> int:
