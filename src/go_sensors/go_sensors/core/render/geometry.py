@@ -28,7 +28,9 @@ class CameraGeometry:
     (H, W, 3) float32 store-frame direction of each pixel's ray, scaled so that the ray parameter
     equals optical depth (the optical-frame ray is (x_n, y_n, 1)); max_radius: largest normalised
     image radius r = |(x_n, y_n)| of any pixel (points beyond ~1.5x this are outside the image and
-    the distortion polynomial is not trusted there).
+    the distortion polynomial is not trusted there); inv_rays: 1 / rays_store per axis, three
+    contiguous (H, W) float32 planes for the slab test (a zero component becomes a huge finite
+    inverse, so no NaN handling is needed).
     """
 
     camera_id: str
@@ -42,6 +44,7 @@ class CameraGeometry:
     tvec: np.ndarray
     rays_store: np.ndarray
     max_radius: float
+    inv_rays: tuple[np.ndarray, np.ndarray, np.ndarray] = ()
 
     @classmethod
     def from_camera(cls, camera: object) -> CameraGeometry:
@@ -63,6 +66,9 @@ class CameraGeometry:
         rays_opt = np.concatenate([norm, np.ones((h, w, 1))], axis=2)
         rays_store = (rays_opt @ R.T).astype(np.float32)
         max_radius = float(np.sqrt((norm**2).sum(axis=2)).max())
+        safe = np.where(np.abs(rays_store) < 1e-12, 1e-12, rays_store)
+        inv = (1.0 / safe).astype(np.float32)
+        inv_rays = tuple(np.ascontiguousarray(inv[..., k]) for k in range(3))
         return cls(
             camera_id=str(camera.camera_id),
             width=w,
@@ -75,6 +81,7 @@ class CameraGeometry:
             tvec=tvec.reshape(3),
             rays_store=rays_store,
             max_radius=max_radius,
+            inv_rays=inv_rays,
         )
 
     def to_optical(self, points_store: np.ndarray) -> np.ndarray:
@@ -184,25 +191,36 @@ def box_rect(
 
 
 def raycast_box(
-    origin: np.ndarray, rays: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    origin: np.ndarray,
+    inv_rays: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Slab test of rays (..., 3) from ``origin`` against the box [lo, hi].
+    """Slab test of rays from ``origin`` against the box [lo, hi].
 
-    Returns t (...,) the ray parameter of the entry point (inf where missed; with the renderer's
-    ray scaling t is optical depth [m]) and face (...,) int8 index of the entry face.
+    inv_rays: per axis the (h, w) float32 inverse ray components (see CameraGeometry.inv_rays,
+    sliced to the region). Returns t (h, w) float32, the ray parameter of the entry point (inf
+    where missed; with the renderer's ray scaling t is optical depth [m]), and face (h, w) int8,
+    the index of the entry face (FACE_NORMALS).
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / rays
-        t1 = (lo - origin).astype(np.float32) * inv
-        t2 = (hi - origin).astype(np.float32) * inv
-    tmin = np.fmin(t1, t2)
-    tmax = np.fmax(t1, t2)
-    tnear = np.nanmax(tmin, axis=-1)
-    tfar = np.nanmin(tmax, axis=-1)
+    tnear = None
+    tfar = None
+    face = None
+    for k in range(3):
+        inv = inv_rays[k]
+        a = (np.float32(lo[k] - origin[k])) * inv
+        b = (np.float32(hi[k] - origin[k])) * inv
+        near = np.minimum(a, b)
+        far = np.maximum(a, b)
+        # Entering through the face whose normal opposes the ray: the -k face when the ray
+        # goes towards +k (inv > 0), else the +k face.
+        entry = np.where(inv > 0, np.int8(2 * k), np.int8(2 * k + 1))
+        if tnear is None:
+            tnear, tfar, face = near, far, entry
+        else:
+            later = near > tnear
+            tnear = np.where(later, near, tnear)
+            face = np.where(later, entry, face)
+            np.minimum(tfar, far, out=tfar)
     hit = (tnear <= tfar) & (tnear > 0.0)
-    axis = np.argmax(np.nan_to_num(tmin, nan=-np.inf), axis=-1)
-    sign = np.take_along_axis(rays, axis[..., None], axis=-1)[..., 0]
-    # Entering through the face whose normal opposes the ray direction.
-    face = (2 * axis + (sign < 0)).astype(np.int8)
-    t = np.where(hit, tnear, np.inf).astype(np.float32)
-    return t, face
+    return np.where(hit, tnear, np.float32(np.inf)), face

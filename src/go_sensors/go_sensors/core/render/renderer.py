@@ -110,6 +110,8 @@ class _CameraView:
         self.bg_depth = self.static_depth.copy()
         self.bin_rect: dict[str, tuple[int, int, int, int] | None] = {}
         self.painted: dict[str, tuple] = {}  # bin id -> contents key painted into bg
+        # (bin id, contents key) -> pixel rectangles of its facing boxes in this camera
+        self.facing_rects: dict[tuple[str, tuple], list] = {}
 
 
 class Renderer:
@@ -232,15 +234,25 @@ class Renderer:
         view.bg_rgb[y0:y1, x0:x1] = view.static_rgb[y0:y1, x0:x1]
         view.bg_depth[y0:y1, x0:x1] = view.static_depth[y0:y1, x0:x1]
         boxes: list[Box] = []
+        rects: list[tuple[int, int, int, int] | None] = []
         for bin_id, key in view.painted.items():
             rect = view.bin_rect.get(bin_id)
             if rect is None or rect[0] >= x1 or rect[2] <= x0 or rect[1] >= y1 or rect[3] <= y0:
                 continue
-            boxes.extend(self._facing_boxes(bin_id, key))
+            bin_boxes = self._facing_boxes(bin_id, key)
+            bin_rects = view.facing_rects.get((bin_id, key))
+            if bin_rects is None:
+                bin_rects = box_rects(
+                    view.geom,
+                    np.array([b.lo for b in bin_boxes]).reshape(-1, 3),
+                    np.array([b.hi for b in bin_boxes]).reshape(-1, 3),
+                )
+                if len(view.facing_rects) > 5000:
+                    view.facing_rects.clear()
+                view.facing_rects[(bin_id, key)] = bin_rects
+            boxes.extend(bin_boxes)
+            rects.extend(bin_rects)
         if boxes:
-            rects = box_rects(
-                view.geom, np.array([b.lo for b in boxes]), np.array([b.hi for b in boxes])
-            )
             paint_boxes(
                 view.geom,
                 boxes,

@@ -201,8 +201,8 @@ def paint_boxes(
         bx1, by1 = min(rect[2], x1), min(rect[3], y1)
         if bx0 >= bx1 or by0 >= by1:
             continue
-        rays = geom.rays_store[by0:by1, bx0:bx1]
-        t, face = raycast_box(origin, rays, box.lo, box.hi)
+        inv = tuple(plane[by0:by1, bx0:bx1] for plane in geom.inv_rays)
+        t, face = raycast_box(origin, inv, box.lo, box.hi)
         window = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
         nearer = t < sub_depth[window]
         if not nearer.any():
