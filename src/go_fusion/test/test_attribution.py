@@ -300,3 +300,12 @@ def test_a_change_detected_early_still_goes_to_the_lone_shopper(attributor: Attr
     result = attributor.attribute(pick("b1", 10.0, 13.0), [a], [], {}, {})
     assert result.events[0].session_id == "s1" and not result.needs_review
     assert result.shoppers[0].at_start == pytest.approx(attributor.config.partial_order_credit, 0.1)
+
+
+def test_two_shoppers_grabbing_from_one_bin_each_get_one(attributor: Attributor) -> None:
+    a = CandidateTrack("ta", "sa", path([(9.6, 11.1, in_bin("b1", dy=-0.1))]))
+    b = CandidateTrack("tb", "sb", path([(9.7, 11.2, in_bin("b1", dy=0.1))]))
+    two = (WeightHypothesis((("yog_a", 2),), 0.95), WeightHypothesis((), 0.05))
+    result = attributor.attribute(pick("b1", 10.0, 10.8, two, -2080.0), [a, b], [], {}, {})
+    assert sorted((e.session_id, e.quantity) for e in result.events) == [("sa", 1), ("sb", 1)]
+    assert not result.needs_review and len({e.event_id for e in result.events}) == 2

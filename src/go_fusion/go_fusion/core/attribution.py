@@ -65,6 +65,8 @@ class AttributionConfig:
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
     measured_scale_sd: float = 0.005  # relative sd of a unit weight measured at the pick
+    shared_reach_min_p: float = 0.25  # sessions this likely each took a share of the units
+    shared_reach_confidence: float = 0.8  # how much a split of the units is believed
     review_threshold: float = 0.6  # joint confidence below this goes to review
 
 
@@ -555,8 +557,10 @@ class Attributor:
         for s in shoppers:
             by_session.setdefault(s.session_id, []).append(s)
         best: tuple[float, ShopperScore, WeightHypothesis] | None = None
+        leads: dict[str, ShopperScore] = {}
         for session_id, members in by_session.items():
             p_session = min(1.0, sum(m.probability for m in members))
+            leads[session_id] = replace(members[0], probability=p_session)
             if kind == KIND_PICK:
                 hyps = pick_hyps
             else:
@@ -594,32 +598,59 @@ class Attributor:
             )
         )
         held_bins = set(obs.bin_ids or (obs.bin_id,))
-        events = []
-        for sku, qty in hyp.items:
-            misplaced = kind == KIND_RETURN and not any(
-                live_planogram.get(b, {}).get(sku, 0) > 0 or sku in self.bins[b].skus
-                for b in held_bins
-            )
-            events.append(
-                CartEventRecord(
-                    event_id=f"{obs.event_id}:{sku}",
-                    kind=kind,
-                    shelf_event_id=obs.event_id,
-                    bin_id=obs.bin_id,
-                    sku=sku,
-                    quantity=abs(int(qty)),
-                    session_id=shopper.session_id,
-                    track_id=shopper.track_id,
-                    confidence=float(joint),
-                    stamp=obs.t_end,
-                    evidence_ids=(obs.event_id, *ev_ids, *_track_evidence(shopper)),
-                    camera_ids=tuple(sorted(set(shopper.camera_ids) | {e.camera_id for e in ev})),
-                    needs_review=needs_review,
-                    misplaced=misplaced,
-                    unit_g=abs(obs.delta_g) / abs(qty) if len(hyp.items) == 1 else 0.0,
-                    hand=shopper.hand_side,
+        # (who, items, confidence, event id suffix) of each cart event to make.
+        shares = [(shopper, hyp.items, joint, "")]
+        together = sorted(
+            (p for p in leads.values() if p.probability >= cfg.shared_reach_min_p),
+            key=lambda p: (-p.probability, p.session_id),
+        )
+        units = abs(hyp.items[0][1]) if len(hyp.items) == 1 else 0
+        if kind == KIND_PICK and len(together) >= 2 and units >= len(together):
+            # Several shoppers' hands in the bin together and as many units gone as hands:
+            # each took their share (two people grabbing from one bin at once).
+            sku = hyp.items[0][0]
+            p_all = min(1.0, sum(p.probability for p in together))
+            joint = hyp.probability * p_all * cfg.shared_reach_confidence
+            k = len(together)
+            shares = [
+                (
+                    who,
+                    ((sku, units // k + (1 if i < units % k else 0)),),
+                    joint,
+                    f":{who.session_id}",
                 )
-            )
+                for i, who in enumerate(together)
+            ]
+            needs_review = joint < cfg.review_threshold or not obs.settled
+            reason = "" if not needs_review else f"shared reach, confidence {joint:.2f}"
+        events = []
+        for who, items, conf, suffix in shares:
+            for sku, qty in items:
+                misplaced = kind == KIND_RETURN and not any(
+                    live_planogram.get(b, {}).get(sku, 0) > 0 or sku in self.bins[b].skus
+                    for b in held_bins
+                )
+                cameras = set(who.camera_ids) | {e.camera_id for e in ev}
+                events.append(
+                    CartEventRecord(
+                        event_id=f"{obs.event_id}:{sku}{suffix}",
+                        kind=kind,
+                        shelf_event_id=obs.event_id,
+                        bin_id=obs.bin_id,
+                        sku=sku,
+                        quantity=abs(int(qty)),
+                        session_id=who.session_id,
+                        track_id=who.track_id,
+                        confidence=float(conf),
+                        stamp=obs.t_end,
+                        evidence_ids=(obs.event_id, *ev_ids, *_track_evidence(who)),
+                        camera_ids=tuple(sorted(cameras)),
+                        needs_review=needs_review,
+                        misplaced=misplaced,
+                        unit_g=abs(obs.delta_g) / units if units else 0.0,
+                        hand=who.hand_side,
+                    )
+                )
         return Attribution(
             shelf_event_id=obs.event_id,
             kind=kind,
