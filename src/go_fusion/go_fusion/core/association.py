@@ -272,18 +272,16 @@ def assign_to_anchors(
     # without torso keypoints is compared with the centre of all the anchor's joints instead,
     # under a looser gate (its own centre is then the centre of whatever joints it has).
     kp = np.nan_to_num(anchor_keypoints)
-    all_w = anchor_valid / np.maximum(anchor_valid.sum(axis=1, keepdims=True), 1)
-    centres = np.concatenate(
-        [anchor_centers(kp, anchor_valid), np.matmul(all_w[:, None], kp)[:, 0]]
-    )
-    c_norm, c_depth = rig.project_all(centres)
     cams = batch.camera_index[det]
-    torso = batch.valid[det][:, TORSO].any(axis=1)
-    pick = np.where(torso, 0, n_anchor)[:, None] + np.arange(n_anchor)[None]  # (D', A)
-    c_norm, c_depth = c_norm[cams[:, None], pick], c_depth[cams[:, None], pick]
-    gap = norm2(c_norm - batch.center_normalized[det][:, None, :]) * c_depth
-    gate = np.where(torso, config.anchor_pregate_m, 2.0 * config.anchor_pregate_m)
-    near = (c_depth > 0.1) & (gap < gate[:, None])
+    near = _centre_pregate(rig, batch, det, cams, kp, anchor_centers(kp, anchor_valid), config)
+    no_torso = ~batch.valid[det][:, TORSO].any(axis=1)
+    if no_torso.any():
+        all_w = anchor_valid / np.maximum(anchor_valid.sum(axis=1, keepdims=True), 1)
+        everything = np.matmul(all_w[:, None], kp)[:, 0]
+        rows = np.flatnonzero(no_torso)
+        near[rows] = _centre_pregate(
+            rig, batch, det[rows], cams[rows], kp, everything, config, loose=True
+        )
     if blocked is not None:
         near &= ~blocked.T[cams]
     pd, pa = np.nonzero(near)
@@ -291,9 +289,15 @@ def assign_to_anchors(
         return result, costs
     dets = det[pd]
     pc = cams[pd]
-    # Project the anchor joints only into the cameras of the pairs that passed the pre-gate.
-    pts = np.matmul(np.nan_to_num(anchor_keypoints)[pa], rig.rotations[pc].transpose(0, 2, 1))
-    pts += rig.translations[pc][:, None, :]
+    # Project the anchor joints only into the cameras of the pairs that passed the pre-gate
+    # (component by component: a stack of tiny matrix products is slower).
+    x, rot = kp[pa], rig.rotations[pc]
+    pts = (
+        x[..., 0, None] * rot[:, None, :, 0]
+        + x[..., 1, None] * rot[:, None, :, 1]
+        + x[..., 2, None] * rot[:, None, :, 2]
+        + rig.translations[pc][:, None, :]
+    )
     depth = pts[..., 2]  # (P, 17)
     proj = pts[..., :2] / np.where(np.abs(depth) < 1e-9, 1e-9, depth)[..., None]
     dist = norm2(proj - batch.normalized[dets]) * np.maximum(depth, 0.0)
@@ -321,6 +325,29 @@ def assign_to_anchors(
         result[dets[take]] = pa[take]
         costs[dets[take]] = cost[take]
     return result, costs
+
+
+def _centre_pregate(
+    rig: CameraRig,
+    batch: DetectionBatch,
+    det: np.ndarray,
+    cams: np.ndarray,
+    kp: np.ndarray,
+    centres: np.ndarray,
+    config: AssociationConfig,
+    *,
+    loose: bool = False,
+) -> np.ndarray:
+    """(D', A) bool: anchor centres (A, 3) whose projection lies near detections ``det``.
+
+    The distance in the image plane times the depth approximates metres. ``loose`` doubles the
+    gate, for detections whose own centre is not a torso centre.
+    """
+    c_norm, c_depth = rig.project_all(centres)  # (C, A, 2), (C, A)
+    depth = c_depth[cams]
+    gap = norm2(c_norm[cams] - batch.center_normalized[det][:, None, :]) * depth
+    gate = config.anchor_pregate_m * (2.0 if loose else 1.0)
+    return (depth > 0.1) & (gap < gate)
 
 
 def _robust_mean(
