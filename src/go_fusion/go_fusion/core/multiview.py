@@ -30,11 +30,19 @@ Inputs:
   mapping by camera id or a sequence); a camera may be missing from a step.
 - ``gate_events``: :class:`~go_fusion.core.tracking.GateEvent` received since the last call.
 
-One step: undistort and cast rays (association.build_batch) -> attach detections to the previous
-skeletons moved by their track's velocity (top-down, per-camera optimal assignment) ->
-triangulate those groups (batched weighted DLT, wrong-view rejection) -> attach leftovers to the
-new skeletons -> cluster the rest across views bottom-up and triangulate -> lift people seen by
-one camera only with a prior -> track on the floor plane (tracking.ShopperTracker).
+One step:
+1. check, undistort and cast rays for every keypoint of every camera (association.build_batch);
+2. attach detections to the previous step's skeletons moved by their track's velocity
+   (top-down; one optimal assignment per camera; mirrored anchors match people who turned);
+3. triangulate those groups (batched weighted DLT with covariance, wrong views rejected);
+4. offer the detections left over to the new skeletons, cluster the rest across views
+   bottom-up (new people) and triangulate them;
+5. merge skeletons that are one person split over disjoint cameras, offer rejected views a
+   second time, drop lone detections that duplicate a skeleton's camera;
+6. lift people seen by one camera only with a prior (their previous skeleton, else a standing
+   body on the floor), with a long covariance along the camera ray;
+7. track on the floor plane (tracking.ShopperTracker): gate events, assignment, births at the
+   entry, occlusion, exits, wrist history.
 """
 
 from __future__ import annotations

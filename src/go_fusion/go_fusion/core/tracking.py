@@ -10,9 +10,11 @@ A :class:`ShopperTracker` keeps one track per shopper from the entry gate to the
   appearance-free cue (re-finding a coasting track among several candidates) and a skeleton built
   on a track's own previous skeleton (anchor) gets a bonus.
 - Births happen only inside an entry gate area. A track is bound to a shopping session: an entry
-  scan binds the unbound tracks at the gate when it arrives (nearest to the scan first); a track
-  born after a scan takes the most recent scan that still has room. A scan with
-  ``group_size = N`` binds up to N tracks born within ``group_window_s`` (a family, one cart).
+  scan binds the unbound tracks standing in the entry area when it arrives (nearest to the scan
+  position first), or unbound tracks born less than ``scan_after_birth_s`` before it that are
+  still within ``bind_radius_m``; a track born after a scan takes the most recent scan that still
+  has room. A scan with ``group_size = N`` binds up to N tracks, the members after the first
+  born within ``group_window_s`` of it (a family, one cart).
 - Occlusion: an unmatched confirmed track coasts (``OCCLUDED``) with a damped velocity and a
   growing covariance, and is re-found by the same assignment. Confirmed tracks are never dropped
   for being unseen short of ``max_occluded_s``: the set of shoppers is closed between gates.
@@ -21,6 +23,9 @@ A :class:`ShopperTracker` keeps one track per shopper from the entry gate to the
   gives an :class:`ExitEvent` (``session_closed`` when the last track of the session left).
 - Wrist history: each track keeps a ring buffer of ``(t, left wrist, right wrist, covariances,
   scores)`` for attribution: :meth:`ShopperTracker.wrist_history`.
+
+Restart: :meth:`ShopperTracker.export_state` gives the sessions and live tracks as JSON-compatible
+data; :meth:`ShopperTracker.restore_state` brings them back (tracks OCCLUDED until re-found).
 
 Session ids: the entry token itself (opaque, never reveals a person); a token scanned again after
 its session closed gets ``"<token>~2"``, ``"<token>~3"``... so carts never merge. Tracks that
