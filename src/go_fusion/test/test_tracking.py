@@ -45,11 +45,17 @@ def walk(points: list[tuple[float, float, float]]) -> Path:
 class Scene:
     """Scripted people in front of the six test cameras, stepped through a MultiViewTracker."""
 
-    def __init__(self, paths: list[Path], seed: int = 0, heights: list[float] | None = None):
+    def __init__(
+        self,
+        paths: list[Path],
+        seed: int = 0,
+        heights: list[float] | None = None,
+        gates: tuple[GateArea, ...] = (ENTRY, EXIT),
+    ):
         self.paths = paths
         self.heights = heights or [1.60 + 0.1 * i for i in range(len(paths))]
         self.rng = np.random.default_rng(seed)
-        self.tracker = MultiViewTracker(MultiViewConfig(), CAMS, [ENTRY, EXIT])
+        self.tracker = MultiViewTracker(MultiViewConfig(), CAMS, list(gates))
         self.k = 0
 
     def truth(self, t: float) -> dict[int, np.ndarray]:
@@ -335,3 +341,24 @@ def test_gate_events_with_bad_positions_or_unknown_gates_are_flagged() -> None:
     out = scene.run(1.0)[-1]
     (track,) = live(out).values()
     assert track.session_id == "q"  # the most recent scan with room; both were kept
+
+
+def test_leaving_through_the_entry_gate_does_not_start_a_new_track() -> None:
+    both_ways = GateArea("door", GateKind.EXIT, ENTRY.min_xy, ENTRY.max_xy)
+    path = walk([(0.0, 0.5, 3.0), (2.0, 3.0, 3.0), (4.0, 0.6, 3.0), (5.5, 0.4, 3.0)])
+    scene = Scene([path], gates=(ENTRY, both_ways))
+    scene.step(events=(scan(0.0, "round-trip"),))
+    scene.run(4.0)
+    out = scene.step(events=(GateEvent(scene.t, GateKind.EXIT, "door", "", 1, None),))
+    assert [e.session_id for e in out.exits] == ["round-trip"]
+    later = scene.run(5.5)  # still seen in the doorway for 1.5 s
+    assert all(out.tracks == () for out in later[1:])
+
+
+def test_an_exit_event_after_the_track_was_lost_in_the_exit_area_is_quiet() -> None:
+    scene = Scene([walk([(0.0, 0.5, 3.0), (4.0, 7.5, 3.0)])])
+    scene.step(events=(scan(0.0, "quiet"),))
+    outs = scene.run(5.5)
+    assert [e.reason for out in outs for e in out.exits] == ["lost_in_exit_area"]
+    late = scene.step(events=(GateEvent(4.2, GateKind.EXIT, "out", "", 1, np.array([7.5, 3, 0])),))
+    assert late.exits == () and not late.diagnostics

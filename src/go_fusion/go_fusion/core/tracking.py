@@ -151,6 +151,8 @@ class TrackingConfig:
     min_birth_joints: int = 8  # a birth needs a skeleton with this many joints
     birth_requires_multiview: bool = True  # single-view skeletons cannot start tracks
     birth_separation_m: float = 0.5  # no birth this close to another live track
+    rebirth_block_s: float = 3.0  # no birth for this long where a track has just exited...
+    rebirth_block_m: float = 1.0  # ...within this distance of its last position
     scan_before_birth_s: float = 20.0  # a scan may precede the birth it binds by this
     scan_after_birth_s: float = 5.0  # a scan may follow the birth it binds by this
     group_window_s: float = 15.0  # group members are born within this after the scan
@@ -331,6 +333,7 @@ class _TrackRecord:
     slot: int = -1  # row of the track's wrist history in the tracker's _WristStore
     final_x: np.ndarray = field(default_factory=lambda: np.zeros(4))  # Kalman state at exit
     final_p: np.ndarray = field(default_factory=lambda: np.eye(4))
+    exit_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -741,6 +744,7 @@ class ShopperTracker:
         """Mark record ``i`` exited (removed from the live list at the next compaction)."""
         rec = self._records[i]
         rec.state = TrackState.EXITED
+        rec.exit_reason = reason
         rec.final_x, rec.final_p = self._x[i].copy(), self._p[i].copy()
         closed = False
         session = self._sessions.get(rec.session_id) if rec.session_id else None
@@ -800,6 +804,8 @@ class ShopperTracker:
                 and np.min(np.linalg.norm(self._x[:, :2] - xy, axis=1)) < cfg.birth_separation_m
             ):
                 continue
+            if self._just_left(t, xy):
+                continue
             rec = _TrackRecord(f"T{self._next_id}", born=t, last_seen=t)
             self._next_id += 1
             x0, p0 = kalman.initial_state(xy, meas.cov[s], cfg.initial_speed_sd)
@@ -815,6 +821,17 @@ class ShopperTracker:
             session = self._session_for_birth(t)
             if session is not None:
                 self._bind(rec, session)
+
+    def _just_left(self, t: float, xy: np.ndarray) -> bool:
+        """Whether a track exited near ``xy`` moments ago: someone leaving through a gate that
+        is both entry and exit is still seen there for a while and must not be born again."""
+        cfg = self.config
+        for t_exit, rec in self._finished.values():
+            if rec.state != TrackState.EXITED or t - t_exit > cfg.rebirth_block_s:
+                continue
+            if float(np.linalg.norm(rec.final_x[:2] - xy)) < cfg.rebirth_block_m:
+                return True
+        return False
 
     def _session_for_birth(self, t: float) -> _Session | None:
         cfg = self.config
@@ -944,6 +961,8 @@ class ShopperTracker:
             if d <= cfg.exit_match_radius_m + 2.0 * sd and d < best_d:
                 best, best_d = i, d
         if best < 0:
+            if self._already_left(ev, where):
+                return  # the track ended on its own (lost in the exit area) before the event came
             who = f"session {session.session_id!r}" if session is not None else "any track"
             diags.append(
                 f"exit event at gate {ev.gate_id!r} ({ev.stamp:.3f} s) matched no live track "
@@ -951,6 +970,18 @@ class ShopperTracker:
             )
             return
         exits.append(self._finish(best, ev.stamp, ev.gate_id, "gate_event"))
+
+    def _already_left(self, ev: GateEvent, where: np.ndarray) -> bool:
+        """Whether a track already ended as lost in this exit area shortly before ``ev``."""
+        cfg = self.config
+        for t_exit, rec in self._finished.values():
+            if (
+                rec.exit_reason == "lost_in_exit_area"
+                and abs(ev.stamp - t_exit) <= cfg.exit_lost_s + 2.0
+                and float(np.linalg.norm(rec.final_x[:2] - where)) <= cfg.exit_match_radius_m
+            ):
+                return True
+        return False
 
     def _expire_finished(self, t: float) -> None:
         old = [
