@@ -10,7 +10,7 @@ from go_common.core.store import StoreModel, store_from_dict
 from go_sensors.core.render import Renderer, RenderOptions
 from go_sensors.core.render.geometry import CameraGeometry
 from go_sensors.core.render.poses import BodyPose, skeleton
-from go_sensors.core.world import Appearance, PersonState, WorldState
+from go_sensors.core.world import Appearance, HeldItem, PersonState, WorldState
 
 CLEAN = RenderOptions(noise_sigma=0.0, blur_sigma=0.0, vignette=0.0)
 APPEARANCE = Appearance((200, 30, 30), (30, 30, 160), (230, 190, 160), (40, 30, 20), 1.75)
@@ -257,3 +257,24 @@ def test_person_with_nan_keypoints_is_skipped(renderer: Renderer) -> None:
     world = WorldState(0.0, (PersonState("bad", kp, APPEARANCE),))
     image = renderer.render("cam_a", world)
     assert image.shape == (240, 320, 3)
+
+
+def test_held_product_is_drawn_at_the_hand(store: StoreModel, renderer: Renderer) -> None:
+    person = _person("p", 2.5, 1.2, heading=-np.pi / 2)
+    holding = PersonState("p", person.keypoints, APPEARANCE, (HeldItem("P2", "right"),))
+    plain = renderer.render("cam_low", WorldState(0.0, (person,)))
+    image = renderer.render("cam_low", WorldState(0.0, (holding,)))
+    changed = np.argwhere(np.any(image != plain, axis=2))
+    assert len(changed) > 20
+    wrist = renderer.render_labelled("cam_low", WorldState(0.0, (person,))).people[0]
+    u, v = wrist.keypoints_uv[10]
+    assert np.all(np.abs(changed[:, 1] - u) < 40) and np.all(np.abs(changed[:, 0] - v) < 40)
+    # A SKU that is not in the catalogue is not drawn (and does not fail the frame).
+    unknown = PersonState("p", person.keypoints, APPEARANCE, (HeldItem("NOPE", "left"),))
+    assert np.array_equal(renderer.render("cam_low", WorldState(0.0, (unknown,))), plain)
+
+
+def test_malformed_keypoints_name_the_person(renderer: Renderer) -> None:
+    bad = PersonState("shopper_9", np.zeros((16, 3)), APPEARANCE)
+    with pytest.raises(ValueError, match="shopper_9"):
+        renderer.render("cam_a", WorldState(0.0, (bad,)))

@@ -88,7 +88,11 @@ class PeopleLayers:
 
 def body_points(person: PersonState) -> np.ndarray:
     """(21, 3) [m] store frame: the 17 COCO keypoints, neck, pelvis, head centre, back of head."""
-    kp = np.asarray(person.keypoints, dtype=np.float64).reshape(17, 3)
+    kp = np.asarray(person.keypoints, dtype=np.float64)
+    if kp.shape != (17, 3):
+        raise ValueError(
+            f"person '{person.person_id}': keypoints must be (17, 3) COCO-17, got {kp.shape}"
+        )
     neck = (kp[5] + kp[6]) / 2
     pelvis = (kp[11] + kp[12]) / 2
     ears = (kp[3] + kp[4]) / 2
