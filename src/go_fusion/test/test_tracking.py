@@ -362,3 +362,24 @@ def test_an_exit_event_after_the_track_was_lost_in_the_exit_area_is_quiet() -> N
     assert [e.reason for out in outs for e in out.exits] == ["lost_in_exit_area"]
     late = scene.step(events=(GateEvent(4.2, GateKind.EXIT, "out", "", 1, np.array([7.5, 3, 0])),))
     assert late.exits == () and not late.diagnostics
+
+
+def test_height_tells_two_hidden_shoppers_apart_when_they_swap_places() -> None:
+    # Side by side, both hidden for 2 s, during which they swap sides: position alone would
+    # hand each track to the wrong person; shoulder height (1.55 m vs 1.95 m people) does not.
+    tall = walk(
+        [(0.0, 0.5, 2.6), (1.5, 2.0, 2.6), (2.5, 2.5, 2.6), (3.5, 3.0, 3.6), (7.0, 6.0, 3.6)]
+    )
+    short = walk(
+        [(0.0, 0.5, 3.6), (1.5, 2.0, 3.6), (2.5, 2.5, 3.6), (3.5, 3.0, 2.6), (7.0, 6.0, 2.6)]
+    )
+    scene = Scene([tall, short], heights=[1.95, 1.55])
+    scene.step(events=(scan(0.0, "tall"), scan(0.0, "short")))
+    before = scene.run(2.4)[-1]
+    id_tall = nearest_track(before, tall(before.t)).track_id
+    id_short = nearest_track(before, short(before.t)).track_id
+    assert live(before)[id_tall].height_m > live(before)[id_short].height_m + 0.2
+    scene.run(4.4, hidden={0, 1})
+    last = scene.run(5.5)[-1]
+    assert nearest_track(last, tall(last.t)).track_id == id_tall
+    assert nearest_track(last, short(last.t)).track_id == id_short
