@@ -9,15 +9,31 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from go_msgs.msg import Catalogue, PersonDetection, PersonDetectionArray, Product, ProductEvidence
+from go_common import qos, topics
+from go_common.params import read_defaults
+from go_msgs.msg import (
+    Catalogue,
+    PersonDetection,
+    PersonDetectionArray,
+    Product,
+    ProductEvidence,
+    ProductEvidenceArray,
+)
 from go_perception.core.products.classifier import SkuScore
 from go_perception.core.products.dataset import load_grocery, read_bgr
 from go_perception.core.products.recognise import ProductObservation
-from go_perception.nodes.product_node import ProductNode, ProductNodeConfig, build_recogniser
+from go_perception.nodes.product_node import (
+    CONFIG_FILE,
+    ProductNode,
+    ProductNodeConfig,
+    build_recogniser,
+)
 from go_perception.product_conversions import barcode_table, evidence_array_msg, people_from_msg
 
 
@@ -93,9 +109,7 @@ def test_missing_model_is_named(tmp_path) -> None:
 
 
 def _config_values() -> dict[str, object]:
-    from go_perception.nodes.product_node import _defaults
-
-    return dict(_defaults())
+    return read_defaults(CONFIG_FILE, "product_node")[0]
 
 
 class _Recorder:
@@ -115,7 +129,23 @@ def node():
             context=context,
             parameter_overrides=[Parameter("verify_sift", value=False)],
         )
+        assert n.trigger_configure() == TransitionCallbackReturn.SUCCESS
         yield n
+        n.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_configure_fails_naming_a_missing_model(tmp_path) -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        missing = str(tmp_path / "missing.onnx")
+        n = ProductNode(
+            context=context, parameter_overrides=[Parameter("model_path", value=missing)]
+        )
+        assert n.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert n.recogniser is None
         n.destroy_node()
     finally:
         rclpy.shutdown(context=context)
@@ -184,3 +214,53 @@ def test_node_publishes_empty_evidence_for_crops_off_image(node) -> None:
     people = PersonDetectionArray(people=[_person_msg((700.0, 900.0), (700.0, 820.0))])
     node.on_pair("cam_0", image, people)
     assert len(recorder.messages) == 1 and recorder.messages[0].evidence == []
+
+
+def test_node_pairs_image_and_people_topics_and_publishes() -> None:
+    """Through a ROS graph: image + people on cameras/cam_0/* -> perception/products."""
+
+    from go_msgs.msg import ProductEvidenceArray
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        node = ProductNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("verify_sift", value=False),
+                Parameter("read_barcodes", value=False),
+            ],
+        )
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        peer = rclpy.create_node("product_node_test_peer", context=context)
+        received: list[ProductEvidenceArray] = []
+        peer.create_subscription(
+            ProductEvidenceArray, topics.PERCEPTION_PRODUCTS, received.append, qos.EVENTS
+        )
+        images = peer.create_publisher(Image, topics.camera_image("cam_0"), qos.SENSOR)
+        people = peer.create_publisher(
+            PersonDetectionArray, topics.camera_people("cam_0"), qos.EVENTS
+        )
+        executor.add_node(node)
+        executor.add_node(peer)
+        frame = _scene()
+        image = Image(header=_header(), height=480, width=640, encoding="bgr8", step=1920)
+        image.data = frame.tobytes()
+        for _ in range(200):  # discovery takes a few spins; stop as soon as it arrives
+            images.publish(image)
+            people.publish(PersonDetectionArray(header=_header(), people=[_person_msg()]))
+            executor.spin_once(timeout_sec=0.05)
+            if received:
+                break
+        assert received, "no ProductEvidenceArray on perception/products"
+        assert received[0].header.stamp == image.header.stamp
+        assert len(received[0].evidence) == 1
+        executor.remove_node(node)
+        executor.remove_node(peer)
+        node.destroy_node()
+        peer.destroy_node()
+    finally:
+        executor.shutdown()
+        rclpy.shutdown(context=context)

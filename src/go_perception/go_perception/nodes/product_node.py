@@ -5,8 +5,12 @@ Per camera it pairs ``cameras/<cam>/image_raw`` (or ``.../compressed``) with
 ranks SKUs with the product network (core/products) and publishes go_msgs/ProductEvidenceArray
 on ``perception/products`` with the image's header. With ``read_barcodes`` it also listens to
 ``store/catalogue`` for the EAN table. Bad input (wrong encoding, corrupt JPEG, malformed people,
-crops off the image) is skipped with a throttled warning; a missing model fails at start-up
-with its path named.
+crops off the image) is skipped with a throttled warning and counted on /diagnostics.
+
+Lifecycle node. configure: reads the parameters (config/products.yaml), loads the model and the
+catalogue images; a missing model or folder fails the transition with its path in the log.
+activate: subscribes the cameras. Run alone, ``main`` configures and activates the node
+(``autostart``, as a lifecycle manager would); with ``autostart:=false`` it waits for a manager.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import rclpy
-import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.node import Node
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CompressedImage, Image
 
 from go_common import qos, topics
 from go_common.image import ImageConversionError, compressed_to_numpy, image_to_numpy
+from go_common.params import declare_config
 from go_common.time_sync import ApproximateTimeSynchronizer
 from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
 from go_perception.core.products.classifier import (
@@ -36,6 +41,7 @@ from go_perception.core.products.recognise import HandProductRecogniser
 from go_perception.core.products.verify import BarcodeReader, CatalogueVerifier
 from go_perception.product_conversions import barcode_table, evidence_array_msg, people_from_msg
 
+NODE_NAME = "product_node"
 CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "products.yaml"
 WARN_PERIOD_S = 5.0
 DIAGNOSTIC_PERIOD_S = 1.0
@@ -74,56 +80,60 @@ class ProductNodeConfig:
             raise ValueError(f"sync_slop_s must be > 0, got {self.sync_slop_s}")
 
 
-def _defaults() -> dict[str, object]:
-    with open(CONFIG_FILE) as f:
-        return yaml.safe_load(f)["product_node"]["ros__parameters"]
-
-
-def _descriptions() -> dict[str, str]:
-    """One line per parameter, from the comment block above it in the YAML file."""
-    out, comment = {}, []
-    for line in CONFIG_FILE.read_text().splitlines():
-        text = line.strip()
-        if text.startswith("#"):
-            comment.append(text.lstrip("# "))
-        elif ":" in text and comment:
-            out[text.split(":")[0]] = " ".join(comment)
-            comment = []
-        else:
-            comment = []
-    return out
-
-
-class ProductNode(Node):
-    """Thin ROS wrapper: convert, call HandProductRecogniser, convert, publish."""
+class ProductNode(LifecycleNode):
+    """Thin ROS wrapper: convert, call HandProductRecogniser, convert, publish (see module doc)."""
 
     def __init__(self, **node_kwargs: object) -> None:
-        """``node_kwargs`` go to ``rclpy.node.Node`` (context, parameter_overrides in tests)."""
-        super().__init__("product_node", **node_kwargs)
-        defaults, notes = _defaults(), _descriptions()
-        for name in (f.name for f in fields(ProductNodeConfig)):
-            self.declare_parameter(
-                name, defaults[name], ParameterDescriptor(description=notes.get(name, ""))
-            )
-        values = {f.name: self.get_parameter(f.name).value for f in fields(ProductNodeConfig)}
-        self.config = ProductNodeConfig(**values)
-        self.recogniser = build_recogniser(self.config)
-        self.publisher = self.create_publisher(
+        """``node_kwargs`` go to rclpy's Node (context, parameter_overrides in tests)."""
+        super().__init__(NODE_NAME, **node_kwargs)
+        self._declared = False
+        self.config: ProductNodeConfig | None = None
+        self.recogniser: HandProductRecogniser | None = None
+        self.publisher = None
+        self._syncs: list[ApproximateTimeSynchronizer] = []
+        self._catalogue_sub = None
+        self._diag_timer = None
+        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.EVENTS)
+        # Counters since start, reported on /diagnostics.
+        self.counts = {"images": 0, "bad_images": 0, "crops": 0, "skipped_wrists": 0}
+        self.last_problem = ""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read and check the parameters, load the model and catalogue, create the publisher."""
+        try:
+            config = self._load_config()
+            recogniser = build_recogniser(config)
+        except (ValueError, FileNotFoundError) as error:
+            self.get_logger().error(f"configuration failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.config, self.recogniser = config, recogniser
+        self.publisher = self.create_lifecycle_publisher(
             ProductEvidenceArray, topics.PERCEPTION_PRODUCTS, qos.EVENTS
         )
-        image_type = CompressedImage if self.config.compressed else Image
-        self._syncs = []
+        if config.read_barcodes:
+            self._catalogue_sub = self.create_subscription(
+                Catalogue, topics.STORE_CATALOGUE, self.on_catalogue, qos.STATE
+            )
+        self._diag_timer = self.create_timer(DIAGNOSTIC_PERIOD_S, self.publish_diagnostics)
+        cameras = ", ".join(config.camera_ids)
+        self.get_logger().info(f"configured: model {recogniser.classifier.path}, cameras {cameras}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to each camera's images and people, paired by stamp."""
+        assert self.config is not None
+        compressed = self.config.compressed
         for cam in self.config.camera_ids:
             image_topic = (
-                topics.camera_image_compressed(cam)
-                if self.config.compressed
-                else topics.camera_image(cam)
+                topics.camera_image_compressed(cam) if compressed else topics.camera_image(cam)
             )
             self._syncs.append(
                 ApproximateTimeSynchronizer(
                     self,
                     [
-                        (image_type, image_topic, qos.SENSOR),
+                        (CompressedImage if compressed else Image, image_topic, qos.SENSOR),
                         (PersonDetectionArray, topics.camera_people(cam), qos.EVENTS),
                     ],
                     queue_size=self.config.sync_queue_size,
@@ -131,37 +141,37 @@ class ProductNode(Node):
                     callback=lambda image, people, cam=cam: self.on_pair(cam, image, people),
                 )
             )
-        if self.config.read_barcodes:
-            self.create_subscription(
-                Catalogue, topics.STORE_CATALOGUE, self.on_catalogue, qos.STATE
-            )
-        # Counters since start, reported on /diagnostics: images, skipped images, crops, wrists
-        # without a usable crop, last skip reason.
-        self.counts = {"images": 0, "bad_images": 0, "crops": 0, "skipped_wrists": 0}
-        self.last_problem = ""
-        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.EVENTS)
-        self.create_timer(DIAGNOSTIC_PERIOD_S, self.publish_diagnostics)
+        return super().on_activate(state)
 
-    def publish_diagnostics(self) -> None:
-        """Counters and the last bad input on /diagnostics (WARN once an image was skipped)."""
-        status = DiagnosticStatus(name=f"{self.get_name()}: product recognition")
-        status.hardware_id = ",".join(self.config.camera_ids)
-        status.level = DiagnosticStatus.WARN if self.counts["bad_images"] else DiagnosticStatus.OK
-        status.message = self.last_problem or "ok"
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.counts.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diagnostics.publish(array)
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe from the cameras."""
+        self._stop()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model and the publisher."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop everything from any state."""
+        self._stop()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    # --- data path ---------------------------------------------------------------------------
 
     def on_catalogue(self, msg: Catalogue) -> None:
         """New catalogue: rebuild the barcode table."""
-        self.recogniser.barcodes = BarcodeReader(barcode_table(msg))
+        if self.recogniser is not None:
+            self.recogniser.barcodes = BarcodeReader(barcode_table(msg))
 
     def on_pair(
         self, cam: str, image_msg: Image | CompressedImage, people_msg: PersonDetectionArray
     ) -> None:
         """An image and its people: rank the products in their hands and publish."""
-        warn = self.get_logger().warning
+        if self.recogniser is None or self.publisher is None:
+            return
         try:
             if isinstance(image_msg, CompressedImage):
                 image = compressed_to_numpy(image_msg, "bgr8")
@@ -170,7 +180,7 @@ class ProductNode(Node):
         except ImageConversionError as exc:
             self.counts["bad_images"] += 1
             self.last_problem = f"{cam}: skipped image: {exc}"
-            warn(self.last_problem, throttle_duration_sec=WARN_PERIOD_S)
+            self.get_logger().warning(self.last_problem, throttle_duration_sec=WARN_PERIOD_S)
             return
         observations, skipped = self.recogniser.recognise(image, people_from_msg(people_msg))
         self.counts["images"] += 1
@@ -179,6 +189,43 @@ class ProductNode(Node):
         for s in skipped:
             self.get_logger().debug(f"{cam}: person {s.person} {s.side} wrist: {s.reason}")
         self.publisher.publish(evidence_array_msg(image_msg.header, cam, observations))
+
+    def publish_diagnostics(self) -> None:
+        """Counters and the last bad input on /diagnostics (WARN once an image was skipped)."""
+        status = DiagnosticStatus(name=f"{self.get_name()}: product recognition")
+        status.hardware_id = ",".join(self.config.camera_ids) if self.config else ""
+        status.level = DiagnosticStatus.WARN if self.counts["bad_images"] else DiagnosticStatus.OK
+        status.message = self.last_problem or "ok"
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.counts.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(array)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _load_config(self) -> ProductNodeConfig:
+        if not self._declared:
+            self._declared = True
+            return declare_config(self, ProductNodeConfig, CONFIG_FILE, NODE_NAME)
+        values = {f.name: self.get_parameter(f.name).value for f in fields(ProductNodeConfig)}
+        return ProductNodeConfig(**values)
+
+    def _stop(self) -> None:
+        for sync in self._syncs:
+            sync.destroy()
+        self._syncs = []
+
+    def _release(self) -> None:
+        if self.publisher is not None:
+            self.destroy_lifecycle_publisher(self.publisher)
+            self.publisher = None
+        if self._catalogue_sub is not None:
+            self.destroy_subscription(self._catalogue_sub)
+            self._catalogue_sub = None
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        self.recogniser = None
 
 
 def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
@@ -211,13 +258,24 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run product_node until interrupted."""
+    """Run product_node until interrupted; with ``autostart`` (default) configure + activate."""
     rclpy.init(args=args)
     node = None
     try:
         node = ProductNode()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
+        node.declare_parameter(
+            "autostart",
+            True,
+            ParameterDescriptor(description="configure and activate at start (no manager)"),
+        )
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise SystemExit(1)
+            node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
