@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,6 +125,8 @@ def test_scan_before_birth_binds_the_session() -> None:
     out = scene.run(1.5)[-1]
     (track,) = live(out).values()
     assert track.session_id == "tok-a"
+    assert scene.tracker.tracker.live_track_ids() == (track.track_id,)
+    assert scene.tracker.tracker.session_of(track.track_id) == "tok-a"
 
 
 def test_scan_after_birth_binds_the_person_at_the_gate() -> None:
@@ -383,3 +386,11 @@ def test_height_tells_two_hidden_shoppers_apart_when_they_swap_places() -> None:
     last = scene.run(5.5)[-1]
     assert nearest_track(last, tall(last.t)).track_id == id_tall
     assert nearest_track(last, short(last.t)).track_id == id_short
+
+
+def test_gate_areas_come_from_the_store_model() -> None:
+    gate = SimpleNamespace(gate_id="g1", kind="exit", min_xy=(1.0, 2.0), max_xy=(3.0, 4.0))
+    area = GateArea.from_store_gate(gate)
+    assert area == GateArea("g1", GateKind.EXIT, (1.0, 2.0), (3.0, 4.0))
+    np.testing.assert_array_equal(area.contains(np.array([[2.0, 3.0], [0.5, 3.0]])), [True, False])
+    assert area.contains(np.array([[0.8, 3.0]]), margin_m=0.3)[0]
