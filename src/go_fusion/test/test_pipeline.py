@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from go_common.core.store import load_store
+from go_fusion.core.attribution import EvidenceItem
 from go_fusion.core.camera_sets import PartialSets
 from go_fusion.core.checkout import GateObservation, receipt_id_for
 from go_fusion.core.journal import Journal
@@ -436,3 +437,25 @@ def test_simultaneous_picks_at_adjacent_bins_are_split_an_item_across_bins_is_no
     (event,) = out.shelf_events
     assert set(event.event.bin_ids) == {B1, B2}
     assert event.hypotheses[0].items == ((YOG, 1),)  # the larger share's product leads
+
+
+def test_a_stale_planogram_seen_by_two_cameras_is_not_charged_blindly(store: StoreView) -> None:
+    apple_bin = "g1_xp_s3_b1"  # the planogram says apple juice (1085 g) ...
+    mandarin = "Tropicana-Mandarin-Morning"  # ... but it holds mandarin juice (1005 g)
+    pipe = FusionPipeline(store)
+    hand = store.bins[apple_bin].center + REACH
+    evidence = [
+        EvidenceItem(f"{cam}-{k}", cam, 5.4 + 0.1 * k, 0, {mandarin: 0.8}, position=hand)
+        for cam in ("cam_front", "cam_back")
+        for k in range(4)
+    ]
+    inputs = [(1.0, "gate", entry("kim", 1.0))]
+    for k in range(20, 100):
+        t = k / 10.0
+        wrist = hand if 4.8 <= t <= 6.2 else hand + STEP_BACK
+        inputs.append((t, "tracks", (t, [wrist_snapshot("tk", "kim", t, wrist)])))
+    pipe.add_product_evidence(evidence)
+    out = run(pipe, inputs, cells(0.0, 10.0, {apple_bin: [(5.0, -1005.0)]}))
+    decided = [(e.sku, e.needs_review) for e in out.cart_events + out.review_events]
+    assert ("Bravo-Apple-Juice", False) not in decided
+    assert decided and decided[0][0] == mandarin

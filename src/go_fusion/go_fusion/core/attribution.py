@@ -62,6 +62,7 @@ class AttributionConfig:
     null_likelihood: float = 1e-4  # likelihood that nobody we track caused the event
     blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
+    vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
     measured_scale_sd: float = 0.005  # relative sd of a unit weight measured at the pick
@@ -451,7 +452,7 @@ class Attributor:
         return kept
 
     def _vision_factor(self, skus: Sequence[str], evidence: Sequence[EvidenceItem]) -> float:
-        """Product over the hypothesis' SKUs of (floor + mean score over the evidence).
+        """Product over the hypothesis' SKUs of (floor + mean score) ** views.
 
         The mean, not a product over items: the frames and cameras that saw the same hand are
         one observation, not dozens of independent ones (which would let vision outvote any
@@ -459,10 +460,13 @@ class Attributor:
         """
         if not evidence:
             return 1.0
+        # Cameras that agree are worth more than one view (up to vision_max_views): enough for
+        # two views to outvote a stale planogram, never enough to outvote the scale.
+        views = min(len({e.camera_id for e in evidence}), self.config.vision_max_views)
         f = 1.0
         for sku in skus:
             mean = sum(float(e.scores.get(sku, 0.0)) for e in evidence) / len(evidence)
-            f *= self.config.vision_floor + mean
+            f *= (self.config.vision_floor + mean) ** views
         return f
 
     def pick_hypotheses(

@@ -117,7 +117,9 @@ class FusionConfig:
     max_abs_grams: float = 200_000.0  # a channel reading beyond this is absurd (set to dropout)
     wrist_history_s: float = 20.0  # wrist samples kept per track
     evidence_history_s: float = 20.0  # product evidence kept
-    off_planogram_prior: float = 0.02  # prior of picking a SKU the bin is not known to hold
+    off_planogram_prior: float = (
+        0.2  # prior of a SKU the bin is not known to hold (stale planogram)
+    )
     min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
