@@ -394,3 +394,16 @@ def test_gate_areas_come_from_the_store_model() -> None:
     assert area == GateArea("g1", GateKind.EXIT, (1.0, 2.0), (3.0, 4.0))
     np.testing.assert_array_equal(area.contains(np.array([[2.0, 3.0], [0.5, 3.0]])), [True, False])
     assert area.contains(np.array([[0.8, 3.0]]), margin_m=0.3)[0]
+
+
+def test_a_scan_nobody_follows_is_dropped_with_a_diagnostic() -> None:
+    tracker = MultiViewTracker(MultiViewConfig(), CAMS, [ENTRY, EXIT])
+    notes = []
+    for k in range(23):
+        events = (scan(0.0, "ghost"),) if k == 0 else ()
+        notes += tracker.update(float(k), {}, events).diagnostics
+    assert [n for n in notes if "'ghost'" in n and "not followed" in n]
+    assert tracker.export_state()["tracker"]["sessions"] == []
+    # The token can be used again; it opens a new session id.
+    tracker.update(23.0, {}, (scan(23.0, "ghost"),))
+    assert [s["session_id"] for s in tracker.export_state()["tracker"]["sessions"]] == ["ghost~2"]

@@ -637,7 +637,7 @@ class ShopperTracker:
         self._warn_unbound(t, diags)
         tracks = self._snapshots(t)
         tracks += [self._snapshot_finished(e.track_id) for e in exits]
-        self._expire_finished(t)
+        self._expire(t, diags)
         return TrackingResult(tuple(tracks), tuple(exits), tuple(skeleton_tracks), tuple(diags))
 
     def handle_gate_events(self, t: float, gate_events: Sequence[GateEvent]) -> TrackingResult:
@@ -983,14 +983,24 @@ class ShopperTracker:
                 return True
         return False
 
-    def _expire_finished(self, t: float) -> None:
-        old = [
-            tid
-            for tid, (te, _) in self._finished.items()
-            if t - te > self.config.exited_retention_s
-        ]
+    def _expire(self, t: float, diags: list[str]) -> None:
+        """Forget exited tracks and closed sessions after the retention time, and scans that
+        nobody followed in (token counts stay, so session ids are never reused)."""
+        cfg = self.config
+        old = [tid for tid, (te, _) in self._finished.items() if t - te > cfg.exited_retention_s]
         for tid in old:
             self._wrists.release(self._finished.pop(tid)[1].slot)
+        live = {r.session_id for r in self._records}
+        unused_after = max(cfg.scan_before_birth_s, cfg.group_window_s)
+        for sid, s in list(self._sessions.items()):
+            if s.closed and sid not in live and t - s.stamp > cfg.exited_retention_s:
+                del self._sessions[sid]
+            elif not s.tracks and t - s.stamp > unused_after:
+                diags.append(
+                    f"entry scan {sid!r} at gate {s.gate_id!r} ({s.stamp:.1f} s) was not "
+                    f"followed by anyone entering within {unused_after:.0f} s: dropped"
+                )
+                del self._sessions[sid]
 
     def _snapshots(self, t: float) -> list[Track]:
         """Tracks of every live record (arrays built for all at once)."""
