@@ -130,31 +130,60 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def _check_scenes(
+    store: object, images: int, seed: int, scenario: str
+) -> list[tuple[str, WorldState]]:
+    from go_sensors.cli.pose_dataset import _scene
+
+    cams = sorted(store.cameras)
+    if not scenario:
+        scenes = []
+        for f in range(images):
+            rng = np.random.default_rng([seed, f])
+            cam = cams[int(rng.integers(len(cams)))]
+            stock = np.random.default_rng([seed, f // 25, 1])
+            scenes.append((cam, _scene(store, cam, rng, 4, f / 15.0, stock)))
+        return scenes
+    from go_sensors.core.simulator import Simulator
+
+    sim = Simulator(store, scenario, seed=seed)
+    scenes = []
+    for k, step in enumerate(sim.run(step_s=1.0)):
+        if step.world.people:
+            scenes.append((cams[k % len(cams)], step.world))
+        if len(scenes) >= images:
+            break
+    return scenes
+
+
 def detector_check(
-    store_name: str, model: str, images: int = 60, seed: int = 7, min_height_px: int = 50
+    store_name: str,
+    model: str,
+    images: int = 60,
+    seed: int = 7,
+    min_height_px: int = 50,
+    scenario: str = "",
 ) -> DetectorCheck:
     """Run NanoDet on ``images`` rendered scenes; count rendered people it finds.
 
     A rendered person counts when its visible box is at least ``min_height_px`` tall and at
     least a quarter filled by the person (not mostly hidden). A detection matches one person at
     IoU >= 0.5; unmatched detections are false alarms (some are people below the size limit).
+    Scenes are random pose-dataset scenes, or with ``scenario`` frames of the simulator (one
+    frame a second, every camera in turn).
     """
     import onnxruntime as ort
 
     from go_perception.core.detector import NanoDetDetector
-    from go_sensors.cli.pose_dataset import _scene
 
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     detector = NanoDetDetector(session)
     store = load_store(store_name)
     renderer = Renderer(store)
-    cams = sorted(store.cameras)
+    scenes = _check_scenes(store, images, seed, scenario)
     people = found = inner = found_inner = false_alarms = 0
-    for f in range(images):
-        rng = np.random.default_rng([seed, f])
-        cam = cams[int(rng.integers(len(cams)))]
-        stock = np.random.default_rng([seed, f // 25, 1])
-        result = renderer.render_labelled(cam, _scene(store, cam, rng, 4, f / 15.0, stock))
+    for cam, world in scenes:
+        result = renderer.render_labelled(cam, world)
         h, w = result.image.shape[:2]
         boxes = [d.bbox for d in detector(result.image)]
         used: set[int] = set()
@@ -174,7 +203,7 @@ def detector_check(
             inner += not border
             found_inner += hit and not border
         false_alarms += len(boxes) - len(used)
-    return DetectorCheck(store_name, images, people, found, inner, found_inner, false_alarms)
+    return DetectorCheck(store_name, len(scenes), people, found, inner, found_inner, false_alarms)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nanodet", default="", help="NanoDet ONNX model: also check realism")
     parser.add_argument("--images", type=int, default=60, help="images for the realism check")
+    parser.add_argument(
+        "--scenario", default="", help="realism check on simulator frames of this scenario"
+    )
     parser.add_argument("--cv-threads", type=int, default=1, help="OpenCV threads (1: one core)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(args.cv_threads)
@@ -210,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("|---|---|---|---|---|---|")
         for store in args.stores:
-            c = detector_check(store, args.nanodet, args.images)
+            c = detector_check(store, args.nanodet, args.images, scenario=args.scenario)
             print(
                 f"| {c.store} | {c.images} | {c.people} | {c.found / max(c.people, 1):.2f} | "
                 f"{c.found_inner / max(c.people_inner, 1):.2f} ({c.people_inner}) | "
