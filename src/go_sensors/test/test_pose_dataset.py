@@ -87,3 +87,14 @@ def test_bad_arguments_give_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     argv = ["--store", "small", "--out", str(tmp_path), "--frames", "1", "--cameras", "cam_x"]
     assert pose_dataset.main(argv) == 2
     assert "cam_x" in capsys.readouterr().err
+
+
+def test_people_from_a_simulator_scenario(tmp_path: Path) -> None:
+    argv = ["--store", "small", "--out", str(tmp_path), "--frames", "4", "--seed", "2",
+            "--scenario", "single_pick", "--sim-every", "2.0"]  # fmt: skip
+    assert pose_dataset.main(argv) == 0
+    coco = json.loads((tmp_path / "annotations.json").read_text())
+    assert coco["info"]["scenario"] == "single_pick"
+    assert len(coco["images"]) == 4
+    assert coco["annotations"], "the scenario's shopper is in view of some camera"
+    assert pose_dataset.main([*argv[:-4], "--scenario", "no_such_scenario"]) == 2

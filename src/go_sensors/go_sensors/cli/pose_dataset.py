@@ -1,13 +1,15 @@
 """``./gostore pose-dataset``: rendered people in a store with COCO-17 keypoint labels.
 
 Renders random shoppers (standing, walking, reaching into bins, arms crossed, holding products)
-at random free places of a store, seen from the store's own calibrated cameras, and writes the
-images with person boxes and COCO-17 keypoints, to train and test the pose network on the same
-renderer the simulator uses.
+at random free places of a store, or with ``--scenario`` the shoppers of a simulator run, seen
+from the store's own calibrated cameras, and writes the images with person boxes and COCO-17
+keypoints, to train and test the pose network on the same renderer the simulator uses.
 
 Usage::
 
     ./gostore pose-dataset --store small --out out/pose_small --frames 2000 --seed 1
+    ./gostore pose-dataset --store convenience --out out/pose_sim --frames 2000 \
+        --scenario random_busy
 
 Output layout (DIR = --out)::
 
@@ -40,6 +42,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -101,6 +104,24 @@ def _scene(
     return WorldState(t, tuple(people), contents)
 
 
+def _sim_worlds(
+    store: StoreModel, scenario: str, seed: int, every_s: float
+) -> Iterator[WorldState]:
+    """World states with people from simulator runs of ``scenario`` (seeds seed, seed + 1, ...)."""
+    from go_sensors.core.simulator import Simulator  # the simulator only when asked for
+
+    run_seed = seed
+    while True:
+        found = False
+        for step in Simulator(store, scenario, seed=run_seed).run(step_s=every_s):
+            if step.world.people:
+                found = True
+                yield step.world
+        if not found:
+            raise ValueError(f"scenario '{scenario}' has no people in store '{store.store_id}'")
+        run_seed += 1
+
+
 def _annotation(label: object, person: PersonState, ann_id: int, image_id: int) -> dict:
     keypoints: list[float] = []
     for (u, v), vis in zip(label.keypoints_uv, label.visibility, strict=True):
@@ -132,8 +153,15 @@ def generate(
     cameras: list[str] | None = None,
     jpeg_quality: int = 92,
     progress: bool = True,
+    scenario: str = "",
+    sim_every_s: float = 0.5,
 ) -> dict:
-    """Render ``frames`` images into ``out``; returns the COCO dictionary it wrote."""
+    """Render ``frames`` images into ``out``; returns the COCO dictionary it wrote.
+
+    Scenes are random (``_scene``), or with ``scenario`` the simulator's shoppers every
+    ``sim_every_s`` simulated seconds (the simulation restarts with the next seed when it ends),
+    each seen from a random camera.
+    """
     cam_ids = cameras or sorted(store.cameras)
     unknown = [c for c in cam_ids if c not in store.cameras]
     if unknown:
@@ -143,11 +171,15 @@ def generate(
     (out / "images").mkdir(parents=True, exist_ok=True)
     renderer = Renderer(store, RenderOptions(seed=seed))
     images, annotations = [], []
+    sim_worlds = _sim_worlds(store, scenario, seed, sim_every_s) if scenario else None
     for frame in tqdm(range(frames), desc="pose-dataset", unit="img", disable=not progress):
         rng = np.random.default_rng([seed, frame])
         camera_id = cam_ids[int(rng.integers(len(cam_ids)))]
-        stock_rng = np.random.default_rng([seed, frame // _STOCK_EVERY, 1])
-        world = _scene(store, camera_id, rng, max_people, frame / 15.0, stock_rng)
+        if sim_worlds is not None:
+            world = next(sim_worlds)
+        else:
+            stock_rng = np.random.default_rng([seed, frame // _STOCK_EVERY, 1])
+            world = _scene(store, camera_id, rng, max_people, frame / 15.0, stock_rng)
         result = renderer.render_labelled(camera_id, world)
         name = f"images/{frame:06d}_{camera_id}.jpg"
         if not cv2.imwrite(str(out / name), result.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
@@ -177,6 +209,7 @@ def generate(
             "seed": seed,
             "frames": frames,
             "cameras": cam_ids,
+            "scenario": scenario or "random poses",
             "pixel_convention": "opencv (centre of the top-left pixel is (0, 0))",
         },
         "images": images,
@@ -210,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-people", type=int, default=5, help="people per image, 1..N")
     parser.add_argument("--cameras", nargs="+", default=None, help="cameras (default: all)")
     parser.add_argument("--jpeg-quality", type=int, default=92)
+    parser.add_argument(
+        "--scenario",
+        default="",
+        help="take the people from simulator runs of this scenario (./gostore sim --list) "
+        "instead of random poses",
+    )
+    parser.add_argument(
+        "--sim-every", type=float, default=0.5, help="simulated seconds between frames [s]"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.frames < 1 or args.max_people < 1:
@@ -224,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             max_people=args.max_people,
             cameras=args.cameras,
             jpeg_quality=args.jpeg_quality,
+            scenario=args.scenario,
+            sim_every_s=args.sim_every,
         )
     except (StoreConfigError, ValueError, OSError) as error:
         print(f"pose-dataset: {error}", file=sys.stderr)
