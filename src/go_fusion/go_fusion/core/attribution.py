@@ -63,6 +63,7 @@ class AttributionConfig:
     blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
+    vision_baseline_s: float = 2.0  # what the hands held before a pick, looked at this long
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
     not_in_cart_prior: float = 0.02  # prior of returning a SKU the shopper's cart lacks
     measured_scale_sd: float = 0.005  # relative sd of a unit weight measured at the pick
@@ -406,6 +407,7 @@ class Attributor:
         evidence: Sequence[EvidenceItem],
         window_s: float,
         hands: Mapping[str, tuple[CandidateTrack, int]] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> list[EvidenceItem]:
         """Evidence of the product that moved in this event.
 
@@ -414,12 +416,15 @@ class Attributor:
         returns. Place: the evidence names one of the bins; or it was placed on a wrist
         (``track_id``/``hand``) of a likely shopper (``hands``: track -> (candidate, hand side
         that reached in)), on that very hand when both sides are known; or its position is within
-        ``evidence_radius_m`` of the reach volume or of a likely shopper's wrist.
+        ``evidence_radius_m`` of the reach volume or of a likely shopper's wrist. ``span``
+        replaces the time window (the baseline before a pick or after a return).
         """
         hands = hands or {}
         box_min, box_max = self._reach_box(obs.bin_ids or (obs.bin_id,))
         bins = set(obs.bin_ids) | {obs.bin_id}
-        if obs.delta_g < 0:
+        if span is not None:
+            t0, t1 = span
+        elif obs.delta_g < 0:
             t0, t1 = obs.t_start, obs.t_end + window_s
         else:
             t0, t1 = obs.t_start - window_s, obs.t_end
@@ -451,26 +456,39 @@ class Attributor:
                 kept.append(e)
         return kept
 
-    def _vision_factor(self, skus: Sequence[str], evidence: Sequence[EvidenceItem]) -> float:
-        """Product over the hypothesis' SKUs of (floor + mean score) ** views.
+    def _vision_factor(
+        self,
+        skus: Sequence[str],
+        evidence: Sequence[EvidenceItem],
+        baseline: Sequence[EvidenceItem] = (),
+    ) -> float:
+        """Product over the hypothesis' SKUs of (floor + score) ** views.
 
-        The mean, not a product over items: the frames and cameras that saw the same hand are
-        one observation, not dozens of independent ones (which would let vision outvote any
-        weight measurement).
+        score = mean over the evidence of the event minus the mean over the baseline (the same
+        hands before a pick, after a return), at least 0: a product a hand already held before
+        reaching in is not evidence of what it took. The mean, not a product over items: the
+        frames and cameras that saw the same hand are one observation, not dozens (which would
+        let vision outvote any weight measurement). Cameras that agree count up to
+        ``vision_max_views`` times: enough for two views to outvote a stale planogram, never
+        the scale.
         """
         if not evidence:
             return 1.0
-        # Cameras that agree are worth more than one view (up to vision_max_views): enough for
-        # two views to outvote a stale planogram, never enough to outvote the scale.
         views = min(len({e.camera_id for e in evidence}), self.config.vision_max_views)
         f = 1.0
         for sku in skus:
             mean = sum(float(e.scores.get(sku, 0.0)) for e in evidence) / len(evidence)
+            if baseline:
+                before = sum(float(e.scores.get(sku, 0.0)) for e in baseline) / len(baseline)
+                mean = max(0.0, mean - before)
             f *= (self.config.vision_floor + mean) ** views
         return f
 
     def pick_hypotheses(
-        self, obs: ShelfObservation, evidence: Sequence[EvidenceItem]
+        self,
+        obs: ShelfObservation,
+        evidence: Sequence[EvidenceItem],
+        baseline: Sequence[EvidenceItem] = (),
     ) -> list[WeightHypothesis]:
         """Pick hypotheses (positive quantities) re-weighted by vision, normalised, best first.
 
@@ -479,7 +497,7 @@ class Attributor:
         """
         hyps = [h for h in obs.hypotheses if all(q > 0 for _, q in h.items)]
         weighted = [
-            (h, h.probability * self._vision_factor([s for s, _ in h.items], evidence))
+            (h, h.probability * self._vision_factor([s for s, _ in h.items], evidence, baseline))
             for h in hyps
         ]
         return _normalise(weighted)
@@ -490,6 +508,7 @@ class Attributor:
         cart: Mapping[str, int],
         evidence: Sequence[EvidenceItem],
         measured: Mapping[str, float] | None = None,
+        baseline: Sequence[EvidenceItem] = (),
     ) -> list[WeightHypothesis]:
         """Return hypotheses (negative quantities) for a shopper holding ``cart`` (sku -> units).
 
@@ -518,7 +537,7 @@ class Attributor:
         ranked = rank_hypotheses(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
         weighted = []
         for h in ranked:
-            factor = self._vision_factor([s for s, _ in h.items], evidence)
+            factor = self._vision_factor([s for s, _ in h.items], evidence, baseline)
             for sku, q in h.items:
                 if sku in held and -q > held[sku]:
                     factor *= cfg.not_in_cart_prior
@@ -551,11 +570,16 @@ class Attributor:
         hands = {c.track_id: (c, likely[c.track_id]) for c in candidates if c.track_id in likely}
         ev = self.relevant_evidence(obs, evidence, window, hands)
         ev_ids = tuple(e.evidence_id for e in ev)
+        if obs.delta_g < 0:
+            span = (obs.t_start - cfg.vision_baseline_s, obs.t_start - 1e-6)
+        else:
+            span = (obs.t_end + 1e-6, obs.t_end + window)
+        base = self.relevant_evidence(obs, evidence, window, hands, span)
         if not shoppers:
             return Attribution(
                 obs.event_id, kind, (), 0.0, 0.0, 0.0, True, (), "no open session", ev_ids
             )
-        pick_hyps = self.pick_hypotheses(obs, ev) if kind == KIND_PICK else []
+        pick_hyps = self.pick_hypotheses(obs, ev, base) if kind == KIND_PICK else []
         # The cart is the session's: the tracks of one group (a family at the same shelf) add up.
         by_session: dict[str, list[ShopperScore]] = {}
         for s in shoppers:
@@ -569,7 +593,8 @@ class Attributor:
                 hyps = pick_hyps
             else:
                 weights = (cart_weights or {}).get(session_id)
-                hyps = self.return_hypotheses(obs, carts.get(session_id, {}), ev, weights)
+                cart = carts.get(session_id, {})
+                hyps = self.return_hypotheses(obs, cart, ev, weights, base)
             explained = [h for h in hyps if h.items]
             if not explained:
                 continue
@@ -672,13 +697,23 @@ class Attributor:
 def _hand_side(
     cand: CandidateTrack, t0: float, t1: float, box: tuple[np.ndarray, np.ndarray], sd: float
 ) -> int:
-    """Side (0 left, 1 right, -1 unknown) of the candidate's wrist most in the box in [t0, t1]."""
+    """Side (0 left, 1 right, -1 unknown) of the candidate's wrist that was in the box longest.
+
+    Mean presence per side over [t0, t1]; -1 when the sides are unknown or too close to call
+    (both hands in the bin).
+    """
     assert cand.t is not None and cand.sides is not None
     inside = (cand.t >= t0) & (cand.t <= t1)
     if not inside.any():
         return -1
     p = presence_probabilities(cand.positions[inside], cand.variances[inside], box[0], box[1], sd)
-    return int(cand.sides[inside][int(np.argmax(p))])
+    sides = cand.sides[inside]
+    means = {s: float(p[sides == s].mean()) for s in (0, 1) if np.any(sides == s)}
+    if not means:
+        return -1
+    best = max(means, key=lambda s: means[s])
+    other = means.get(1 - best, 0.0)
+    return best if means[best] - other >= 0.2 else -1
 
 
 def _track_evidence(shopper: ShopperScore) -> tuple[str, ...]:
