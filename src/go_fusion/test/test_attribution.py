@@ -309,3 +309,18 @@ def test_two_shoppers_grabbing_from_one_bin_each_get_one(attributor: Attributor)
     result = attributor.attribute(pick("b1", 10.0, 10.8, two, -2080.0), [a, b], [], {}, {})
     assert sorted((e.session_id, e.quantity) for e in result.events) == [("sa", 1), ("sb", 1)]
     assert not result.needs_review and len({e.event_id for e in result.events}) == 2
+
+
+def test_what_a_hand_already_held_before_the_reach_is_not_evidence(attributor: Attributor) -> None:
+    # The shopper carries a yog_a in the hand before reaching; afterwards the cameras see yog_a
+    # (still carried) and yog_b (just taken). Only yog_b is new.
+    hyps = (WeightHypothesis((("yog_a", 1),), 0.49), WeightHypothesis((("yog_b", 1),), 0.49))
+    a = CandidateTrack("t1", "s1", path([(8.0, 11.1, in_bin("b1"))]))
+
+    def seen(eid: str, t: float, scores: dict[str, float]) -> EvidenceItem:
+        return EvidenceItem(eid, "cam_a", t, 0, scores, track_id="t1")
+
+    before = [seen(f"b{k}", 8.5 + 0.2 * k, {"yog_a": 0.8}) for k in range(5)]
+    after = [seen(f"a{k}", 10.9 + 0.1 * k, {"yog_a": 0.8, "yog_b": 0.8}) for k in range(5)]
+    result = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], before + after, {}, {})
+    assert result.events[0].sku == "yog_b" and not result.needs_review
