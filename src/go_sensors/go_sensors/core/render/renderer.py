@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from go_sensors.core.render.geometry import Box, CameraGeometry, box_rects
-from go_sensors.core.render.people import PeopleLayers, body_points, draw_people
+from go_sensors.core.render.people import PeopleLayers, body_points, draw_people, draw_shadows
 from go_sensors.core.render.scene import facing_boxes, paint_boxes, static_boxes
 from go_sensors.core.render.textures import TextureAtlas
 from go_sensors.core.world import WorldState
@@ -278,6 +278,7 @@ class Renderer:
         geom = view.geom
         self._update_facings(view, world.bin_contents)
         image = view.bg_rgb.copy()
+        draw_shadows(geom, world.people, image, view.bg_depth)
         layers = draw_people(geom, world.people, self.atlas, with_ids=with_labels)
         visible = None
         if layers is not None:
