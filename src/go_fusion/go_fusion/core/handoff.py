@@ -84,30 +84,30 @@ class HandoffDetector:
         cfg = self.config
         out: list[Contact] = []
         seen: set[tuple[str, int, str, int]] = set()
-        tracks = sorted(tr for tr in wrists if sessions.get(tr))
-        for i, a in enumerate(tracks):
-            for b in tracks[i + 1 :]:
-                if sessions[a] == sessions[b]:
+        rows = [
+            (track, side, np.asarray(p, dtype=float))
+            for track in sorted(wrists)
+            if sessions.get(track)
+            for side, p in wrists[track]
+            if self._held_out(p, bodies.get(track))
+        ]
+        if len(rows) >= 2:
+            pos = np.stack([r[2] for r in rows])  # (N, 3), all held-out wrists at once
+            close = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2) <= cfg.contact_m
+            for i, j in zip(*np.nonzero(np.triu(close, k=1)), strict=True):
+                (a, side_a, pa), (b, side_b, pb) = rows[i], rows[j]
+                if a == b or sessions[a] == sessions[b]:
                     continue
-                out_a = [(s, p) for s, p in wrists[a] if self._held_out(p, bodies.get(a))]
-                out_b = [(s, p) for s, p in wrists[b] if self._held_out(p, bodies.get(b))]
-                for side_a, pa in out_a:
-                    for side_b, pb in out_b:
-                        mid = 0.5 * (np.asarray(pa) + np.asarray(pb))
-                        close = float(np.linalg.norm(np.asarray(pa) - np.asarray(pb)))
-                        if close > cfg.contact_m:
-                            continue
-                        if not cfg.min_height_m <= mid[2] <= cfg.max_height_m:
-                            continue
-                        if self._near_shelf(mid):
-                            continue
-                        key = (a, side_a, b, side_b)
-                        seen.add(key)
-                        state = self._open.setdefault(key, [t, t, False])
-                        state[1] = t
-                        if not state[2] and t - float(state[0]) >= cfg.min_contact_s:
-                            state[2] = True
-                            out.append(Contact(t, a, side_a, b, side_b, mid))
+                mid = 0.5 * (pa + pb)
+                if not cfg.min_height_m <= mid[2] <= cfg.max_height_m or self._near_shelf(mid):
+                    continue
+                key = (a, side_a, b, side_b)
+                seen.add(key)
+                state = self._open.setdefault(key, [t, t, False])
+                state[1] = t
+                if not state[2] and t - float(state[0]) >= cfg.min_contact_s:
+                    state[2] = True
+                    out.append(Contact(t, a, side_a, b, side_b, mid))
         for key in [k for k, v in self._open.items() if k not in seen]:
             if t - float(self._open[key][1]) > cfg.release_s:
                 del self._open[key]
