@@ -387,48 +387,48 @@ def draw_shadows(
     people: tuple[PersonState, ...],
     image: np.ndarray,
     bg_depth: np.ndarray,
+    floor_depth: np.ndarray,
 ) -> None:
     """Darken the floor under each person (in place on image (H, W, 3) uint8).
 
-    Only pixels that see the floor there are darkened: a shelf between the camera and the
-    shadow keeps its colour (its depth is nearer than the floor's).
+    floor_depth: (H, W) float32 depth [m] of the floor plane along each pixel's ray (inf where
+    the ray never meets it). Only pixels that see the floor are darkened: a shelf between the
+    camera and the shadow keeps its colour.
     """
+    centers, girths = [], []
     for person in people:
         kp = np.asarray(person.keypoints, dtype=np.float64)
-        if kp.shape != (17, 3) or not np.all(np.isfinite(kp[[11, 12, 15, 16]])):
+        if kp.shape == (17, 3) and np.all(np.isfinite(kp[[11, 12, 15, 16]])):
+            centers.append((kp[11, :2] + kp[12, :2] + kp[15, :2] + kp[16, :2]) / 4)
+            girths.append(float(person.appearance.girth))
+    if not centers:
+        return
+    n_ring = len(_SHADOW_RING)
+    rings = [
+        c + radius * g * _SHADOW_RING
+        for c, g in zip(centers, girths, strict=True)
+        for radius, _ in _SHADOW_DISCS
+    ]
+    flat = np.concatenate(rings)
+    uv_all, _, valid_all = geom.project(np.hstack([flat, np.full((len(flat), 1), 0.002)]))
+    per_person = n_ring * len(_SHADOW_DISCS)
+    for k in range(len(centers)):
+        uv = uv_all[k * per_person : (k + 1) * per_person]
+        if not np.all(valid_all[k * per_person : (k + 1) * per_person]):
             continue
-        center = (kp[11, :2] + kp[12, :2] + kp[15, :2] + kp[16, :2]) / 4
-        girth = float(person.appearance.girth)
-        polys = []
-        for radius, strength in _SHADOW_DISCS:
-            ring = center + radius * girth * _SHADOW_RING
-            pts = np.concatenate([ring, np.full((len(ring), 1), 0.002)], axis=1)
-            uv, _, valid = geom.project(pts)
-            if not np.all(valid):
-                break
-            polys.append((uv, strength))
-        if len(polys) != len(_SHADOW_DISCS):
-            continue
-        uv_all = polys[0][0]
-        x0 = max(int(np.floor(uv_all[:, 0].min())), 0)
-        y0 = max(int(np.floor(uv_all[:, 1].min())), 0)
-        x1 = min(int(np.ceil(uv_all[:, 0].max())) + 1, geom.width)
-        y1 = min(int(np.ceil(uv_all[:, 1].max())) + 1, geom.height)
+        x0 = max(int(np.floor(uv[:, 0].min())), 0)
+        y0 = max(int(np.floor(uv[:, 1].min())), 0)
+        x1 = min(int(np.ceil(uv[:, 0].max())) + 1, geom.width)
+        y1 = min(int(np.ceil(uv[:, 1].max())) + 1, geom.height)
         if x0 >= x1 or y0 >= y1:
             continue
-        shade = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        for uv, strength in polys:
-            pts = np.round((uv - (x0, y0)) * _SCALE).astype(np.int32)
-            layer = np.zeros_like(shade)
+        keep = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+        for d, (_, strength) in enumerate(_SHADOW_DISCS):
+            ring = uv[d * n_ring : (d + 1) * n_ring]
+            pts = np.round((ring - (x0, y0)) * _SCALE).astype(np.int32)
+            layer = np.zeros_like(keep)
             cv2.fillConvexPoly(layer, pts, strength, cv2.LINE_AA, _SHIFT)
-            cv2.add(shade, layer, dst=shade)
-        # Depth of the floor along each pixel's ray; the floor is what the pixel sees when
-        # nothing nearer is in the background there.
-        ray_z = geom.rays_store[y0:y1, x0:x1, 2]
-        with np.errstate(divide="ignore"):
-            floor_depth = np.where(ray_z < 0, -geom.origin[2] / ray_z, np.inf)
-        floor = bg_depth[y0:y1, x0:x1] >= floor_depth - 0.03
-        shade[~floor] = 0
+            cv2.subtract(keep, layer, dst=keep)
+        keep[bg_depth[y0:y1, x0:x1] < floor_depth[y0:y1, x0:x1] - 0.03] = 255
         patch = image[y0:y1, x0:x1]
-        keep = cv2.subtract(np.full_like(shade, 255), shade)
-        cv2.multiply(patch, cv2.merge([keep, keep, keep]), dst=patch, scale=1.0 / 255)
+        cv2.multiply(patch, cv2.cvtColor(keep, cv2.COLOR_GRAY2BGR), dst=patch, scale=1.0 / 255)

@@ -106,6 +106,12 @@ class _CameraView:
             self.static_depth,
             self.vignette,
         )
+        ray_z = geom.rays_store[..., 2]
+        with np.errstate(divide="ignore"):
+            # Depth of the floor plane z = 0 along each pixel's ray (for contact shadows).
+            self.floor_depth = np.where(ray_z < 0, -geom.origin[2] / ray_z, np.inf).astype(
+                np.float32
+            )
         self.bg_rgb = self.static_rgb.copy()
         self.bg_depth = self.static_depth.copy()
         self.bin_rect: dict[str, tuple[int, int, int, int] | None] = {}
@@ -278,7 +284,7 @@ class Renderer:
         geom = view.geom
         self._update_facings(view, world.bin_contents)
         image = view.bg_rgb.copy()
-        draw_shadows(geom, world.people, image, view.bg_depth)
+        draw_shadows(geom, world.people, image, view.bg_depth, view.floor_depth)
         layers = draw_people(geom, world.people, self.atlas, with_ids=with_labels)
         visible = None
         if layers is not None:
