@@ -157,3 +157,34 @@ def test_crowded_step_keeps_people_apart(seed: int) -> None:
     groups = cluster_views(rig, batch, np.arange(len(batch)), AssociationConfig())
     assert all(len(set(owners[g].tolist())) == 1 for g in groups)
     assert sum(len(g) >= 2 for g in groups) >= 9
+
+
+def test_garbage_views_never_crash_a_step() -> None:
+    """Random corruption of one camera per step: NaN, huge, negative, empty, cut, collapsed."""
+    rng = np.random.default_rng(9)
+    tracker = MultiViewTracker(MultiViewConfig(), CAMS)
+    diagnostics = 0
+    for k in range(60):
+        dets, _ = _render(100 + k, t=k / 15)
+        cam = CAMS[k % 4].camera_id
+        view = dets[cam]
+        kp, ks = view.keypoints.copy(), view.keypoint_scores.copy()
+        kind = k % 6
+        if kind == 0:
+            kp[0] = np.nan
+        elif kind == 1:
+            kp *= 1e9
+        elif kind == 2:
+            ks[:] = -5.0
+        elif kind == 3:
+            kp, ks = np.zeros((0, 17, 2)), np.zeros((0, 17))
+        elif kind == 4:
+            kp = np.full_like(kp, 640.0)  # every keypoint on one pixel
+        else:
+            kp = kp + rng.normal(0.0, 200.0, kp.shape)
+        dets[cam] = CameraPeople(cam, k / 15, kp, ks, np.ones(len(ks)))
+        out = tracker.update(k / 15, dets)
+        assert out.rejected is None
+        assert all(np.isfinite(s.keypoints[s.valid]).all() for s in out.skeletons)
+        diagnostics += len(out.diagnostics)
+    assert diagnostics >= 20  # the NaN and out-of-range views were reported
