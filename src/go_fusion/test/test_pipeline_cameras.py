@@ -9,6 +9,7 @@ Weight alone cannot tell the two picks apart; the wrists seen by the cameras mus
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from go_fusion.core.attribution import (
 )
 from go_fusion.core.cameras import FusionCamera
 from go_fusion.core.checkout import GateObservation
+from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import FusionOutput, FusionPipeline, TrackSnapshot
 from go_fusion.core.store_view import store_view_from_model
 
@@ -60,11 +62,10 @@ def shopper(
     return joints
 
 
-def test_two_shoppers_at_adjacent_bins_through_cameras_and_tracker() -> None:
-    model = load_store("small")
+def scenario_inputs(model) -> list[tuple[float, int, object]]:
+    """Gate events, camera detections and load cells of the two-shopper run, time ordered."""
     store = store_view_from_model(model)
     cameras = [FusionCamera.from_store_camera(c) for c in model.cameras.values()]
-    pipe = FusionPipeline(store, cameras=cameras)
     b1, b2 = "g1_xp_s1_b1", "g1_xp_s1_b2"
     c1, c2 = store.bins[b1].center, store.bins[b2].center
     rng = np.random.default_rng(1)
@@ -90,14 +91,26 @@ def test_two_shoppers_at_adjacent_bins_through_cameras_and_tracker() -> None:
         g[:, channels.index(b1)] -= 1040.0 * np.clip((ts - 5.2) / 0.3, 0, 1)
         g[:, channels.index(b2)] -= 1040.0 * np.clip((ts - 5.8) / 0.3, 0, 1)
         inputs.append((float(ts[0]), 2, g))
+    return sorted(inputs, key=lambda x: (x[0], x[1]))
+
+
+def feed(pipe: FusionPipeline, inputs: list[tuple[float, int, object]], channels) -> FusionOutput:
     out = FusionOutput()
-    for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
+    for t, kind, payload in inputs:
         if kind == 0:
             out.extend(pipe.add_gate_event(payload))  # type: ignore[arg-type]
         elif kind == 1:
             out.extend(pipe.add_people(t, payload))  # type: ignore[arg-type]
         else:
             out.extend(pipe.add_load_cells("g1_xp", channels, t, 1 / RATE_CELLS, payload))
+    return out
+
+
+def test_two_shoppers_at_adjacent_bins_through_cameras_and_tracker() -> None:
+    model = load_store("small")
+    out = feed(
+        FusionPipeline.for_store(model), scenario_inputs(model), model.boards["g1_xp"].channels
+    )
     picks = {(e.session_id, e.sku) for e in out.cart_events}
     assert picks == {("zed", "Arla-Natural-Yoghurt"), ("amy", "Arla-Mild-Vanilla-Yoghurt")}
     assert all(e.track_id and not e.needs_review for e in out.cart_events)
@@ -107,6 +120,31 @@ def test_two_shoppers_at_adjacent_bins_through_cameras_and_tracker() -> None:
         "zed": [("Arla-Natural-Yoghurt", 1)],
         "amy": [("Arla-Mild-Vanilla-Yoghurt", 1)],
     }
+
+
+def test_a_restart_continues_the_tracks_from_the_checkpoint(tmp_path: Path) -> None:
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    inputs = scenario_inputs(model)
+    path = tmp_path / "journal.jsonl"
+    before = feed(
+        FusionPipeline.for_store(model, journal=Journal(path)),
+        [x for x in inputs if x[0] < 7.5],
+        channels,
+    )
+    assert (tmp_path / "journal.jsonl.tracker.json").exists()
+    again = FusionPipeline.for_store(model, journal=Journal(path))  # the node came back
+    assert again.tracker is not None
+    assert {t["session_id"] for t in again.tracker.export_state()["tracker"]["tracks"]} == {
+        "zed",
+        "amy",
+    }
+    after = feed(again, [x for x in inputs if x[0] >= 7.5], channels)
+    picks = {(e.session_id, e.sku) for e in before.cart_events}
+    assert picks == {("zed", "Arla-Natural-Yoghurt"), ("amy", "Arla-Mild-Vanilla-Yoghurt")}
+    # the restored tracks leave through the exit: both receipts, each once
+    assert sorted(r.session_id for r in after.receipts) == ["amy", "zed"]
+    assert before.receipts == []
 
 
 def test_hand_crop_evidence_is_placed_on_the_wrist_its_camera_ray_meets() -> None:

@@ -31,11 +31,14 @@ Attribution waits until the tracks cover the event window (``t_end + edge_window
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +129,8 @@ class FusionConfig:
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
+    tracker_checkpoint_s: float = 2.0  # tracker state saved beside the journal this often
+    tracker_checkpoint_max_age_s: float = 120.0  # an older checkpoint is not restored
 
 
 @dataclass(frozen=True)
@@ -306,8 +311,8 @@ class FusionPipeline:
         self.config = config or FusionConfig()
         self.journal = journal if journal is not None else Journal(None)
         self.tracker: MultiViewTracker | None = None
-        if cameras:
-            self.set_cameras(cameras)
+        self._checkpoint_t: float | None = None
+        self._pending_cameras = list(cameras)
         self.attributor = Attributor(
             self.config.attribution, store.bins, store.products, self.config.hypotheses
         )
@@ -341,6 +346,8 @@ class FusionPipeline:
         self.now: float | None = None
         self.diagnostic_counts: dict[str, int] = {}
         self._rebuild()
+        if self._pending_cameras:
+            self.set_cameras(self._pending_cameras)
 
     # ---- journal ----------------------------------------------------------------------------
 
@@ -408,8 +415,53 @@ class FusionPipeline:
         out.extend(self._advance())
         return out
 
+    def _checkpoint_path(self) -> Path | None:
+        path = self.journal.path
+        return None if path is None else path.with_name(path.name + ".tracker.json")
+
+    def _save_tracker(self, t: float) -> None:
+        """Write the tracker's sessions and tracks beside the journal (atomic replace)."""
+        path = self._checkpoint_path()
+        if path is None or self.tracker is None:
+            return
+        if self._checkpoint_t is not None and t - self._checkpoint_t < (
+            self.config.tracker_checkpoint_s
+        ):
+            return
+        self._checkpoint_t = t
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "w") as f:
+                json.dump({"t": t, "state": self.tracker.export_state()}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except (OSError, TypeError, ValueError) as error:
+            LOGGER.warning("fusion: cannot save the tracker checkpoint %s: %s", path, error)
+
+    def _restore_tracker(self) -> None:
+        """Continue the tracks of a previous run from its checkpoint, when recent enough."""
+        path = self._checkpoint_path()
+        if path is None or self.tracker is None or not path.exists():
+            return
+        try:
+            saved = json.loads(path.read_text())
+            age = (self.now or 0.0) - float(saved["t"])
+            if age > self.config.tracker_checkpoint_max_age_s:
+                LOGGER.warning(
+                    "fusion: tracker checkpoint %s is %.0f s old: not restored", path, age
+                )
+                return
+            self.tracker.restore_state(saved["state"])
+            LOGGER.info(
+                "fusion: tracker restored from %s (%.1f s before the journal's end)", path, age
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            LOGGER.warning("fusion: tracker checkpoint %s not restored: %s", path, error)
+
     def set_cameras(self, cameras: Sequence[Any]) -> None:
-        """Set or replace the calibrated cameras (creates the tracker on first use)."""
+        """Set or replace the calibrated cameras (creates the tracker on first use, continuing
+        from the checkpoint of a previous run when there is a recent one)."""
         if self.tracker is None:
             gates = [
                 GateArea(
@@ -421,6 +473,7 @@ class FusionPipeline:
                 for g in self.store.gates.values()
             ]
             self.tracker = MultiViewTracker(self.config.tracker, list(cameras), gates)
+            self._restore_tracker()
         else:
             self.tracker.set_cameras(list(cameras))
 
@@ -916,6 +969,7 @@ class FusionPipeline:
         gates = [tracker_gate_event(g) for g in self._gate_buffer]
         self._gate_buffer.clear()
         result = self.tracker.update(t, detections_by_camera, gates)
+        self._save_tracker(t)
         for line in result.diagnostics:
             self._diag(out, WARN, "tracker", line)
         tracks, exits = snapshots_from_tracker(result)
