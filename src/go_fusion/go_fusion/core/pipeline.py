@@ -11,7 +11,10 @@ returns, and ``journal.commit()`` (fsync) runs before anything is handed out for
 pipeline on the same journal rebuilds sessions, carts, the review queue, the live planogram, the
 shelf events not yet attributed and the receipts (those written but maybe not published come back
 from :meth:`FusionPipeline.unpublished_receipts`). Cart events and receipts carry deterministic
-ids, and the books refuse an id twice, so a restart never adds an item or a receipt twice.
+ids, and the books refuse an id twice, so a restart never adds an item or a receipt twice. The
+tracker's sessions and tracks are checkpointed beside the journal (``<journal>.tracker.json``,
+atomic, every ``tracker_checkpoint_s``) and restored on restart, so shoppers already in the store
+keep their tracks (OCCLUDED until re-found) and still leave through the exit.
 
 Offline use (the evaluation)::
 
