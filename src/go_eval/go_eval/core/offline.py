@@ -232,6 +232,7 @@ class OfflineRun:
                 t=t,
                 source=SOURCE_HAND,
                 scores={s.sku: s.score for s in scores if s.sku in self.store.products},
+                pixel=((crop.box[0] + crop.box[2]) / 2.0, (crop.box[1] + crop.box[3]) / 2.0),
             )
             for crop, scores in zip(boxes, ranked, strict=True)
         ]
