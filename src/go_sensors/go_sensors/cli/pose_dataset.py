@@ -50,7 +50,7 @@ import numpy as np
 from tqdm import tqdm
 
 from go_common.core.store import StoreConfigError, StoreModel, load_store
-from go_sensors.core.render import Renderer, RenderOptions
+from go_sensors.core.render import PersonLabel, Renderer, RenderOptions
 from go_sensors.core.render.poses import (
     random_appearance,
     random_free_point,
@@ -122,7 +122,7 @@ def _sim_worlds(
         run_seed += 1
 
 
-def _annotation(label: object, person: PersonState, ann_id: int, image_id: int) -> dict:
+def _annotation(label: PersonLabel, person: PersonState, ann_id: int, image_id: int) -> dict:
     keypoints: list[float] = []
     for (u, v), vis in zip(label.keypoints_uv, label.visibility, strict=True):
         if vis == 0:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from go_common.core.store import load_store
+from go_common.core.store import StoreModel, load_store
 from go_sensors.core.render.poses import (
     random_appearance,
     random_free_point,
@@ -50,7 +50,7 @@ class BenchResult:
         return 1000.0 / (4.0 * self.cpu_ms)
 
 
-def _worlds(store: object, people: int, frames: int, seed: int) -> list[WorldState]:
+def _worlds(store: StoreModel, people: int, frames: int, seed: int) -> list[WorldState]:
     rng = np.random.default_rng(seed)
     cams = list(store.cameras.values())
     walkers = []
@@ -131,7 +131,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _check_scenes(
-    store: object, images: int, seed: int, scenario: str
+    store: StoreModel, images: int, seed: int, scenario: str
 ) -> list[tuple[str, WorldState]]:
     from go_sensors.cli.pose_dataset import _scene
 

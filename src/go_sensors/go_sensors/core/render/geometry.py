@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from go_common.core.store import Camera
+
 # Faces of an axis-aligned box: index = 2 * axis + (1 if the outward normal is +axis else 0).
 FACE_NORMALS = np.array(
     [[-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0], [0, 0, -1], [0, 0, 1]], dtype=np.float64
@@ -47,7 +49,7 @@ class CameraGeometry:
     inv_rays: tuple[np.ndarray, np.ndarray, np.ndarray] = ()
 
     @classmethod
-    def from_camera(cls, camera: object) -> CameraGeometry:
+    def from_camera(cls, camera: Camera) -> CameraGeometry:
         """Build from a ``go_common.core.store.Camera`` (K, dist, size, T_store_optical)."""
         K = np.asarray(camera.K, dtype=np.float64)  # noqa: N806
         dist = np.asarray(camera.dist, dtype=np.float64).reshape(-1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from go_common.core.store import Camera, StoreModel
 from go_sensors.core.world import Appearance
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -222,7 +223,7 @@ def random_pose(
     )
 
 
-def is_free(store: object, x: float, y: float, clearance: float = 0.35) -> bool:
+def is_free(store: StoreModel, x: float, y: float, clearance: float = 0.35) -> bool:
     """Whether a person can stand at floor point (x, y) [m]: on the floor, clear of gondolas."""
     fx, fy = store.floor_size
     if not (clearance <= x <= fx - clearance and clearance <= y <= fy - clearance):
@@ -236,7 +237,7 @@ def is_free(store: object, x: float, y: float, clearance: float = 0.35) -> bool:
 
 
 def random_free_point(
-    store: object, rng: np.random.Generator, camera: object | None = None, tries: int = 200
+    store: StoreModel, rng: np.random.Generator, camera: Camera | None = None, tries: int = 200
 ) -> tuple[float, float] | None:
     """A random free floor point (x, y) [m], in view of ``camera`` when one is given."""
     fx, fy = store.floor_size
@@ -252,7 +253,7 @@ def random_free_point(
     return None
 
 
-def reach_targets(store: object, x: float, y: float, radius: float = 1.0) -> list[np.ndarray]:
+def reach_targets(store: StoreModel, x: float, y: float, radius: float = 1.0) -> list[np.ndarray]:
     """Points just inside the open face of bins within ``radius`` [m] of (x, y)."""
     out = []
     for b in store.bins.values():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from go_common.core.store import StoreModel
 from go_sensors.core.render.geometry import Box, CameraGeometry, box_rects
 from go_sensors.core.render.people import PeopleLayers, body_points, draw_people, draw_shadows
 from go_sensors.core.render.scene import facing_boxes, paint_boxes, static_boxes
@@ -128,7 +129,7 @@ class Renderer:
     few milliseconds per frame.
     """
 
-    def __init__(self, store: object, options: RenderOptions | None = None) -> None:
+    def __init__(self, store: StoreModel, options: RenderOptions | None = None) -> None:
         self.store = store
         self.options = options or RenderOptions()
         self.atlas = TextureAtlas(store.products)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from go_common.core.store import Bin, Product, StoreModel
 from go_sensors.core.render.geometry import FACE_NORMALS, Box, CameraGeometry, raycast_box
 from go_sensors.core.render.textures import TEXTURE_H, TEXTURE_W, TextureAtlas
 
@@ -46,7 +47,7 @@ def _thin_box(lo: np.ndarray, hi: np.ndarray, color: tuple[float, float, float],
     return Box(np.asarray(lo, float), np.asarray(hi, float), color, **kw)
 
 
-def static_boxes(store: object, camera_top_z: float) -> list[Box]:
+def static_boxes(store: StoreModel, camera_top_z: float) -> list[Box]:
     """Boxes of everything in the store that never moves (store frame).
 
     ``camera_top_z``: highest camera [m]; the ceiling is kept above it so that no camera sits
@@ -103,7 +104,7 @@ def static_boxes(store: object, camera_top_z: float) -> list[Box]:
     return boxes
 
 
-def _label_box(b: object) -> Box:
+def _label_box(b: Bin) -> Box:
     """A white price label on the shelf edge in front of bin ``b``."""
     normal = np.asarray(b.access_normal, float)
     axis = int(np.argmax(np.abs(normal)))
@@ -120,7 +121,7 @@ def _label_box(b: object) -> Box:
 
 
 def facing_boxes(
-    b: object, contents: Mapping[str, int], products: Mapping[str, object], atlas: TextureAtlas
+    b: Bin, contents: Mapping[str, int], products: Mapping[str, Product], atlas: TextureAtlas
 ) -> list[Box]:
     """Boxes of the product units visible in bin ``b`` for ``contents`` (sku -> units).
 
