@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from go_fusion.core.cameras import CameraRig
-from go_fusion.core.vecmath import dot3, norm2, norm3
+from go_fusion.core.vecmath import dot3, norm2, norm3, sum_last
 
 _LOG = logging.getLogger(__name__)
 
@@ -356,9 +356,9 @@ def _robust_mean(
     """Score-weighted mean over joints of capped distances (P, 17) -> (P,); inf if too few."""
     w = np.where(ok, weights, 0.0)
     capped = np.minimum(np.where(ok, dist, 0.0), config.joint_distance_cap_m)
-    total = w.sum(axis=1)
-    mean = (w * capped).sum(axis=1) / np.maximum(total, 1e-12)
-    return np.where(ok.sum(axis=1) >= config.min_common_joints, mean, np.inf)
+    total = sum_last(w)
+    mean = sum_last(w * capped) / np.maximum(total, 1e-12)
+    return np.where(sum_last(ok) >= config.min_common_joints, mean, np.inf)
 
 
 def _assign_sparse(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from go_fusion.core.association import NUM_KEYPOINTS, DetectionBatch
 from go_fusion.core.cameras import CameraRig
-from go_fusion.core.vecmath import dot3, norm3
+from go_fusion.core.vecmath import dot3, max_last, norm3, sum_last
 
 # Height [m] of each COCO joint of a standing 1.70 m adult, and how much it varies [m] (arms
 # reach shelves, so wrists and elbows vary most). Used only for people seen by one camera.
@@ -175,11 +175,11 @@ def solve_rays(
     """
     # sum_v w (I - d d^T) and sum_v w (I - d d^T) o, as matrix products over the views.
     wd = directions * weights[..., None]  # (..., V, 3)
-    wsum = weights.sum(axis=-1)
+    wsum = sum_last(weights)
     info = wsum[..., None, None] * np.eye(3) - np.matmul(wd.swapaxes(-1, -2), directions)
     along = dot3(directions, origins)  # (..., V)
     rhs = (
-        np.sum(weights[..., None] * origins, axis=-2)
+        np.matmul(weights[..., None, :], origins)[..., 0, :]
         - np.matmul(wd.swapaxes(-1, -2), along[..., None])[..., 0]
     )
     if prior_info is not None and prior_mean is not None:
@@ -269,8 +269,8 @@ def triangulate_groups(
     used = weights > 0
     rejected = np.zeros_like(used)
     for _ in range(config.max_view_rejections):
-        n_used = used.sum(axis=-1)
-        worst = np.where(used, res_px, 0.0).max(axis=-1)
+        n_used = sum_last(used)
+        worst = max_last(np.where(used, res_px, 0.0))
         flagged = (n_used >= 3) & (worst > config.joint_reject_px)
         if not flagged.any():
             break
@@ -343,15 +343,15 @@ def _finish(
     prior_dof: int = 0,
 ) -> SkeletonBatch:
     """Covariances, validity, scores and mean reprojection errors of solved joints."""
-    n_used = used.sum(axis=-1)
+    n_used = sum_last(used)
     cov = inv_info
     # A-posteriori variance factor: chi2 of pixel residuals over its degrees of freedom.
     sigma2 = config.keypoint_sigma_px**2
-    chi2 = np.sum(np.where(used, scores * res_px**2 / sigma2, 0.0), axis=-1)
+    chi2 = sum_last(np.where(used, scores * res_px**2 / sigma2, 0.0))
     dof = np.maximum(2 * n_used + prior_dof - 3, 1)
     factor = np.maximum(1.0, chi2 / dof)
     cov = cov * factor[..., None, None]
-    worst = np.where(used, res_px, 0.0).max(axis=-1)
+    worst = max_last(np.where(used, res_px, 0.0))
     # The trace bounds the largest axis from above and costs far less than eigenvalues.
     largest_var = np.trace(cov, axis1=-2, axis2=-1)
     valid = (
@@ -363,12 +363,11 @@ def _finish(
         & np.isfinite(points[..., 0] + points[..., 1] + points[..., 2])
     )
     joint_scores = np.where(
-        valid, np.sum(np.where(used, scores, 0.0), axis=-1) / np.maximum(n_used, 1), 0.0
+        valid, sum_last(np.where(used, scores, 0.0)) / np.maximum(n_used, 1), 0.0
     )
-    n_res = np.sum(used & valid[..., None], axis=(1, 2))
-    reproj = np.sum(np.where(used & valid[..., None], res_px, 0.0), axis=(1, 2)) / np.maximum(
-        n_res, 1
-    )
+    counted = used & valid[..., None]
+    n_res = sum_last(sum_last(counted))
+    reproj = sum_last(sum_last(np.where(counted, res_px, 0.0))) / np.maximum(n_res, 1)
     keypoints = np.where(valid[..., None], points, np.nan)
     cov = np.where(valid[..., None, None], cov, np.nan)
     n_skel = points.shape[0]
