@@ -988,18 +988,17 @@ class FusionPipeline:
         for e in items:
             if not self._check_stamp(e.t, f"product evidence '{e.evidence_id}'", out, reference):
                 continue
+            # A recogniser may know more products than this store sells: those scores are
+            # dropped quietly. Non-finite scores are a fault of the sender and are reported.
+            if not all(math.isfinite(float(v)) for v in e.scores.values()):
+                self._diag(
+                    out, WARN, "bad_score", f"evidence '{e.evidence_id}' has non-finite scores"
+                )
             scores = {
                 s: float(v)
                 for s, v in e.scores.items()
                 if s in self.store.products and math.isfinite(v)
             }
-            if len(scores) < len(e.scores):
-                self._diag(
-                    out,
-                    WARN,
-                    "unknown_sku",
-                    f"evidence '{e.evidence_id}' scores unknown or non-finite SKUs",
-                )
             bin_id = e.bin_id if e.bin_id in self.store.bins else ""
             if e.bin_id and not bin_id:
                 self._diag(
