@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from go_fusion.core import kalman
 from go_fusion.core.association import LEFT_WRIST, RIGHT_WRIST, TORSO
 from go_fusion.core.triangulation import Skeleton3D, SkeletonBatch
-from go_fusion.core.vecmath import norm2
+from go_fusion.core.vecmath import norm2, sum_last
 
 _LOG = logging.getLogger(__name__)
 _SHOULDERS = np.array([5, 6])
@@ -382,16 +382,19 @@ def measure(skeletons: SkeletonBatch, body_sd_m: float) -> Measurements:
     cov_xy = np.nan_to_num(skeletons.covariance[..., :2, :2])
     var = np.trace(cov_xy, axis1=-2, axis2=-1)
     w = np.where(use, 1.0 / np.maximum(var, 1e-8), 0.0)
-    wsum = np.maximum(w.sum(axis=1), 1e-12)
+    wsum = np.maximum(sum_last(w), 1e-12)
     wn = w / wsum[:, None]
     xy = np.matmul(wn[:, None, :], np.nan_to_num(skeletons.keypoints[..., :2]))[:, 0]
-    cov = np.sum((wn**2)[..., None, None] * cov_xy, axis=1) + body_sd_m**2 * np.eye(2)
+    cov = np.matmul(wn[:, None, :] ** 2, cov_xy.reshape(n, valid.shape[1], 4))[:, 0].reshape(
+        n, 2, 2
+    )
+    cov = cov + body_sd_m**2 * np.eye(2)
     shoulders = valid[:, _SHOULDERS] & ~skeletons.single_view[:, None]
     z = np.nan_to_num(skeletons.keypoints[:, _SHOULDERS, 2])
     cnt = shoulders.sum(axis=1)
     height = np.where(cnt > 0, (z * shoulders).sum(axis=1) / np.maximum(cnt, 1), np.nan)
     ok = use.any(axis=1) if n else np.zeros(0, dtype=bool)
-    return Measurements(xy, cov, height, ok, valid.sum(axis=1))
+    return Measurements(xy, cov, height, ok, sum_last(valid))
 
 
 class ShopperTracker:
