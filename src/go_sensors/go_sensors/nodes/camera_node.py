@@ -171,6 +171,13 @@ class CameraNode(LifecycleNode):
         self._teardown()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self) -> None:
+        """Stop the capture thread before the publishers go (also on Ctrl-C without shutdown)."""
+        self._stop_thread()
+        if self.capture is not None:
+            self.capture.release()
+        super().destroy_node()
+
     # -- capture thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -202,7 +209,14 @@ class CameraNode(LifecycleNode):
                 self.throttled += 1
                 continue
             last_pub = time.monotonic()
-            self._publish(frame)
+            try:
+                self._publish(frame)
+            except Exception as error:  # the capture thread must not die silently
+                if not self.context.ok():
+                    return  # Ctrl-C: the context went down under the thread
+                self.get_logger().error(
+                    f"publishing a frame failed: {error}", throttle_duration_sec=5.0
+                )
 
     def _publish(self, frame: Frame) -> None:
         cfg = self.config
