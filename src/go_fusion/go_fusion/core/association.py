@@ -130,7 +130,7 @@ def _center_weights(valid: np.ndarray) -> np.ndarray:
     torso[:, TORSO] = valid[:, TORSO]
     has_torso = torso.any(axis=1)
     w = np.where(has_torso[:, None], torso, valid).astype(np.float64)
-    return w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    return w / np.maximum(sum_last(w), 1.0)[:, None]
 
 
 def build_batch(
@@ -195,7 +195,7 @@ def build_batch(
     margin = config.image_margin_px
     inside = np.all((kp >= -margin) & (kp < size + margin), axis=2)
     ks = np.where(inside & (ks >= config.min_keypoint_score), ks, 0.0)
-    keep = (ks > 0).sum(axis=1) >= config.min_person_keypoints
+    keep = sum_last(ks > 0) >= config.min_person_keypoints
     if not keep.all():
         cam_idx, src, kp, ks, ps = cam_idx[keep], src[keep], kp[keep], ks[keep], ps[keep]
     ps = np.clip(np.nan_to_num(ps, nan=0.0), 0.0, 1.0)
