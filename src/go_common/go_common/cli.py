@@ -48,6 +48,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "record": Subcommand("go_common.bags.cli", "record_main", "record topics to a rosbag2 (MCAP)"),
     "replay": Subcommand("go_common.bags.cli", "replay_main", "replay a rosbag2 with its timing"),
+    "pose-dataset": Subcommand(
+        "go_sensors.cli.pose_dataset", "main", "render people in a store with COCO-17 labels"
+    ),
     "make-bag": Subcommand(
         "go_eval.cli.make_bag", "main", "write a simulated session as a sample bag (MCAP)"
     ),
