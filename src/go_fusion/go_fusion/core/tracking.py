@@ -48,6 +48,7 @@ from go_fusion.core import kalman
 from go_fusion.core.association import LEFT_WRIST, RIGHT_WRIST, TORSO
 from go_fusion.core.triangulation import Skeleton3D, SkeletonBatch
 from go_fusion.core.vecmath import norm2, sum_last
+from go_fusion.core.wrist_history import WristHistory, WristStore
 
 _LOG = logging.getLogger(__name__)
 _SHOULDERS = np.array([5, 6])
@@ -212,97 +213,6 @@ class ExitEvent:
     reason: str
 
 
-@dataclass(frozen=True)
-class WristHistory:
-    """Wrist positions of one track over a time window (K samples, oldest first).
-
-    Attributes:
-        track_id, session_id: whose wrists.
-        t: (K,) sample times [s].
-        left, right: (K, 3) wrist positions, store frame [m]; NaN where not seen.
-        left_cov, right_cov: (K, 3, 3) covariances [m^2]; NaN where not seen.
-        left_score, right_score: (K,) in [0, 1]; 0 where not seen.
-    """
-
-    track_id: str
-    session_id: str
-    t: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    left_cov: np.ndarray
-    right_cov: np.ndarray
-    left_score: np.ndarray
-    right_score: np.ndarray
-
-
-class _WristStore:
-    """Ring buffers of wrist samples for every track, one slot (row) per track.
-
-    All tracks measured at a step are written with one fancy-indexed assignment per array: a
-    per-track buffer object would cost a few microseconds of Python per shopper per step.
-    Samples of one slot are in time order because steps only move forward.
-    """
-
-    def __init__(self, capacity: int, slots: int = 16) -> None:
-        self.capacity = capacity
-        # float32 halves the memory (metres to micrometres); unwritten cells are never read.
-        self.t = np.zeros((0, capacity))
-        self.pos = np.zeros((0, capacity, 2, 3), dtype=np.float32)
-        self.cov = np.zeros((0, capacity, 2, 3, 3), dtype=np.float32)
-        self.score = np.zeros((0, capacity, 2), dtype=np.float32)
-        self.head = np.zeros(0, dtype=np.int64)  # next write position per slot
-        self.count = np.zeros(0, dtype=np.int64)
-        self._free: list[int] = []
-        self._grow(slots)
-
-    def _grow(self, extra: int) -> None:
-        n, cap = self.t.shape[0], self.capacity
-        self.t = np.concatenate([self.t, np.empty((extra, cap))])
-        self.pos = np.concatenate([self.pos, np.empty((extra, cap, 2, 3), np.float32)])
-        self.cov = np.concatenate([self.cov, np.empty((extra, cap, 2, 3, 3), np.float32)])
-        self.score = np.concatenate([self.score, np.empty((extra, cap, 2), np.float32)])
-        self.head = np.concatenate([self.head, np.zeros(extra, dtype=np.int64)])
-        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
-        self._free.extend(range(n + extra - 1, n - 1, -1))
-
-    def new_slot(self) -> int:
-        if not self._free:
-            self._grow(max(16, self.t.shape[0]))
-        slot = self._free.pop()
-        self.head[slot] = self.count[slot] = 0
-        return slot
-
-    def release(self, slot: int) -> None:
-        self.count[slot] = 0
-        self._free.append(slot)
-
-    def push(
-        self, slots: np.ndarray, t: float, pos: np.ndarray, cov: np.ndarray, score: np.ndarray
-    ) -> None:
-        """Append one sample at time ``t`` to K ``slots``: pos (K, 2, 3), cov (K, 2, 3, 3),
-        score (K, 2)."""
-        h = self.head[slots]
-        self.t[slots, h] = t
-        self.pos[slots, h] = pos
-        self.cov[slots, h] = cov
-        self.score[slots, h] = score
-        self.head[slots] = (h + 1) % self.capacity
-        self.count[slots] = np.minimum(self.count[slots] + 1, self.capacity)
-
-    def window(self, slot: int, t0: float, t1: float) -> np.ndarray:
-        """Ring indices of the samples of ``slot`` with t0 <= t <= t1, oldest first."""
-        count, head = int(self.count[slot]), int(self.head[slot])
-        order = (np.arange(count) + head - count) % self.capacity
-        times = self.t[slot, order]
-        lo, hi = np.searchsorted(times, t0, "left"), np.searchsorted(times, t1, "right")
-        return order[lo:hi]
-
-    def last_time(self, slot: int) -> float:
-        if self.count[slot] == 0:
-            return -math.inf
-        return float(self.t[slot, (self.head[slot] - 1) % self.capacity])
-
-
 @dataclass
 class _Session:
     session_id: str
@@ -330,7 +240,7 @@ class _TrackRecord:
     skeleton_t: float = -math.inf
     last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     warned_unbound: bool = False
-    slot: int = -1  # row of the track's wrist history in the tracker's _WristStore
+    slot: int = -1  # row of the track's wrist history in the tracker's WristStore
     final_x: np.ndarray = field(default_factory=lambda: np.zeros(4))  # Kalman state at exit
     final_p: np.ndarray = field(default_factory=lambda: np.eye(4))
     exit_reason: str = ""
@@ -413,7 +323,7 @@ class ShopperTracker:
         self._sessions: dict[str, _Session] = {}
         self._token_uses: dict[str, int] = {}
         self._finished: dict[str, tuple[float, _TrackRecord]] = {}  # exited: (time, record)
-        self._wrists = _WristStore(config.wrist_history_len)
+        self._wrists = WristStore(config.wrist_history_len)
 
     # ----------------------------------------------------------------------------- queries
     @property
