@@ -146,12 +146,13 @@ def test_latest_frames_keeps_the_newest_and_counts_drops() -> None:
 def test_camera_stats_rate_and_overhead() -> None:
     stats = CameraStats(window=10)
     for i in range(21):
-        stats.add(done=i * 0.1, latency=0.05, model=0.04, work=0.044)
+        stats.add(done=i * 0.1, latency=0.05, model=0.04, work=0.044, cpu=0.03)
     assert stats.processed == 21 and len(stats.model) == 10
     assert stats.rate_hz(now=2.0) == pytest.approx(10.0)
     summary = stats.summary()
     assert summary["model_ms"] == pytest.approx(40.0)
     assert summary["overhead_pct"] == pytest.approx(10.0)
+    assert summary["cpu_ms"] == pytest.approx(30.0)
 
 
 @pytest.mark.parametrize(

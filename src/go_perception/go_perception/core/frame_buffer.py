@@ -93,7 +93,9 @@ class CameraStats:
 
     All times in seconds: ``done`` when each frame was published, ``latency`` from arrival in the
     node to publication, ``model`` the estimator's own time, ``work`` the whole processing
-    (decode, estimate, convert, publish).
+    (decode, estimate, convert, publish) and ``cpu`` the processing thread's CPU time for it
+    (with one onnxruntime thread all of the work: on a shared machine, the wall time an idle core
+    would take).
     """
 
     window: int = 100
@@ -101,17 +103,19 @@ class CameraStats:
     latency: deque = field(default_factory=deque)
     model: deque = field(default_factory=deque)
     work: deque = field(default_factory=deque)
+    cpu: deque = field(default_factory=deque)
     processed: int = 0
     bad_frames: int = 0
     last_error: str = ""
 
-    def add(self, done: float, latency: float, model: float, work: float) -> None:
+    def add(self, done: float, latency: float, model: float, work: float, cpu: float) -> None:
         """Record one processed frame."""
         for queue, value in (
             (self.done, done),
             (self.latency, latency),
             (self.model, model),
             (self.work, work),
+            (self.cpu, cpu),
         ):
             queue.append(value)
             if len(queue) > self.window:
@@ -127,14 +131,17 @@ class CameraStats:
         return (len(recent) - 1) / span if span > 0 else 0.0
 
     def summary(self) -> dict[str, float]:
-        """Means over the window: latency_ms, model_ms, work_ms and overhead_pct (work vs model)."""
+        """Window means: latency_ms, model_ms, work_ms, cpu_ms; overhead_pct = work vs model."""
         if not self.model:
-            return {"latency_ms": 0.0, "model_ms": 0.0, "work_ms": 0.0, "overhead_pct": 0.0}
+            return dict.fromkeys(
+                ("latency_ms", "model_ms", "work_ms", "cpu_ms", "overhead_pct"), 0.0
+            )
         model = float(np.mean(self.model))
         work = float(np.mean(self.work))
         return {
             "latency_ms": 1000.0 * float(np.mean(self.latency)),
             "model_ms": 1000.0 * model,
             "work_ms": 1000.0 * work,
+            "cpu_ms": 1000.0 * float(np.mean(self.cpu)),
             "overhead_pct": 100.0 * (work - model) / model if model > 0 else 0.0,
         }

@@ -30,6 +30,8 @@ def open_session(path: Path, threads: int, hint: str = "") -> ort.InferenceSessi
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # Idle pool threads sleep instead of spinning: cameras share cores with other nodes.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises several private exception types

@@ -195,7 +195,7 @@ class PerceptionNode(LifecycleNode):
         if item is None:
             return False
         cam, msg, arrived = item
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         try:
             image = image_to_bgr(msg)
         except ImageConversionError as error:
@@ -212,7 +212,8 @@ class PerceptionNode(LifecycleNode):
         height, width = image.shape[:2]
         self._people_pubs[cam].publish(people_to_msg(msg.header, cam, width, height, people))
         done = time.perf_counter()
-        self.stats[cam].add(done, done - arrived, model_end - model_start, done - start)
+        cpu = time.thread_time() - start_cpu
+        self.stats[cam].add(done, done - arrived, model_end - model_start, done - start, cpu)
         return True
 
     def _work(self) -> None:
@@ -246,6 +247,7 @@ class PerceptionNode(LifecycleNode):
                 "latency_ms": f"{figures['latency_ms']:.1f}",
                 "model_ms": f"{figures['model_ms']:.1f}",
                 "work_ms": f"{figures['work_ms']:.1f}",
+                "cpu_ms": f"{figures['cpu_ms']:.1f}",
                 "overhead_pct": f"{figures['overhead_pct']:.1f}",
                 "received": str(self.frames.received[cam]),
                 "processed": str(stats.processed),
