@@ -1,0 +1,85 @@
+"""Bag-replay regression: each sample bag in bags/ goes through the perception and fusion nodes
+with sim time (launch/replay.launch.yaml) and must give exactly its expected receipts.
+
+Hard cases the system does not yet get right are listed in KNOWN_WRONG and marked strict xfail:
+the test fails as soon as one starts passing, so the list has to be kept honest.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from go_eval.cli.evaluate import run_bag
+
+ROOT = Path(__file__).resolve().parents[1]
+BAGS = sorted(p for p in (ROOT / "bags").iterdir() if (p / "metadata.yaml").is_file())
+KNOWN_WRONG = {
+    "adjacent_reach": "two shoppers at neighbouring bins within 1 s: wrists from real 2D pose "
+    "on 5 Hz renders do not yet separate them (see docs/benchmarks/evaluation.md)",
+    "crossed_arms": "crossed arms: real 2D pose swaps the reaching hands of the two shoppers",
+}
+
+
+def _expected(bag: Path) -> dict[str, dict[str, int]]:
+    receipts = json.loads((bag / "expected_receipts.json").read_text())
+    return {r["session"]: {ln["sku"]: int(ln["qty"]) for ln in r["lines"]} for r in receipts}
+
+
+def _cases() -> list:
+    cases = []
+    for bag in BAGS:
+        marks = []
+        if bag.name in KNOWN_WRONG:
+            marks.append(pytest.mark.xfail(reason=KNOWN_WRONG[bag.name], strict=True))
+        cases.append(pytest.param(bag, id=bag.name, marks=marks))
+    return cases
+
+
+def test_there_are_sample_bags() -> None:
+    assert len(BAGS) >= 3
+    for bag in BAGS:
+        assert (bag / "README.md").is_file()
+        assert sum(f.stat().st_size for f in bag.iterdir()) < 10e6, f"{bag} is not a small bag"
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("bag", _cases())
+def test_replayed_bag_gives_the_expected_receipts(bag: Path, tmp_path: Path) -> None:
+    # Half speed: perception keeps up even on a loaded 2-core machine, so no frame is dropped.
+    issued = run_bag(bag, "small", rate=0.5, work=tmp_path)
+    expected = _expected(bag)
+    assert {s: {k: v for k, v in items.items() if v} for s, items in issued.items()} == expected
+
+
+def test_eval_names_a_missing_bag_and_an_unknown_suite(tmp_path: Path) -> None:
+    cli = [sys.executable, str(ROOT / "src/go_common/go_common/cli.py"), "eval"]
+    missing = subprocess.run(
+        [*cli, "--bag", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "nope" in missing.stderr and "does not exist" in missing.stderr
+    unknown = subprocess.run(
+        [*cli, "--suite", "nosuch", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 2
+    assert "unknown suite 'nosuch'" in unknown.stderr
+    scenario = subprocess.run(
+        [*cli, "--scenario", "no_such_scenario", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert scenario.returncode == 2
+    assert "no_such_scenario" in scenario.stderr
+    assert not (tmp_path / "o" / "report.json").exists()
