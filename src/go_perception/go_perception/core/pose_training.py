@@ -298,7 +298,7 @@ def train(
             schedule.step()
             step += 1
             if on_step is not None:
-                on_step(step, float(loss))
+                on_step(step, loss.item())
     model.eval()
     return ExportedPoseNet(model, config.sigma).eval()
 
