@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from go_eval.bench import BENCHMARKS
 from go_eval.core.baseline import Figure, compare, load_baseline, write_report
+from go_eval.core.readme_table import update_readme
 
 ROOT = Path(__file__).resolve().parents[4]
 BASELINE = ROOT / "docs" / "benchmarks" / "baseline.json"
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_baseline:
         write_report(args.baseline, figures, info)
         print(f"baseline written: {args.baseline}")
+        if update_readme(ROOT / "README.md", args.baseline.parent):
+            print("README results table regenerated")
     for failure in failures:
         print(failure, file=sys.stderr)
     regressed = [c for c in comparisons.values() if c.regressed]

@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-hz", type=float, default=10.0, help="camera frame rate [Hz]")
     parser.add_argument("--no-products", action="store_true", help="skip product recognition")
     parser.add_argument("--rate", type=float, default=0.5, help="--bag: playback rate factor")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="with --suite: store the overall figures in docs/benchmarks/eval_<suite>.json and "
+        "regenerate the README results table",
+    )
     return parser
 
 
@@ -72,6 +78,20 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
     command = "./gostore eval " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else [])
     data = write_report(args.out, results, title, command.strip())
     overall = data["overall"]
+    if args.publish and args.suite:
+        from go_eval.core.readme_table import update_readme
+
+        published = ROOT / "docs" / "benchmarks" / f"eval_{args.suite}.json"
+        summary = {
+            "command": data["command"],
+            "overall": overall,
+            "per_scenario": {
+                m["scenario"]: {k: m[k] for k in ("receipt_accuracy", "item_f1", "idf1")}
+                for m in data["per_scenario"]
+            },
+        }
+        published.write_text(json.dumps(summary, indent=2) + "\n")
+        update_readme(ROOT / "README.md", published.parent)
     print(
         f"{title}: receipt accuracy {overall['receipt_accuracy']:.3f}, item F1 "
         f"{overall['item_f1']:.3f}, attribution {overall['attribution_accuracy']:.3f}, "
