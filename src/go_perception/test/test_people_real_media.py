@@ -130,3 +130,35 @@ def test_perceive_missing_model_is_a_clear_error(
     )
     assert rc == 2
     assert str(tmp_path / "p.onnx") in capsys.readouterr().err
+
+
+def test_sim_backend_runs_nanodet_then_the_trained_heatmap_model(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    maps = np.zeros((1, 17, 16, 12), np.float32)
+    maps[0, :, 8, 6] = 0.9  # every keypoint at the crop centre
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),
+            helper.make_node("Mul", ["m", "zero"], ["z"]),
+            helper.make_node("Add", ["maps", "z"], ["heatmaps"]),
+        ],
+        "sim_pose",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 48])],
+        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, [1, 17, 16, 12])],
+        [numpy_helper.from_array(np.float32(0), "zero"), numpy_helper.from_array(maps, "maps")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "sim.onnx"))
+    estimator = make_estimator(BackendConfig(backend="sim", pose_model=str(tmp_path / "sim.onnx")))
+    people = estimator(cv2.imread(str(MEDIA / "basketball1.png")))
+    assert len(people) >= 2
+    for person in people:
+        centre = (person.bbox[:2] + person.bbox[2:]) / 2
+        assert np.abs(person.keypoints[:, :2] - centre).max() < 0.1 * (
+            person.bbox[3] - person.bbox[1]
+        )
+        assert person.keypoints[:, 2] == pytest.approx(0.9)

@@ -171,3 +171,13 @@ def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:
     assert train_pose.main(["--dataset", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
     args = ["--dataset", str(tmp_path), "--out", str(tmp_path / "m.onnx"), "--epochs", "0"]
     assert train_pose.main(args) == 2
+
+
+def test_train_dispatcher_names_its_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    from go_perception.cli import train as train_cli
+
+    assert train_cli.main(["bogus"]) == 2
+    assert "pose" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["pose", "--help"])
+    assert exit_info.value.code == 0
