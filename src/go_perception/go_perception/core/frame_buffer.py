@@ -107,9 +107,15 @@ class CameraStats:
     processed: int = 0
     bad_frames: int = 0
     last_error: str = ""
+    # The worker adds while the diagnostics timer reads, from another thread.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, done: float, latency: float, model: float, work: float, cpu: float) -> None:
         """Record one processed frame."""
+        with self._lock:
+            self._add(done, latency, model, work, cpu)
+
+    def _add(self, done: float, latency: float, model: float, work: float, cpu: float) -> None:
         for queue, value in (
             (self.done, done),
             (self.latency, latency),
@@ -124,7 +130,8 @@ class CameraStats:
 
     def rate_hz(self, now: float, horizon: float = 5.0) -> float:
         """Processed frames per second over the last ``horizon`` seconds before ``now``."""
-        recent = [t for t in self.done if now - t <= horizon]
+        with self._lock:
+            recent = [t for t in self.done if now - t <= horizon]
         if len(recent) < 2:
             return 0.0
         span = max(now - recent[0], recent[-1] - recent[0])
@@ -132,16 +139,19 @@ class CameraStats:
 
     def summary(self) -> dict[str, float]:
         """Window means: latency_ms, model_ms, work_ms, cpu_ms; overhead_pct = work vs model."""
-        if not self.model:
+        with self._lock:
+            model_s, work_s, cpu_s = list(self.model), list(self.work), list(self.cpu)
+            latency_s = list(self.latency)
+        if not model_s:
             return dict.fromkeys(
                 ("latency_ms", "model_ms", "work_ms", "cpu_ms", "overhead_pct"), 0.0
             )
-        model = float(np.mean(self.model))
-        work = float(np.mean(self.work))
+        model = float(np.mean(model_s))
+        work = float(np.mean(work_s))
         return {
-            "latency_ms": 1000.0 * float(np.mean(self.latency)),
+            "latency_ms": 1000.0 * float(np.mean(latency_s)),
             "model_ms": 1000.0 * model,
             "work_ms": 1000.0 * work,
-            "cpu_ms": 1000.0 * float(np.mean(self.cpu)),
+            "cpu_ms": 1000.0 * float(np.mean(cpu_s)),
             "overhead_pct": 100.0 * (work - model) / model if model > 0 else 0.0,
         }
