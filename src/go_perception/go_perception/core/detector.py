@@ -22,10 +22,12 @@ DEFAULT_DYNAMIC_SIZE = 640  # input side used when a user model's input size is 
 
 
 class NanoDetDetector:
-    """NanoDet-m (COCO, 416 x 416 input) restricted to the person class.
+    """NanoDet-m (COCO) restricted to the person class.
 
-    The image is letterboxed (aspect kept, grey padding) to 416 x 416: on the hand-labelled
-    vtest.avi frames this found more people with fewer false alarms than stretching it.
+    The image is letterboxed (aspect kept, grey padding) so that its longer side is 416 px: on the
+    hand-labelled vtest.avi frames this found more people with fewer false alarms than stretching
+    it. With a free input size (tools/setup/models.sh converts it so) the shorter side is only
+    rounded up to a multiple of 32 (640 x 480 -> 416 x 320); a fixed-size model gets 416 x 416.
     """
 
     def __init__(
@@ -37,33 +39,50 @@ class NanoDetDetector:
     ) -> None:
         self.session = session
         self.input = ImageInput.of(session, name)
-        shapes = {tuple(o.shape[1:]) for o in session.get_outputs()}
-        for stride in NANODET_STRIDES:
-            cells = (NANODET_SIZE // stride) ** 2
-            if (cells, 80) not in shapes or (cells, 4 * NANODET_BINS) not in shapes:
-                raise ModelError(f"{name}: outputs {sorted(shapes)} are not NanoDet-m's heads")
+        fixed = self.input.height is not None and self.input.width is not None
+        if fixed and (self.input.height, self.input.width) != (NANODET_SIZE, NANODET_SIZE):
+            raise ModelError(f"{name}: input {self.input} is not NanoDet-m's 416 x 416")
+        shapes = [tuple(o.shape[1:]) for o in session.get_outputs()]
+        channels = sorted(s[1] for s in shapes if len(s) == 2)
+        if len(shapes) != 6 or channels != [4 * NANODET_BINS] * 3 + [80] * 3:
+            raise ModelError(f"{name}: outputs {shapes} are not NanoDet-m's six heads")
+        self.free_size = not fixed
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """Network input (height, width) [px] for an image of that size."""
+        if not self.free_size:
+            return NANODET_SIZE, NANODET_SIZE
+        scale = NANODET_SIZE / max(height, width)
+        stride = NANODET_STRIDES[-1]
+
+        def fit(side: int) -> int:
+            return min(NANODET_SIZE, max(stride, -(-round(side * scale) // stride) * stride))
+
+        return fit(height), fit(width)
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         """People in a BGR image (H, W, 3) uint8, best first."""
         h, w = image.shape[:2]
-        boxed, scale, pad_x, pad_y = letterbox(bgr_to_rgb(image), NANODET_SIZE, NANODET_SIZE)
+        in_h, in_w = self.input_size(h, w)
+        boxed, scale, pad_x, pad_y = letterbox(bgr_to_rgb(image), in_h, in_w)
         outputs = self.session.run(None, {self.input.name: self.input.tensor(boxed)})
         by_shape = {o.shape[1:]: o[0] for o in outputs}
         boxes, scores = [], []
         for stride in NANODET_STRIDES:
-            grid = NANODET_SIZE // stride
-            person = by_shape[(grid * grid, 80)][:, 0]
+            grid_h, grid_w = -(-in_h // stride), -(-in_w // stride)
+            cells = grid_h * grid_w
+            person = by_shape[(cells, 80)][:, 0]
             keep = np.nonzero(person > self.score_threshold)[0]
             if keep.size == 0:
                 continue
-            dist = by_shape[(grid * grid, 4 * NANODET_BINS)][keep].reshape(-1, 4, NANODET_BINS)
+            dist = by_shape[(cells, 4 * NANODET_BINS)][keep].reshape(-1, 4, NANODET_BINS)
             prob = np.exp(dist - dist.max(-1, keepdims=True))
             prob /= prob.sum(-1, keepdims=True)
             sides = (prob * np.arange(NANODET_BINS, dtype=np.float32)).sum(-1) * stride
-            cx = (keep % grid + 0.5) * stride
-            cy = (keep // grid + 0.5) * stride
+            cx = (keep % grid_w + 0.5) * stride
+            cy = (keep // grid_w + 0.5) * stride
             boxes.append(
                 np.stack(
                     [cx - sides[:, 0], cy - sides[:, 1], cx + sides[:, 2], cy + sides[:, 3]], 1
