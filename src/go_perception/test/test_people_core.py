@@ -267,3 +267,24 @@ def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:
     assert [p.bbox[0] for p in people] == [200, 10]
     assert pose_confidence(people[0].keypoints) == pytest.approx(0.05)
     assert containment(np.float32([20, 10, 50, 80]), np.float32([10, 0, 60, 150])) == 1.0
+
+
+def test_free_size_nanodet_letterboxes_to_multiples_of_32(tmp_path: Path) -> None:
+    heads = {}
+    for stride in (8, 16, 32):
+        cells = (320 // stride) * (416 // stride)
+        heads[f"cls{stride}"] = np.zeros((1, cells, 80), np.float32)
+        heads[f"reg{stride}"] = np.zeros((1, cells, 44), np.float32)
+    heads["cls8"][0, 10 * 52 + 20, 0] = 0.9  # a person centred on cell (row 10, column 20)
+    path = constant_model(tmp_path / "n.onnx", [1, 3, "height", "width"], heads)
+    detector = NanoDetDetector(open_session(path, 1))
+    assert detector.free_size
+    assert detector.input_size(480, 640) == (320, 416)
+    assert detector.input_size(576, 768) == (320, 416)
+    assert detector.input_size(1000, 100) == (416, 64)
+    (found,) = detector(np.zeros((480, 640, 3), np.uint8))
+    # Uniform side distributions: 5 bins x 8 px on each side of the cell centre (164, 84) in
+    # the 416 x 320 input; the 640 x 480 image sits there at scale 0.65 below a 4 px band.
+    expected = (np.array([124.0, 44.0, 204.0, 124.0]) - [0, 4, 0, 4]) / 0.65
+    assert found.bbox == pytest.approx(expected, abs=0.01)
+    assert found.score == pytest.approx(0.9)
