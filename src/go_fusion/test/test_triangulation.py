@@ -147,3 +147,43 @@ def test_batched_people_do_not_interfere(n_views: int) -> None:
         ok = skel.valid[p]
         assert ok.sum() >= 15
         assert np.linalg.norm(skel.keypoints[p][ok] - people[p][ok], axis=1).max() < 0.05
+
+
+def _lowered(drop_m: float, joints: list[int]) -> np.ndarray:
+    body = TRUTH.copy()
+    body[joints, 2] -= drop_m
+    return body
+
+
+UPPER_BODY = list(range(13))  # head, arms and hips: what a crouch lowers
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        # A phantom of mismatched views: every joint sunk (the ankles go under the floor).
+        (_lowered(0.45, list(range(17))), False),
+        # A crouch: hips as low as the phantom's, knees and feet where they were.
+        (_lowered(0.47, UPPER_BODY), True),
+        # Kneeling: knees on the floor, but the feet too, not under it.
+        (_lowered(0.4, [*UPPER_BODY, 13, 14]), True),
+        (TRUTH, True),
+    ],
+    ids=["sunk_phantom", "crouch", "kneel", "standing"],
+)
+def test_a_sunk_phantom_is_dropped_but_a_crouching_or_kneeling_shopper_is_kept(
+    body: np.ndarray, kept: bool
+) -> None:
+    cams = ring_cameras(4)
+    skel, _ = _triangulate(cams, _views(cams, np.random.default_rng(7), 1.0, joints=body))
+    assert bool(skel.valid[0].any()) is kept
+    if kept:
+        assert np.nanmax(np.linalg.norm(skel.keypoints[0] - body, axis=1)) < 0.05
+
+
+def test_the_phantom_check_can_be_turned_off() -> None:
+    cams = ring_cameras(4)
+    sunk = _lowered(0.45, list(range(17)))
+    views = _views(cams, np.random.default_rng(8), 1.0, joints=sunk)
+    skel, _ = _triangulate(cams, views, TriangulationConfig(phantom_hip_m=0.0))
+    assert skel.valid[0, 11] and skel.valid[0, 12]

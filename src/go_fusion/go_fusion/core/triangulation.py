@@ -11,7 +11,10 @@ inflated by the a-posteriori variance factor when the reprojection error says th
 Robustness: when a joint seen by 3 or more cameras has a view whose reprojection error exceeds
 ``joint_reject_px``, every leave-one-out solution is computed at once and the view whose removal
 makes the rest agree is dropped (at most ``max_view_rejections`` times); a camera that loses most
-of its joints that way is dropped from the skeleton (it was a wrong association).
+of its joints that way is dropped from the skeleton (it was a wrong association). A skeleton sunk
+towards the floor (hips and knees low, no foot on the floor) is a phantom of views of different
+people that happen to agree (two cameras on one baseline see side-by-side shoppers on the same
+epipolar planes) and is dropped whole, so the tracker does not follow it.
 
 People seen by one camera only are lifted with a prior: the previous 3D skeleton of their track
 when there is one, else a standing-body model on the ground plane (ankle or hip rays meet the
@@ -41,6 +44,7 @@ BODY_JOINT_HEIGHT_SD_M = np.array(
 )
 # fmt: on
 _ANKLES = np.array([15, 16])
+_KNEES = np.array([13, 14])
 _HIPS = np.array([11, 12])
 
 
@@ -60,6 +64,17 @@ class TriangulationConfig:
     z_max_m: float = 3.0
     body_horizontal_sd_m: float = 0.3  # single view: spread of joints around the body axis
     anchor_motion_sd_m: float = 0.15  # single view with a previous skeleton: its motion per step
+    # Sunk phantoms are dropped whole. With two cameras on one baseline, views of two people side
+    # by side (or a view half hidden by the nearer person) meet on one epipolar plane with a
+    # small reprojection error, at a point too far along the rays: a body sunk towards the
+    # floor, every joint lowered. Measured on adjacent_reach and crossed_arms: phantoms' hips
+    # at 0.40-0.51 m and knees below 0.3 m, real people's hips at 0.80-0.95 m. A crouching
+    # shopper lowers the hips but keeps the knees up; a kneeling one keeps the ankles on the
+    # floor. So: hips below ``phantom_hip_m`` AND knees below ``phantom_knee_m`` AND no ankle
+    # at or above ``phantom_ankle_m``. phantom_hip_m = 0 turns it off.
+    phantom_hip_m: float = 0.6
+    phantom_knee_m: float = 0.3
+    phantom_ankle_m: float = -0.05
 
 
 @dataclass(frozen=True)
@@ -330,6 +345,31 @@ def _leave_one_out(
     return np.where(ok, best, -1)
 
 
+def _sunk(points: np.ndarray, valid: np.ndarray, config: TriangulationConfig) -> np.ndarray:
+    """(S,) bool: sunk phantoms of mismatched views (see ``TriangulationConfig.phantom_hip_m``).
+
+    points: (S, 17, 3) [m] store frame, z up; valid: (S, 17). A skeleton without valid hips and
+    knees is never called a phantom (nothing to judge it by).
+    """
+    z = np.nan_to_num(points[..., 2])
+
+    def mean_z(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ok = valid[:, joints]
+        count = ok.sum(axis=1)
+        return np.where(ok, z[:, joints], 0.0).sum(axis=1) / np.maximum(count, 1), count > 0
+
+    hip, has_hip = mean_z(_HIPS)
+    knee, has_knee = mean_z(_KNEES)
+    ankle_up = np.any(valid[:, _ANKLES] & (z[:, _ANKLES] >= config.phantom_ankle_m), axis=1)
+    return (
+        has_hip
+        & has_knee
+        & (hip < config.phantom_hip_m)
+        & (knee < config.phantom_knee_m)
+        & ~ankle_up
+    )
+
+
 def _finish(
     points: np.ndarray,
     inv_info: np.ndarray,
@@ -362,6 +402,7 @@ def _finish(
         & (points[..., 2] <= config.z_max_m)
         & np.isfinite(points[..., 0] + points[..., 1] + points[..., 2])
     )
+    valid &= ~_sunk(points, valid, config)[..., None]
     joint_scores = np.where(
         valid, sum_last(np.where(used, scores, 0.0)) / np.maximum(n_used, 1), 0.0
     )
