@@ -187,3 +187,17 @@ def test_the_phantom_check_can_be_turned_off() -> None:
     views = _views(cams, np.random.default_rng(8), 1.0, joints=sunk)
     skel, _ = _triangulate(cams, views, TriangulationConfig(phantom_hip_m=0.0))
     assert skel.valid[0, 11] and skel.valid[0, 12]
+
+
+def test_a_single_view_lift_is_not_judged_a_phantom() -> None:
+    """A phantom needs two views that agree; one view's depth comes from its prior."""
+    cams = ring_cameras(4)
+    rig = CameraRig(cams[:1])
+    sunk = _lowered(0.45, list(range(17)))
+    views = _views(cams[:1], np.random.default_rng(9), 1.0, joints=sunk)
+    batch, _ = build_batch(rig, views, 0.0, AssociationConfig())
+    cfg = TriangulationConfig()
+    prior = np.broadcast_to(sunk, (1, 17, 3)).copy()
+    info = np.broadcast_to(np.eye(3) / 0.05**2, (1, 17, 3, 3)).copy()
+    skel = lift_single_views(rig, batch, np.array([0]), prior, info, cfg)
+    assert skel.valid[0, 11] and skel.valid[0, 12]

@@ -71,7 +71,7 @@ class TriangulationConfig:
     # at 0.40-0.51 m and knees below 0.3 m, real people's hips at 0.80-0.95 m. A crouching
     # shopper lowers the hips but keeps the knees up; a kneeling one keeps the ankles on the
     # floor. So: hips below ``phantom_hip_m`` AND knees below ``phantom_knee_m`` AND no ankle
-    # at or above ``phantom_ankle_m``. phantom_hip_m = 0 turns it off.
+    # at or above ``phantom_ankle_m``. Multi-view skeletons only. phantom_hip_m = 0: off.
     phantom_hip_m: float = 0.6
     phantom_knee_m: float = 0.3
     phantom_ankle_m: float = -0.05
@@ -402,7 +402,8 @@ def _finish(
         & (points[..., 2] <= config.z_max_m)
         & np.isfinite(points[..., 0] + points[..., 1] + points[..., 2])
     )
-    valid &= ~_sunk(points, valid, config)[..., None]
+    if not single:  # a phantom needs two views; a lone view's depth comes from its prior
+        valid &= ~_sunk(points, valid, config)[..., None]
     joint_scores = np.where(
         valid, sum_last(np.where(used, scores, 0.0)) / np.maximum(n_used, 1), 0.0
     )
