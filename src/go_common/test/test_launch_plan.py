@@ -292,5 +292,11 @@ def test_repository_launch_files_parse() -> None:
         data = yaml.safe_load(path.read_text())
         if not isinstance(data, dict) or "launch" not in data:
             continue
-        plan = load_plan(path)
+        # Arguments without a default must be given, as on the command line.
+        required = {
+            a["arg"]["name"]: "placeholder"
+            for a in data["launch"]
+            if isinstance(a, dict) and "arg" in a and "default" not in a["arg"]
+        }
+        plan = load_plan(path, required)
         assert plan.nodes, f"{path.name} starts no node"
