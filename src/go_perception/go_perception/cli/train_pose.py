@@ -3,7 +3,7 @@
     ./gostore pose-dataset --store small --out out/pose_train --frames 3000 --seed 1
     ./gostore pose-dataset --store small --out out/pose_val --frames 300 --seed 2
     ./gostore train pose --dataset out/pose_train --val out/pose_val --out out/pose_sim.onnx \\
-        --epochs 3 --seed 0
+        --epochs 9 --seed 0
 
 Shows a tqdm progress bar, prints PCK@0.1 of the exported model on the held-out people (``--val``,
 or a seeded 10 % of the dataset's images) and stores the recipe and that figure in the ONNX

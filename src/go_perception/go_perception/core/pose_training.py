@@ -38,7 +38,7 @@ CACHE_PADDING = 1.8
 class PoseTrainConfig:
     """Training recipe. Same config, data and seed give the same network."""
 
-    epochs: int = 3
+    epochs: int = 9
     seed: int = 0
     batch_size: int = 32
     lr: float = 3e-3
