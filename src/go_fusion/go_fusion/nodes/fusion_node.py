@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo
 from visualization_msgs.msg import MarkerArray
@@ -32,6 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from go_common import qos, topics
 from go_common.conversions import stamp_to_seconds
 from go_common.core.store import StoreConfigError, load_store
+from go_common.lifecycle import run_lifecycle_node
 from go_common.params import declare_config
 from go_common.tf_tree import StaticTransformBuffer
 from go_common.time_sync import ApproximateTimeSynchronizer
@@ -595,28 +594,9 @@ class FusionNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node; ``autostart`` (default) configures and activates it, as a manager would."""
-    rclpy.init(args=argv)
-    node = None
-    try:
-        try:
-            node = FusionNode()
-        except ValueError as error:  # a bad parameter: the message names it
-            rclpy.logging.get_logger("fusion").error(str(error))
-            return 2
-        node.declare_parameter("autostart", True)
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().error("configure failed (see above); exiting")
-                return 1
-            node.trigger_activate()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_lifecycle_node(
+        FusionNode, argv, construction_errors=(ValueError,), logger_name="fusion"
+    )
 
 
 if __name__ == "__main__":

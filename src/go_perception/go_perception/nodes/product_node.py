@@ -18,15 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CompressedImage, Image
 
 from go_common import qos, topics
 from go_common.image import ImageConversionError, compressed_to_numpy, image_to_numpy
+from go_common.lifecycle import run_lifecycle_node
 from go_common.params import declare_config
 from go_common.time_sync import ApproximateTimeSynchronizer
 from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
@@ -257,28 +255,6 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
     return HandProductRecogniser(classifier, crops, verifier=verifier, barcodes=barcodes)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Run product_node until interrupted; with ``autostart`` (default) configure + activate."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ProductNode()
-        node.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(description="configure and activate at start (no manager)"),
-        )
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                raise SystemExit(1)
-            node.trigger_activate()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_lifecycle_node(ProductNode, args)

@@ -10,17 +10,15 @@ once, otherwise it waits for an external manager to call the ``change_state`` se
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleNode
 from rclpy.time import Time
 
+from go_common.lifecycle import run_lifecycle_node
 from go_common.params import declare_config
 
 ConfigT = TypeVar("ConfigT")
@@ -93,24 +91,5 @@ def load_config(
 
 def run_lifecycle(factory: Callable[[], LifecycleNode], argv: list[str] | None = None) -> int:
     """Create the node, configure and activate it when its ``autostart`` parameter says so,
-    and spin until shutdown. Returns the process exit status."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = None
-    try:
-        node = factory()
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                node.trigger_activate()
-            else:
-                node.get_logger().error(
-                    "configure failed (see above); staying unconfigured, waiting for a "
-                    "lifecycle manager to retry"
-                )
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    and spin until shutdown; a failed configure leaves it waiting for a manager to retry."""
+    return run_lifecycle_node(factory, argv, exit_on_configure_failure=False)
