@@ -51,7 +51,6 @@ class RunConfig:
     camera_hz: float = 10.0
     products: bool = True
     backend: BackendConfig = field(default_factory=BackendConfig)
-    keep_frames_every: int = 0  # keep every N-th top-down state for a GIF (0: none)
 
 
 @dataclass
@@ -78,7 +77,6 @@ class RunResult:
     compute_s: dict[str, float] = field(default_factory=dict)
     diagnostics: dict[str, int] = field(default_factory=dict)
     receipts: list[dict] = field(default_factory=list)
-    snapshots: list[tuple[float, dict, dict, dict, tuple]] = field(default_factory=list)
 
 
 class _Timer:
@@ -204,11 +202,6 @@ class OfflineRun:
             if evidence:
                 out.extend(self.pipeline.add_product_evidence(evidence))
         self._collect(out, step.t, timer.elapsed)
-        if (
-            self.config.keep_frames_every
-            and len(res.truth_frames) % self.config.keep_frames_every == 0
-        ):
-            self._snapshot(step, out)
 
     def _products(
         self, camera_id: str, t: float, image: np.ndarray, persons: list[Person]
@@ -280,16 +273,6 @@ class OfflineRun:
                     {s.track_id: (float(s.position[0]), float(s.position[1])) for s in live},
                 )
             )
-
-    def _snapshot(self, step: SimStep, out: FusionOutput) -> None:
-        res = self.result
-        predicted = res.predicted_frames[-1].positions if res.predicted_frames else {}
-        truth = res.truth_frames[-1].positions if res.truth_frames else {}
-        labels = {}
-        if out.tracks is not None:
-            labels = {s.track_id: f"{s.track_id} {s.session_id[-6:]}" for s in out.tracks}
-        active = tuple(ev.bin_id for ev in out.shelf_events if hasattr(ev, "bin_id"))
-        res.snapshots.append((step.t, dict(predicted), dict(truth), labels, active))
 
 
 def run_scenario(config: RunConfig, **kwargs: object) -> RunResult:
