@@ -19,6 +19,7 @@ from go_perception.cli import train_pose
 from go_perception.core.onnx_io import open_session
 from go_perception.core.pose import TopDownPose, crop_transform, decode_heatmaps
 from go_perception.core.pose_training import (
+    IMAGE_ID_STRIDE,
     INPUT_H,
     INPUT_W,
     STRIDE,
@@ -167,10 +168,36 @@ def test_cli_trains_reports_pck_and_stores_it(
     assert json.loads(report.read_text())["pck_0.1"] == figures
 
 
+def test_cli_pools_datasets_and_trains_at_another_input_size(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "wide.onnx"
+    args = f"--dataset {dataset} {dataset} --val {dataset} --out {out} --epochs 1 --batch-size 8"
+    args += " --threads 1 --width 8 --input 96x64"
+    assert train_pose.main(args.split()) == 0
+    err = capsys.readouterr().err
+    single = len(load_people(dataset, PoseTrainConfig()))
+    assert f"training on {2 * single} people" in err
+    pose = TopDownPose(open_session(out, 1))
+    assert (pose.height, pose.width) == (96, 64)
+    recipe = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["go.recipe"])
+    assert (recipe["input_height"], recipe["input_width"], recipe["width"]) == (96, 64, 8)
+
+
+def test_pooled_datasets_keep_image_ids_apart(dataset: Path) -> None:
+    config = PoseTrainConfig()
+    a = load_people(dataset, config)
+    b = load_people(dataset, config, image_id_offset=IMAGE_ID_STRIDE)
+    assert not {s.image_id for s in a} & {s.image_id for s in b}
+
+
 def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:
     assert train_pose.main(["--dataset", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
     args = ["--dataset", str(tmp_path), "--out", str(tmp_path / "m.onnx"), "--epochs", "0"]
     assert train_pose.main(args) == 2
+    for bad in ("64", "60x48", "axb"):
+        args = ["--dataset", str(tmp_path), "--out", str(tmp_path / "m.onnx"), "--input", bad]
+        assert train_pose.main(args) == 2
 
 
 def test_train_dispatcher_names_its_targets(capsys: pytest.CaptureFixture[str]) -> None:

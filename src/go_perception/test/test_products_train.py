@@ -62,6 +62,13 @@ def test_another_seed_gives_another_model(tiny_data, tmp_path) -> None:
     assert not torch.equal(a.head[-1].weight, b.head[-1].weight)
 
 
+def test_worker_processes_do_not_change_the_model(tiny_data) -> None:
+    data = load_grocery(tiny_data)
+    alone, pooled = train(data, _small(3)), train(data, _small(3), workers=2)
+    for (name, a), b in zip(alone.state_dict().items(), pooled.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
 def test_steps_total_counts_photos_and_catalogue(tiny_data) -> None:
     # 12 train photos + 3 catalogue images per epoch, batches of 4 -> 4 steps.
     assert steps_total(load_grocery(tiny_data), _small(0)) == 4
@@ -93,4 +100,6 @@ def test_cli_trains_exports_and_reproduces_a_model(tiny_data, tmp_path) -> None:
 def test_cli_rejects_bad_arguments(tmp_path, capsys) -> None:
     assert train_products.main(["--out", str(tmp_path / "m.onnx"), "--epochs", "0"]) == 2
     assert train_products.main(["--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
+    argv = ["--out", str(tmp_path / "m.onnx"), "--widths", "8,8,8"]
+    assert train_products.main(argv) == 2
     assert str(tmp_path) in capsys.readouterr().err

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from go_perception.core.onnx_io import open_session
 from go_perception.core.pose import TopDownPose
 from go_perception.core.pose_training import (
+    IMAGE_ID_STRIDE,
     PoseTrainConfig,
     evaluate_pck,
     export_onnx,
@@ -44,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="gostore train pose",
         description="Train the COCO-17 heatmap pose network on ./gostore pose-dataset renders.",
     )
-    p.add_argument("--dataset", type=Path, required=True, help="pose-dataset folder (training)")
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="pose-dataset folder(s) for training (several: their people are pooled)",
+    )
     p.add_argument("--val", type=Path, help="held-out pose-dataset folder (default: 10 %% split)")
     p.add_argument("--out", type=Path, required=True, help="ONNX model to write")
     p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data")
@@ -52,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (one-cycle)")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
+    p.add_argument(
+        "--input",
+        default=f"{d.input_height}x{d.input_width}",
+        help="network input HEIGHTxWIDTH [px], each a multiple of 16 (default %(default)s)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.add_argument("--report", type=Path, help="also write the figures as JSON here")
     return p
 
@@ -59,10 +73,23 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a process exit status."""
     args = _parser().parse_args(argv)
+    try:
+        in_h, in_w = (int(v) for v in args.input.lower().split("x"))
+    except ValueError:
+        in_h = in_w = 0
+    if in_h < 16 or in_w < 16 or in_h % 16 or in_w % 16:
+        print(f"error: --input {args.input}: need HEIGHTxWIDTH, multiples of 16", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.epochs < 1 or args.batch_size < 2 or args.threads < 1 or not args.lr > 0:
+    if (
+        args.epochs < 1
+        or args.batch_size < 2
+        or args.threads < 1
+        or not args.lr > 0
+        or args.width < 4
+    ):
         print(
-            "error: need --epochs >= 1, --batch-size >= 2, --threads >= 1, --lr > 0",
+            "error: need --epochs >= 1, --batch-size >= 2, --threads >= 1, --lr > 0, --width >= 4",
             file=sys.stderr,
         )
         return 2
@@ -72,9 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         threads=args.threads,
+        width=args.width,
+        input_height=in_h,
+        input_width=in_w,
     )
     try:
-        people = load_people(args.dataset, config)
+        people = [
+            sample
+            for k, folder in enumerate(args.dataset)
+            for sample in load_people(folder, config, image_id_offset=k * IMAGE_ID_STRIDE)
+        ]
         if args.val is not None:
             train_set, held_out = people, load_people(args.val, config)
         else:
@@ -95,11 +129,16 @@ def main(argv: list[str] | None = None) -> int:
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{loss * 1000:.3f}e-3")
 
-        model = train(train_set, config, on_step)
+        model = train(train_set, config, on_step, device=args.device)
     command = shlex.join(
         ["./gostore", "train", "pose", *(argv if argv is not None else sys.argv[1:])]
     )
-    export_onnx(model, args.out, {"go.recipe": recipe(config), "go.command": command})
+    export_onnx(
+        model,
+        args.out,
+        {"go.recipe": recipe(config), "go.command": command},
+        input_size=(in_h, in_w),
+    )
     pose = TopDownPose(open_session(args.out, 1), crop_padding=config.crop_padding)
     if not held_out:
         print("warning: no held-out people: PCK not measured (use --val)", file=sys.stderr)

@@ -57,6 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int, default=defaults.threads, help="torch CPU threads (shared machine)"
     )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for the network (cpu, cuda); augmentation stays on the CPU",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that augment samples (0: the calling thread); the result does not "
+        "depend on it",
+    )
+    p.add_argument(
+        "--widths",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=defaults.widths,
+        help="channels of the four residual stages, comma-separated (default %(default)s)",
+    )
     return p
 
 
@@ -65,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.epochs < 1 or args.size < 32 or args.batch_size < 2:
         print("error: need --epochs >= 1, --size >= 32, --batch-size >= 2", file=sys.stderr)
+        return 2
+    if len(args.widths) != len(TrainConfig().blocks) or min(args.widths) < 1:
+        print(
+            f"error: --widths needs {len(TrainConfig().blocks)} positive numbers", file=sys.stderr
+        )
         return 2
     try:
         data = load_grocery(args.data)
@@ -96,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             lr=args.lr,
             include_val=args.include_val,
             threads=args.threads,
+            widths=args.widths,
         )
     command = "./gostore train products " + shlex.join(argv if argv is not None else sys.argv[1:])
     bar = tqdm(total=steps_total(data, cfg), unit="step", desc="train products")
@@ -108,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         bar.write(f"epoch {report.epoch}: loss {report.loss:.3f} val top-1 {report.val_top1:.3f}")
 
     try:
-        train_and_export(data, cfg, args.out, command=command, on_step=on_step, on_epoch=on_epoch)
+        train_and_export(
+            data,
+            cfg,
+            args.out,
+            command=command,
+            on_step=on_step,
+            on_epoch=on_epoch,
+            device=args.device,
+            workers=max(0, args.workers),
+        )
     finally:
         bar.close()
     print(f"wrote {args.out}")

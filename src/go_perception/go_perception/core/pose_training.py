@@ -49,6 +49,9 @@ class PoseTrainConfig:
     min_keypoints: int = 5  # people with fewer labelled keypoints are skipped
     min_box_px: int = 12  # people whose box is smaller on either side are skipped
     threads: int = 2
+    width: int = 16  # channels of the first stage (PoseNet)
+    input_height: int = INPUT_H  # network input [px]; a multiple of 16
+    input_width: int = INPUT_W
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,16 @@ class PersonSample:
     image_id: int
 
 
-def load_people(folder: Path, config: PoseTrainConfig) -> list[PersonSample]:
+# Several datasets pooled for training keep distinct image ids: folder k adds k * IMAGE_ID_STRIDE.
+IMAGE_ID_STRIDE = 10_000_000
+
+
+def load_people(
+    folder: Path, config: PoseTrainConfig, image_id_offset: int = 0
+) -> list[PersonSample]:
     """Labelled people of a pose-dataset folder, each cut out with context.
+
+    ``image_id_offset`` is added to the folder's image ids (to pool several folders).
 
     Raises:
         FileNotFoundError: no annotations.json or a listed image is missing (path named).
@@ -94,7 +105,8 @@ def load_people(folder: Path, config: PoseTrainConfig) -> list[PersonSample]:
             x, y, w, h = (float(v) for v in ann["bbox"])
             if (kp[:, 2] > 0).sum() < config.min_keypoints or min(w, h) < config.min_box_px:
                 continue
-            samples.append(_cut(image, np.float32([x, y, x + w, y + h]), kp, image_id))
+            box = np.float32([x, y, x + w, y + h])
+            samples.append(_cut(image, box, kp, image_id + image_id_offset))
     return samples
 
 
@@ -124,32 +136,36 @@ def split_by_image(
 
 
 def augmented_crop(
-    sample: PersonSample, rng: np.random.Generator | None, padding: float
+    sample: PersonSample,
+    rng: np.random.Generator | None,
+    padding: float,
+    size: tuple[int, int] = (INPUT_H, INPUT_W),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """RGB crop (64, 48, 3) uint8 and its keypoints (17, 3) x, y [crop px], visibility.
+    """RGB crop (height, width, 3) uint8 and its keypoints (17, 3) x, y [crop px], visibility.
 
     rng None: the plain runtime crop (validation). Otherwise random scale 0.8-1.25, shift up to
     10 % of the box, rotation up to 20 degrees, horizontal flip (left/right swapped) and colour.
     """
-    transform = crop_transform(sample.bbox, INPUT_W, INPUT_H, padding).astype(np.float64)
+    in_h, in_w = size
+    transform = crop_transform(sample.bbox, in_w, in_h, padding).astype(np.float64)
     kp = sample.keypoints.copy()
     if rng is not None:
-        centre = (INPUT_W / 2, INPUT_H / 2)
+        centre = (in_w / 2, in_h / 2)
         rot = cv2.getRotationMatrix2D(
             centre, float(rng.uniform(-20, 20)), float(rng.uniform(0.8, 1.25))
         )
-        rot[:, 2] += rng.uniform(-0.1, 0.1, 2) * (INPUT_W, INPUT_H)
+        rot[:, 2] += rng.uniform(-0.1, 0.1, 2) * (in_w, in_h)
         transform = rot @ np.vstack([transform, [0, 0, 1]])
         if rng.random() < 0.5:
-            flip = np.array([[-1.0, 0, INPUT_W - 1], [0, 1, 0], [0, 0, 1]])
+            flip = np.array([[-1.0, 0, in_w - 1], [0, 1, 0], [0, 0, 1]])
             transform = (flip @ np.vstack([transform, [0, 0, 1]]))[:2]
             kp = kp[_flip_order()]
     crop = cv2.warpAffine(
-        sample.region, transform, (INPUT_W, INPUT_H), flags=cv2.INTER_LINEAR, borderValue=0
+        sample.region, transform, (in_w, in_h), flags=cv2.INTER_LINEAR, borderValue=0
     )
     xy = kp[:, :2] @ transform[:, :2].T + transform[:, 2]
     out = np.concatenate([xy, kp[:, 2:]], 1).astype(np.float32)
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < INPUT_W) & (xy[:, 1] >= 0) & (xy[:, 1] < INPUT_H)
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < in_w) & (xy[:, 1] >= 0) & (xy[:, 1] < in_h)
     out[~inside, 2] = 0
     if rng is not None:
         gain = rng.uniform(0.7, 1.3, 3)
@@ -166,13 +182,15 @@ def _flip_order() -> np.ndarray:
     return order
 
 
-def heatmap_targets(kp: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian targets (17, 16, 12) and weights (17,) from crop keypoints (17, 3).
+def heatmap_targets(
+    kp: np.ndarray, sigma: float, size: tuple[int, int] = (INPUT_H, INPUT_W)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian targets (17, height / 4, width / 4) and weights (17,) from crop keypoints.
 
     A keypoint at crop pixel x sits at heatmap x' = (x + 0.5) / STRIDE - 0.5, the inverse of
     ``TopDownPose``'s decoding. Unlabelled keypoints get weight 0.
     """
-    h, w = INPUT_H // STRIDE, INPUT_W // STRIDE
+    h, w = size[0] // STRIDE, size[1] // STRIDE
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     cx = (kp[:, 0] + 0.5) / STRIDE - 0.5
     cy = (kp[:, 1] + 0.5) / STRIDE - 0.5
@@ -256,8 +274,9 @@ def _batch(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     crops, maps, weights = [], [], []
     for sample in samples:
-        crop, kp = augmented_crop(sample, rng, config.crop_padding)
-        target, weight = heatmap_targets(kp, config.sigma)
+        size = (config.input_height, config.input_width)
+        crop, kp = augmented_crop(sample, rng, config.crop_padding, size)
+        target, weight = heatmap_targets(kp, config.sigma, size)
         crops.append(crop)
         maps.append(target)
         weights.append(weight)
@@ -269,16 +288,22 @@ def train(
     samples: list[PersonSample],
     config: PoseTrainConfig,
     on_step: Callable[[int, float], None] | None = None,
+    device: str = "cpu",
 ) -> ExportedPoseNet:
     """Train a PoseNet; ``on_step(step, loss)`` after each batch (progress bars).
 
-    Returns the network wrapped for export and inference (``ExportedPoseNet``).
+    ``device`` is a torch device ("cpu", "cuda"); crops and targets are made on the CPU from the
+    seeded generator, so the sample stream is the same on any device. On the CPU the result is
+    bit-reproducible; CUDA's upsampling gradient has no deterministic kernel, so a GPU run is
+    reproducible to rounding only. Returns the network on the CPU, wrapped for export and
+    inference (``ExportedPoseNet``).
     """
+    dev = torch.device(device)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=dev.type != "cpu")
     rng = np.random.default_rng(config.seed)
-    model = PoseNet()
+    model = PoseNet(config.width).to(dev)
     steps_per_epoch = max(1, len(samples) // config.batch_size)
     optimiser = torch.optim.AdamW(model.parameters(), config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -290,7 +315,7 @@ def train(
         order = rng.permutation(len(samples))
         for b in range(steps_per_epoch):
             batch = [samples[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
-            x, target, weight = _batch(batch, rng, config)
+            x, target, weight = (t.to(dev) for t in _batch(batch, rng, config))
             loss = heatmap_loss(model(x), target, weight)
             optimiser.zero_grad()
             loss.backward()
@@ -299,7 +324,7 @@ def train(
             step += 1
             if on_step is not None:
                 on_step(step, loss.item())
-    model.eval()
+    model.cpu().eval()
     return ExportedPoseNet(model, config.sigma).eval()
 
 
@@ -308,12 +333,20 @@ def steps_total(n_samples: int, config: PoseTrainConfig) -> int:
     return config.epochs * max(1, n_samples // config.batch_size)
 
 
-def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
-    """Write ``ExportedPoseNet`` (TopDownPose heatmap contract) as ONNX with ``metadata`` props."""
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    metadata: dict[str, str],
+    input_size: tuple[int, int] = (INPUT_H, INPUT_W),
+) -> None:
+    """Write ``ExportedPoseNet`` (TopDownPose heatmap contract) as ONNX with ``metadata`` props.
+
+    ``input_size`` (height, width) must be the size the network was trained at.
+    """
     import onnx  # only needed here; onnx ships with the training requirements
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, INPUT_H, INPUT_W)
+    dummy = torch.zeros(1, 3, *input_size)
     torch.onnx.export(
         model,
         (dummy,),

@@ -1,14 +1,16 @@
 """Training loop of the product network (pure: no ROS, no progress bar; the CLI adds those).
 
-Reproducible by seed: torch and the augmentation's numpy generator are seeded, the sample order
-comes from that generator, and data loading runs in the calling thread.
+Reproducible by seed: torch is seeded, the sample order comes from a generator seeded by the run's
+seed, and every sample is augmented with its own generator seeded by (seed, epoch, position), so
+the sample stream does not depend on how many worker processes make it (``workers``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -78,14 +80,68 @@ def _to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))
 
 
-def _evaluate(model: ProductNet, images: list[np.ndarray], labels: np.ndarray, size: int) -> float:
+# Photos, labels, catalogue images and augmentation settings of the running training, in the
+# calling process and in each worker process (set by ``_init_worker``).
+_POOL_DATA: dict[str, object] = {}
+
+
+def _init_worker(data: dict[str, object]) -> None:
+    cv2.setNumThreads(1)
+    _POOL_DATA.clear()
+    _POOL_DATA.update(data)
+
+
+def _make_sample(job: tuple[int, int, int, str, int]) -> tuple[np.ndarray, int]:
+    """One augmented sample; ``job`` = (seed, epoch, position, kind, index)."""
+    seed, epoch, position, kind, i = job
+    rng = np.random.default_rng([seed, epoch, position])
+    photos: list[np.ndarray] = _POOL_DATA["photos"]  # type: ignore[assignment]
+    aug: AugmentConfig = _POOL_DATA["aug"]  # type: ignore[assignment]
+    if kind == "photo":
+        image, label = photos[i], int(_POOL_DATA["labels"][i])  # type: ignore[index]
+    else:
+        image, label = _POOL_DATA["catalogue"][i]  # type: ignore[index]
+        image = paste_on_background(image, photos[rng.integers(len(photos))], rng)
+    return augment(image, rng, aug), label
+
+
+def _sample_batches(
+    jobs: list[tuple[int, int, int, str, int]], batch_size: int, pool: object | None
+) -> Iterator[tuple[list[np.ndarray], list[int]]]:
+    """Batches of augmented samples in job order (made by ``pool`` when given)."""
+    if pool is None:
+        made: Iterator[tuple[np.ndarray, int]] = map(_make_sample, jobs)
+    else:
+        made = pool.imap(_make_sample, jobs, chunksize=8)  # type: ignore[attr-defined]
+    batch: list[np.ndarray] = []
+    targets: list[int] = []
+    for image, label in made:
+        batch.append(image)
+        targets.append(label)
+        if len(batch) == batch_size:
+            yield batch, targets
+            batch, targets = [], []
+    if batch:
+        yield batch, targets
+
+
+def _evaluate(
+    model: ProductNet,
+    images: list[np.ndarray],
+    labels: np.ndarray,
+    size: int,
+    device: torch.device,
+) -> float:
     if not images:
         return float("nan")
     model.eval()
     with torch.no_grad():
         resized = [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
         logits = torch.cat(
-            [model(_to_tensor(resized[i : i + 128])) for i in range(0, len(resized), 128)]
+            [
+                model(_to_tensor(resized[i : i + 128]).to(device)).cpu()
+                for i in range(0, len(resized), 128)
+            ]
         )
     return float((logits.argmax(1).numpy() == labels).mean())
 
@@ -96,12 +152,19 @@ def train(
     *,
     on_step: Callable[[int, float], None] | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    device: str = "cpu",
+    workers: int = 0,
 ) -> ProductNet:
     """Train a ProductNet on the train split (and val when ``include_val``) plus catalogue images.
 
     ``on_step(steps_done, loss)`` is called after every optimiser step (for a progress bar),
-    ``on_epoch`` after every epoch. Returns the trained model in eval mode.
+    ``on_epoch`` after every epoch. ``device`` is a torch device ("cpu", "cuda"); augmentation
+    always runs on the CPU (in ``workers`` forked processes, or the calling thread when 0) with
+    per-sample seeds, so the sample stream is the same on any device and with any number of
+    workers (GPU weights agree with CPU ones to floating-point rounding only). Returns the
+    trained model on the CPU, in eval mode.
     """
+    dev = torch.device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -112,8 +175,17 @@ def train(
     val_items = [] if cfg.include_val else list(data.split("val"))
     val_images = [read_bgr(it.path) for it in val_items]
     val_labels = np.array([it.label for it in val_items])
-
-    model = ProductNet(len(data.skus), cfg.widths, cfg.blocks)
+    aug = AugmentConfig(**{**asdict(cfg.augment), "out_size": cfg.input_size})
+    shared = {"photos": photos, "labels": labels, "catalogue": catalogue, "aug": aug}
+    _POOL_DATA.clear()
+    _POOL_DATA.update(shared)
+    # Spawned, not forked: a fork of a process whose OpenMP/OpenCV/CUDA threads run can hang.
+    pool = (
+        multiprocessing.get_context("spawn").Pool(workers, _init_worker, (shared,))
+        if workers > 0
+        else None
+    )
+    model = ProductNet(len(data.skus), cfg.widths, cfg.blocks).to(dev)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # Sample list per epoch: every photo once, every catalogue image iconic_copies times.
     per_epoch = len(photos) + cfg.iconic_copies * len(catalogue)
@@ -123,26 +195,53 @@ def train(
         optimiser, max_lr=cfg.lr, total_steps=total, pct_start=0.15
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    aug = AugmentConfig(**{**asdict(cfg.augment), "out_size": cfg.input_size})
+    try:
+        _train_epochs(
+            model,
+            optimiser,
+            scheduler,
+            loss_fn,
+            cfg,
+            rng,
+            (len(photos), len(catalogue)),
+            pool,
+            dev,
+            (val_images, val_labels),
+            on_step,
+            on_epoch,
+        )
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return model.cpu().eval()
+
+
+def _train_epochs(
+    model: ProductNet,
+    optimiser: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss_fn: nn.Module,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    counts: tuple[int, int],
+    pool: object | None,
+    dev: torch.device,
+    val: tuple[list[np.ndarray], np.ndarray],
+    on_step: Callable[[int, float], None] | None,
+    on_epoch: Callable[[EpochReport], None] | None,
+) -> None:
+    n_photos, n_catalogue = counts
     step = 0
     for epoch in range(cfg.epochs):
         model.train()
-        order = [("photo", i) for i in range(len(photos))]
-        order += [("iconic", i) for i in range(len(catalogue)) for _ in range(cfg.iconic_copies)]
+        order = [("photo", i) for i in range(n_photos)]
+        order += [("iconic", i) for i in range(n_catalogue) for _ in range(cfg.iconic_copies)]
         order = [order[i] for i in rng.permutation(len(order))]
+        jobs = [(cfg.seed, epoch, pos, kind, i) for pos, (kind, i) in enumerate(order)]
         losses = []
-        for start in range(0, len(order), cfg.batch_size):
-            batch, targets = [], []
-            for kind, i in order[start : start + cfg.batch_size]:
-                if kind == "photo":
-                    image, label = photos[i], int(labels[i])
-                else:
-                    image, label = catalogue[i]
-                    image = paste_on_background(image, photos[rng.integers(len(photos))], rng)
-                batch.append(augment(image, rng, aug))
-                targets.append(label)
-            logits = model(_to_tensor(batch))
-            loss = loss_fn(logits, torch.tensor(targets))
+        for batch, targets in _sample_batches(jobs, cfg.batch_size, pool):
+            logits = model(_to_tensor(batch).to(dev))
+            loss = loss_fn(logits, torch.tensor(targets, device=dev))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -154,12 +253,11 @@ def train(
         report = EpochReport(
             epoch + 1,
             float(np.mean(losses)),
-            _evaluate(model, val_images, val_labels, cfg.input_size),
+            _evaluate(model, val[0], val[1], cfg.input_size, dev),
         )
         LOG.info("epoch %d loss %.3f val top-1 %.3f", report.epoch, report.loss, report.val_top1)
         if on_epoch is not None:
             on_epoch(report)
-    return model.eval()
 
 
 def steps_total(data: GroceryData, cfg: TrainConfig) -> int:
@@ -177,14 +275,17 @@ def train_and_export(
     command: str,
     on_step: Callable[[int, float], None] | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    device: str = "cpu",
+    workers: int = 0,
 ) -> ProductNet:
     """Train, then write the ONNX model with the recipe (command, seed, data hash) as metadata."""
-    model = train(data, cfg, on_step=on_step, on_epoch=on_epoch)
+    model = train(data, cfg, on_step=on_step, on_epoch=on_epoch, device=device, workers=workers)
     recipe = {
         "command": command,
         "config": asdict(cfg),
         "data_hash": data_hash(data.root),
         "torch": torch.__version__,
+        "device": device,
     }
     export_onnx(model, out, skus=data.skus, input_size=cfg.input_size, recipe=recipe)
     return model
