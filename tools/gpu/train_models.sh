@@ -49,7 +49,9 @@ measure() { # name
 }
 declare -A widths=([s64]=32,64,128,192 [s96]=48,96,160,256 [s128]=48,96,160,256)
 declare -A sizes=([s64]=64 [s96]=96 [s128]=128)
+PARTS=${PARTS:-products pose} # either or both
 for name in s64 s96 s128; do
+  [[ " $PARTS " == *" products "* ]] || break
   product "${name}_val" --size "${sizes[$name]}" --widths "${widths[$name]}" &
   (product "$name" --size "${sizes[$name]}" --widths "${widths[$name]}" --include-val &&
     measure "$name") &
@@ -68,8 +70,10 @@ pose() { # name, then train_pose options
     --out "$OUT/pose_$name.onnx" --report "$OUT/logs/pose_$name.json" "$@" \
     >"$OUT/logs/pose_$name.txt" 2>&1
 }
-pose w16_64x48 --width 16 --input 64x48 &
-pose w32_128x96 --width 32 --input 128x96 &
+if [[ " $PARTS " == *" pose "* ]]; then
+  pose w16_64x48 --width 16 --input 64x48 &
+  pose w32_128x96 --width 32 --input 128x96 &
+fi
 wait
 stamp "all done"
 

@@ -64,7 +64,10 @@ class CameraGeometry:
         # Iterative undistortion: the default 5 iterations are not enough near the corners of
         # wide lenses, so ask for more with a tight epsilon.
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-9)
-        norm = cv2.undistortPointsIter(pix, K, dist, None, None, crit).reshape(h, w, 2)
+        if hasattr(cv2, "undistortPointsIter"):
+            norm = cv2.undistortPointsIter(pix, K, dist, None, None, crit).reshape(h, w, 2)
+        else:  # OpenCV builds without the criteria overload (seen in CUDA images' OpenCV)
+            norm = cv2.undistortPoints(pix, K, dist).reshape(h, w, 2)
         rays_opt = np.concatenate([norm, np.ones((h, w, 1))], axis=2)
         rays_store = (rays_opt @ R.T).astype(np.float32)
         max_radius = float(np.sqrt((norm**2).sum(axis=2)).max())
