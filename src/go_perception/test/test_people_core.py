@@ -133,6 +133,31 @@ def test_topdown_heatmap_model_maps_keypoints_to_image(tmp_path: Path) -> None:
     assert kp[:, 2] == pytest.approx(0.8)
 
 
+def test_flip_test_averages_the_mirrored_crop_with_left_and_right_swapped(
+    tmp_path: Path,
+) -> None:
+    # A constant model: every keypoint at heatmap x = 2, except the right wrist (10) at x = 7.
+    maps = np.zeros((1, 17, 16, 12), np.float32)
+    maps[0, :, 8, 2] = 0.8
+    maps[0, 10, 8, 2], maps[0, 10, 8, 7] = 0.0, 0.8
+    path = constant_model(tmp_path / "hm.onnx", [1, 3, 64, 48], {"heatmaps": maps})
+    crop = np.zeros((64, 48, 3), np.uint8)
+    plain = TopDownPose(open_session(path, 1)).crop_keypoints(crop)
+    flipped = TopDownPose(open_session(path, 1), flip_test=True).crop_keypoints(crop)
+    assert plain[:, 2] == pytest.approx(0.8)
+    # The mirrored run sees every keypoint at x' = 11 - 2 = 9 and the right wrist at 4, and its
+    # left/right swap brings the left wrist (9) from the right wrist's 4: nose (0) 0.4 at 2 and
+    # 0.4 at 9, left wrist 0.4 at 2 and 0.4 at 4; right wrist 0.4 at 7 and 0.4 at 9.
+    assert flipped[[0, 9, 10], 2] == pytest.approx(0.4)
+    assert flipped[9, 0] == pytest.approx((2 + 0.5) * 4 - 0.5, abs=1.0)
+
+
+def test_sim_backend_runs_the_shipped_network_with_flip_test() -> None:
+    estimator = make_estimator(BackendConfig(backend="sim"))
+    assert estimator.pose is not None and estimator.pose.kind == "heatmaps"
+    assert estimator.pose.flip_test and (estimator.pose.height, estimator.pose.width) == (64, 48)
+
+
 def test_topdown_movenet_style_and_simcc_outputs(tmp_path: Path) -> None:
     raw = np.zeros((1, 1, 17, 3), np.float32)
     raw[..., 0], raw[..., 1], raw[..., 2] = 0.25, 0.75, 0.9  # y, x, score
@@ -224,7 +249,6 @@ def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
     "kwargs",
     [
         {"backend": "magic"},
-        {"backend": "sim"},
         {"score_threshold": 0.2, "candidate_threshold": 0.3},
         {"crop_padding": 0.5},
         {"threads": 0},

@@ -153,7 +153,9 @@ def test_sim_backend_runs_nanodet_then_the_trained_heatmap_model(tmp_path: Path)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "sim.onnx"))
-    estimator = make_estimator(BackendConfig(backend="sim", pose_model=str(tmp_path / "sim.onnx")))
+    # flip_test off: the constant model's peak cell is not at the mirror's centre.
+    config = BackendConfig(backend="sim", pose_model=str(tmp_path / "sim.onnx"), flip_test=False)
+    estimator = make_estimator(config)
     people = estimator(cv2.imread(str(MEDIA / "basketball1.png")))
     assert len(people) >= 2
     for person in people:

@@ -187,6 +187,7 @@ def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
         input_std=[255.0, 255.0, 255.0],
         threads=1,
         max_people=20,
+        flip_test=True,
         diagnostics_period_s=1.0,
         warn_period_s=5.0,
     )

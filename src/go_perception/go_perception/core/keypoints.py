@@ -67,6 +67,17 @@ FLIP_PAIRS: tuple[tuple[int, int], ...] = (
 )
 
 
+def _flip_order() -> np.ndarray:
+    order = np.arange(NUM_KEYPOINTS)
+    for a, b in FLIP_PAIRS:
+        order[a], order[b] = b, a
+    return order
+
+
+# Keypoint index order of a mirrored skeleton: FLIP_ORDER[i] is the keypoint that lands on i.
+FLIP_ORDER: np.ndarray = _flip_order()
+
+
 @dataclass(frozen=True)
 class Detection:
     """One person box.

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from go_perception.core.keypoints import NUM_KEYPOINTS
+from go_perception.core.keypoints import FLIP_ORDER, NUM_KEYPOINTS
 from go_perception.core.onnx_io import ImageInput, ModelError, bgr_to_rgb
 
 
@@ -71,8 +71,10 @@ class TopDownPose:
         crop_padding: float = 1.25,
         mean: tuple[float, float, float] = (0.0, 0.0, 0.0),
         std: tuple[float, float, float] = (255.0, 255.0, 255.0),
+        flip_test: bool = False,
     ) -> None:
         self.session = session
+        self.flip_test = flip_test
         self.input = ImageInput.of(session, name)
         if self.input.height is None or self.input.width is None:
             raise ModelError(f"{name}: a top-down pose model needs a fixed input size")
@@ -120,6 +122,13 @@ class TopDownPose:
             )
         if self.kind == "heatmaps":
             maps = np.asarray(outputs[0][0], dtype=np.float32)
+            if self.flip_test:
+                # Average with the mirrored crop's heatmaps, mirrored back with left and right
+                # swapped (pixel centres map exactly: crop x -> W-1-x is heatmap x' -> w-1-x').
+                mirrored = np.ascontiguousarray(rgb_crop[:, ::-1])
+                tensor = self.input.tensor(mirrored, self.mean, self.std)
+                flipped = np.asarray(self.session.run(None, {self.input.name: tensor})[0][0])
+                maps = 0.5 * (maps + flipped[FLIP_ORDER, :, ::-1])
             peaks = decode_heatmaps(maps)
             stride_x = self.width / maps.shape[2]
             stride_y = self.height / maps.shape[1]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from go_perception.core.keypoints import FLIP_PAIRS, NUM_KEYPOINTS, pck
+from go_perception.core.keypoints import FLIP_ORDER, NUM_KEYPOINTS, pck
 from go_perception.core.pose import TopDownPose, crop_transform
 
 LOG = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def augmented_crop(
         if rng.random() < 0.5:
             flip = np.array([[-1.0, 0, in_w - 1], [0, 1, 0], [0, 0, 1]])
             transform = (flip @ np.vstack([transform, [0, 0, 1]]))[:2]
-            kp = kp[_flip_order()]
+            kp = kp[FLIP_ORDER]
     crop = cv2.warpAffine(
         sample.region, transform, (in_w, in_h), flags=cv2.INTER_LINEAR, borderValue=0
     )
@@ -173,13 +173,6 @@ def augmented_crop(
         if rng.random() < 0.3:
             crop = cv2.GaussianBlur(crop, (3, 3), 0)
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), out
-
-
-def _flip_order() -> np.ndarray:
-    order = np.arange(NUM_KEYPOINTS)
-    for a, b in FLIP_PAIRS:
-        order[a], order[b] = b, a
-    return order
 
 
 def heatmap_targets(

@@ -61,6 +61,7 @@ class PerceptionNodeConfig:
     input_std: list[float]
     threads: int
     max_people: int
+    flip_test: bool
     diagnostics_period_s: float
     warn_period_s: float
 
@@ -96,6 +97,7 @@ class PerceptionNodeConfig:
             input_std=tuple(self.input_std),  # type: ignore[arg-type]
             threads=self.threads,
             max_people=self.max_people,
+            flip_test=self.flip_test,
         )
 
 
