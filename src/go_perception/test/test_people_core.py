@@ -24,7 +24,7 @@ from go_perception.core.backends import (
 from go_perception.core.detector import NanoDetDetector, YoloDetector
 from go_perception.core.evaluation import match_boxes
 from go_perception.core.keypoints import Detection, Person, draw_people, iou, nms, pck
-from go_perception.core.onnx_io import ModelError, letterbox, open_session
+from go_perception.core.onnx_io import ImageInput, ModelError, letterbox, open_session
 from go_perception.core.pose import TopDownPose, crop_transform, decode_heatmaps
 
 
@@ -220,12 +220,21 @@ def fake_nanodet(path: Path) -> Path:
 
 
 def test_missing_model_fails_configuration_naming_the_path(tmp_path: Path) -> None:
+    fp32 = {"detector_precision": "fp32", "pose_precision": "fp32"}
     with pytest.raises(ModelError, match=re.escape(str(tmp_path / "nanodet.onnx"))):
+        make_estimator(BackendConfig(models_dir=str(tmp_path), **fp32))
+    # The int8 default names its own file and the way back to fp32.
+    with pytest.raises(ModelError, match=re.escape(str(tmp_path / "nanodet.int8.onnx"))) as error:
         make_estimator(BackendConfig(models_dir=str(tmp_path)))
+    assert "fp32" in str(error.value) and "./gostore setup" in str(error.value)
     fake_nanodet(tmp_path / "nanodet.onnx")
     with pytest.raises(ModelError, match=re.escape(str(tmp_path / "movenet-lightning.onnx"))):
-        make_estimator(BackendConfig(models_dir=str(tmp_path)))
-    config = BackendConfig(backend="sim", models_dir=str(tmp_path), pose_model="/no/pose.onnx")
+        make_estimator(BackendConfig(models_dir=str(tmp_path), **fp32))
+    with pytest.raises(ModelError, match=re.escape(str(tmp_path / "movenet-lightning.int8.onnx"))):
+        make_estimator(BackendConfig(models_dir=str(tmp_path), detector_precision="fp32"))
+    config = BackendConfig(
+        backend="sim", models_dir=str(tmp_path), pose_model="/no/pose.onnx", **fp32
+    )
     with pytest.raises(ModelError, match=re.escape("/no/pose.onnx")):
         make_estimator(config)
 
@@ -254,6 +263,11 @@ def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
         {"threads": 0},
         {"input_std": (1.0, 0.0, 1.0)},
         {"detector_format": "ssd"},
+        {"detector_precision": "fp16"},
+        {"pose_precision": "int4"},
+        {"check_precision": ""},
+        {"detector_size": 300},
+        {"detector_size": 0},
     ],
 )
 def test_bad_backend_config_is_rejected(kwargs: dict) -> None:
@@ -276,6 +290,33 @@ class _FakePose:
         kp = np.zeros((17, 3), np.float32)
         kp[:, 2] = 0.9 if bbox[0] < 100 else 0.05
         return kp
+
+
+class _CountingPose(_FakePose):
+    def __init__(self) -> None:
+        self.boxes: list[float] = []
+
+    def __call__(self, image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        self.boxes.append(float(bbox[0]))
+        return super().__call__(image, bbox)
+
+
+def test_weak_candidates_are_checked_by_the_check_model_and_people_by_the_pose_model() -> None:
+    found = [
+        Detection(np.float32([200, 0, 260, 150]), 0.9),  # confident: pose model
+        Detection(np.float32([10, 0, 60, 150]), 0.3),  # weak: check model, kept with its skeleton
+        Detection(np.float32([300, 0, 340, 100]), 0.3),  # weak: check model, no body
+    ]
+    pose, check = _CountingPose(), _CountingPose()
+    estimator = PoseEstimator(
+        _FakeDetector(found),  # type: ignore[arg-type]
+        pose,  # type: ignore[arg-type]
+        BackendConfig(),
+        check_pose=check,  # type: ignore[arg-type]
+    )
+    people = estimator(np.zeros((200, 400, 3), np.uint8))
+    assert [p.bbox[0] for p in people] == [200, 10]
+    assert pose.boxes == [200] and check.boxes == [10, 300]
 
 
 def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:
@@ -312,3 +353,31 @@ def test_free_size_nanodet_letterboxes_to_multiples_of_32(tmp_path: Path) -> Non
     expected = (np.array([124.0, 44.0, 204.0, 124.0]) - [0, 4, 0, 4]) / 0.65
     assert found.bbox == pytest.approx(expected, abs=0.01)
     assert found.score == pytest.approx(0.9)
+    # A smaller input (detector_size): the longer side becomes 320 px.
+    small = NanoDetDetector(open_session(path, 1), size=320)
+    assert small.input_size(480, 640) == (256, 320)
+    assert small.input_size(1000, 100) == (320, 32)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        NanoDetDetector(open_session(path, 1), size=330)
+
+
+def test_fixed_size_nanodet_ignores_the_input_size(tmp_path: Path) -> None:
+    detector = NanoDetDetector(open_session(fake_nanodet(tmp_path / "n.onnx"), 1), size=320)
+    assert detector.input_size(480, 640) == (416, 416)
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_float_image_tensor_is_normalised_rgb_in_the_model_layout(channels_first: bool) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    mean, std = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+    shape = (3, 5, 7) if channels_first else (5, 7, 3)
+    tensor = ImageInput("x", "tensor(float)", channels_first, *shape[-2:]).tensor(rgb, mean, std)
+    expected = (rgb.astype(np.float64) - mean) / std
+    if channels_first:
+        expected = expected.transpose(2, 0, 1)
+    assert tensor.dtype == np.float32 and tensor.flags.c_contiguous
+    assert tensor.shape == (1, *expected.shape)
+    assert tensor[0] == pytest.approx(expected, abs=1e-5)
+    ints = ImageInput("x", "tensor(int32)", False, 5, 7).tensor(rgb)
+    assert ints.dtype == np.int32 and (ints[0] == rgb).all()

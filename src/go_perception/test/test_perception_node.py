@@ -165,6 +165,8 @@ def test_camera_stats_rate_and_overhead() -> None:
         ({"backend": "magic"}, "backend"),
         ({"score_threshold": 0.1}, "candidate_threshold"),
         ({"diagnostics_period_s": 0.0}, "diagnostics_period_s"),
+        ({"pose_precision": "fp16"}, "pose_precision"),
+        ({"detector_size": 400}, "detector_size"),
     ],
 )
 def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
@@ -188,10 +190,16 @@ def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
         threads=1,
         max_people=20,
         flip_test=True,
+        detector_precision="int8",
+        pose_precision="int8",
+        check_precision="fp32",
+        detector_size=416,
         diagnostics_period_s=1.0,
         warn_period_s=5.0,
     )
-    PerceptionNodeConfig(**values)
+    backend = PerceptionNodeConfig(**values).backend_config()
+    assert (backend.detector_precision, backend.pose_precision) == ("int8", "int8")
+    assert (backend.check_precision, backend.detector_size) == ("fp32", 416)
     with pytest.raises(ValueError, match=match):
         PerceptionNodeConfig(**{**values, **change})
 

@@ -24,10 +24,11 @@ DEFAULT_DYNAMIC_SIZE = 640  # input side used when a user model's input size is 
 class NanoDetDetector:
     """NanoDet-m (COCO) restricted to the person class.
 
-    The image is letterboxed (aspect kept, grey padding) so that its longer side is 416 px: on the
-    hand-labelled vtest.avi frames this found more people with fewer false alarms than stretching
-    it. With a free input size (tools/setup/models.sh converts it so) the shorter side is only
-    rounded up to a multiple of 32 (640 x 480 -> 416 x 320); a fixed-size model gets 416 x 416.
+    The image is letterboxed (aspect kept, grey padding) so that its longer side is ``size`` px
+    (416, the training size, by default): on the hand-labelled vtest.avi frames this found more
+    people with fewer false alarms than stretching it. With a free input size
+    (tools/setup/models.sh converts it so) the shorter side is only rounded up to a multiple of
+    32 (640 x 480 -> 416 x 320); a fixed-size model gets 416 x 416 whatever ``size`` says.
     """
 
     def __init__(
@@ -36,7 +37,12 @@ class NanoDetDetector:
         name: str = "nanodet",
         score_threshold: float = 0.35,
         nms_iou: float = 0.5,
+        size: int = NANODET_SIZE,
     ) -> None:
+        stride = NANODET_STRIDES[-1]
+        if size < stride or size % stride:
+            raise ValueError(f"NanoDet input size {size} must be a multiple of {stride}")
+        self.size = size
         self.session = session
         self.input = ImageInput.of(session, name)
         fixed = self.input.height is not None and self.input.width is not None
@@ -54,11 +60,11 @@ class NanoDetDetector:
         """Network input (height, width) [px] for an image of that size."""
         if not self.free_size:
             return NANODET_SIZE, NANODET_SIZE
-        scale = NANODET_SIZE / max(height, width)
+        scale = self.size / max(height, width)
         stride = NANODET_STRIDES[-1]
 
         def fit(side: int) -> int:
-            return min(NANODET_SIZE, max(stride, -(-round(side * scale) // stride) * stride))
+            return min(self.size, max(stride, -(-round(side * scale) // stride) * stride))
 
         return fit(height), fit(width)
 

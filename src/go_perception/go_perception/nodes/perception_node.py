@@ -62,6 +62,10 @@ class PerceptionNodeConfig:
     threads: int
     max_people: int
     flip_test: bool
+    detector_precision: str
+    pose_precision: str
+    check_precision: str
+    detector_size: int
     diagnostics_period_s: float
     warn_period_s: float
 
@@ -98,6 +102,10 @@ class PerceptionNodeConfig:
             threads=self.threads,
             max_people=self.max_people,
             flip_test=self.flip_test,
+            detector_precision=self.detector_precision,
+            pose_precision=self.pose_precision,
+            check_precision=self.check_precision,
+            detector_size=self.detector_size,
         )
 
 
