@@ -28,7 +28,7 @@ def test_shipped_stores_are_listed_and_load() -> None:
     assert {"small", "convenience"} <= set(list_stores())
     small = load_store("small")
     assert small.store_id == "small" and small.frame_id == "store"
-    assert len(small.gondolas) == 1 and len(small.cameras) == 2
+    assert len(small.gondolas) == 1 and len(small.cameras) == 3
     assert 10 <= len(small.bins) <= 16
     assert {g.kind for g in small.gates.values()} == {"entry", "exit"}
 

@@ -255,10 +255,10 @@ def test_store_from_latched_topics_and_cameras_from_camera_info_and_tf_static(
             for cam, pub in info_pubs.items():
                 pub.publish(camera_info_msg(calibrations[cam]))
             h.spin(3)
-            if h.fusion.pipeline.tracker is not None and len(h.fusion.pipeline.tracker.rig) == 2:
+            if h.fusion.pipeline.tracker is not None and len(h.fusion.pipeline.tracker.rig) == 3:
                 break
         assert h.fusion.pipeline.tracker is not None
-        assert sorted(h.fusion.pipeline.tracker.rig.ids) == ["cam_back", "cam_front"]
+        assert sorted(h.fusion.pipeline.tracker.rig.ids) == ["cam_aisle", "cam_back", "cam_front"]
     finally:
         h.close()
 

@@ -119,6 +119,28 @@ def test_tracks_are_born_only_inside_the_entry_area() -> None:
     assert sorted(last.skeleton_tracks) == ["", track.track_id]
 
 
+@pytest.mark.parametrize("scanned", [True, False])
+def test_an_entry_seen_by_one_camera_admits_only_a_scanned_shopper(scanned: bool) -> None:
+    # Only the camera furthest from the entry is installed: every skeleton is single-view.
+    far = max(CAMS, key=lambda c: float(np.linalg.norm(c.center[:2] - np.array([0.6, 3.0]))))
+    tracker = MultiViewTracker(MultiViewConfig(), [far], [ENTRY, EXIT])
+    rng = np.random.default_rng(3)
+    path = walk([(0.0, 0.6, 3.0), (3.0, 1.0, 3.0)])
+    out = None
+    for k in range(int(1.5 / DT)):
+        t = k * DT
+        dets, _ = render([far], [skeleton(path(t), 0.0, 1.7, phase=6.0 * t)], t, rng, OPTIONS)
+        events = (scan(0.0, "tok-one"),) if scanned and k == 0 else ()
+        out = tracker.update(t, dets, events)
+    assert out is not None and len(out.skeletons) == 1
+    tracks = live(out)
+    if scanned:
+        (track,) = tracks.values()
+        assert track.session_id == "tok-one"
+    else:
+        assert not tracks  # without a scan a lone view never starts a track
+
+
 def test_scan_before_birth_binds_the_session() -> None:
     scene = Scene([walk([(0.5, 0.4, 3.0), (4.0, 4.0, 3.0)])])
     scene.step(events=(scan(0.0, "tok-a"),))

@@ -78,7 +78,7 @@ def test_sim_node_publishes_sensors_and_truth(tmp_path: Path) -> None:
         assert got["info"] and got["info"][0].header.frame_id == "cam_front_optical"
         assert layouts and len(layouts[0].bins) == 12
         frames = {t.child_frame_id for m in got["tf"] for t in m.transforms}
-        assert frames == {"cam_front_optical", "cam_back_optical"}
+        assert frames == {"cam_front_optical", "cam_back_optical", "cam_aisle_optical"}
         kinds = {json.loads(m.data)["type"] for m in got["gt"]}
         assert "pick" in kinds and "gate" in kinds
     finally:

@@ -681,7 +681,7 @@ HEADER = (
 
 
 def small() -> str:
-    """One single-sided gondola with 3 x 4 bins, two cameras, an entry and an exit gate."""
+    """One single-sided gondola with 3 x 4 bins, three cameras, an entry and an exit gate."""
     by = {it.sku: it for it in GROCERY}
     rows = [
         [
@@ -715,9 +715,14 @@ def small() -> str:
     lay.gondolas.append("  - {id: g1, center: [0.55, 2.0, 0.8], size: [0.5, 2.4, 1.6]}")
     _side(lay, "g1", "+x", 0.8, (0.8, 3.2), 4, (0.35, 0.8, 1.25), 1.6, stock, board_rate=30.0)
     items = tuple(by[s] for s in dict.fromkeys(used))
+    # Two corner cameras see the aisle end to end; the third hangs over the aisle facing the shelf,
+    # so that the three centres form a triangle (two cameras on one line share their epipolar
+    # planes: shoppers side by side along the shelf pair up wrongly across views) and shoppers
+    # reaching side by side are seen apart, arms and bins in view.
     cameras = [
         _camera("cam_front", (3.7, 0.3, 2.9), (0.9, 2.0, 0.8)),
         _camera("cam_back", (3.7, 3.7, 2.9), (0.9, 2.0, 0.8)),
+        _camera("cam_aisle", (2.4, 2.0, 2.95), (0.8, 2.0, 0.9)),
     ]
     gates = [
         "  - {id: entry, kind: entry, min_xy: [1.6, 0.0], max_xy: [2.6, 0.5]}",

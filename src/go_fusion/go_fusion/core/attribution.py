@@ -59,7 +59,7 @@ class AttributionConfig:
     max_gap_s: float = 0.6  # nearest wrist sample used when a window has none
     gap_sd_rate_m_s: float = 0.8  # position uncertainty added per second of gap
     partial_order_credit: float = 0.3  # presence during the change, not at its start/end
-    null_likelihood: float = 1e-4  # likelihood that nobody we track caused the event
+    null_likelihood: float = 1e-5  # likelihood that nobody we track caused the event
     blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most

@@ -583,7 +583,13 @@ class ShopperTracker:
         for s in range(meas.xy.shape[0]):
             if skeleton_tracks[s] or not meas.ok[s] or meas.n_joints[s] < cfg.min_birth_joints:
                 continue
-            if cfg.birth_requires_multiview and skels[s].single_view:
+            if (
+                cfg.birth_requires_multiview
+                and skels[s].single_view
+                # An entry seen by one camera only (a narrow door, a camera down) still admits
+                # the shopper whose scan is waiting: the scan vouches for a real person there.
+                and not (cfg.single_view_birth_on_scan and self._session_for_birth(t))
+            ):
                 continue
             xy = meas.xy[s]
             if not any(g.contains(xy[None], cfg.entry_margin_m)[0] for g in self._entries):

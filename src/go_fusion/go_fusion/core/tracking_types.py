@@ -107,7 +107,8 @@ class TrackingConfig:
     max_occluded_s: float = 900.0  # a track unseen this long is dropped (with a diagnostic)
     entry_margin_m: float = 0.3  # [m] births allowed this far outside an entry area
     min_birth_joints: int = 8  # a birth needs a skeleton with this many joints
-    birth_requires_multiview: bool = True  # single-view skeletons cannot start tracks
+    birth_requires_multiview: bool = True  # single-view skeletons cannot start tracks...
+    single_view_birth_on_scan: bool = True  # ...unless an entry scan waits for its shopper
     birth_separation_m: float = 0.5  # no birth this close to another live track
     rebirth_block_s: float = 3.0  # no birth for this long where a track has just exited...
     rebirth_block_m: float = 1.0  # ...within this distance of its last position
