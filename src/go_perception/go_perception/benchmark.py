@@ -5,12 +5,15 @@ Measures, with the set-up models (``./gostore setup``):
 - person recall and precision on the hand-labelled vtest.avi frames (test/data/vtest_labels.json);
 - wrists of both basketball players (opencv-doc basketball1/2.png) against hand-marked hands;
 - milliseconds per 640 x 480 frame for detection + pose with 1 and 5 people, with 1 and 2
-  onnxruntime threads (the frame is vtest.avi scaled to 640 x 480; "N people" = the detector
-  run plus the pose model on N of its person boxes);
+  onnxruntime threads, for the default (int8) models and the fp32 ones (the frame is vtest.avi
+  scaled to 640 x 480; "N people" = the detector run plus the pose model on N of its person
+  boxes), and for the whole estimator on that frame (5 people plus the body test of its weak
+  candidates);
 - with ``--node-seconds S``: perception_node (1 thread, this process pinned to one core) fed that
   5-person frame at 30 Hz for S seconds: frames out per second, drops, the model's own time, the
   node's overhead (whole processing of a frame vs the model alone) and the processing thread's
-  CPU time per frame (1000 / it = frames per second on an idle core).
+  CPU time per frame (1000 / it = frames per second on an idle core); ``--node-precision fp32``
+  runs it with the fp32 models.
 
 Results go to stdout as Markdown (docs/benchmarks/perception.md) and optionally to JSON.
 """
@@ -157,8 +160,31 @@ def frame_ms(
     )
 
 
-def node_figures(frame: np.ndarray, seconds: float, rate_hz: float = 30.0) -> dict[str, float]:
-    """Run perception_node on one core, fed ``frame`` at ``rate_hz``; its throughput figures."""
+def estimator_ms(
+    config: BackendConfig, frame: np.ndarray, repeats: int
+) -> tuple[float, float, int]:
+    """(median wall, median CPU) ms of the whole estimator on ``frame`` and the people it finds.
+
+    Unlike ``frame_ms`` this includes the body test of weak candidates: what a camera frame costs.
+    """
+    estimator = make_estimator(config)
+    wall, cpu = [], []
+    people = 0
+    for _ in range(repeats + 2):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        people = len(estimator(frame))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
+    return float(np.median(wall[2:]) * 1000.0), float(np.median(cpu[2:]) * 1000.0), people
+
+
+def node_figures(
+    frame: np.ndarray, seconds: float, rate_hz: float = 30.0, precision: str = "int8"
+) -> dict[str, float]:
+    """Run perception_node on one core, fed ``frame`` at ``rate_hz``; its throughput figures.
+
+    precision: ``int8`` or ``fp32``, the set-up NanoDet and MoveNet copies the node runs.
+    """
     import os
 
     import rclpy
@@ -183,6 +209,8 @@ def node_figures(frame: np.ndarray, seconds: float, rate_hz: float = 30.0) -> di
             parameter_overrides=[
                 Parameter("camera_ids", value=["bench"]),
                 Parameter("threads", value=1),
+                Parameter("detector_precision", value=precision),
+                Parameter("pose_precision", value=precision),
             ],
         )
         camera = Node("bench_camera", context=context)
@@ -237,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--repeats", type=int, default=30, help="timed runs per figure")
     parser.add_argument("--node-seconds", type=float, default=0.0, help="also run the node test")
+    parser.add_argument(
+        "--node-precision",
+        choices=("int8", "fp32"),
+        default="int8",
+        help="models the node test runs (default: int8, the default backend)",
+    )
     args = parser.parse_args(argv)
     figures: dict[str, object] = {}
     counts = vtest_counts(make_estimator(BackendConfig(threads=2)))
@@ -260,24 +294,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {w.image} | {w.player} | {w.detected} | {w.left} | {w.right} |")
     frame = read_video_frames(MEDIA / "vtest.avi", {SPEED_FRAME})[SPEED_FRAME]
     frame = cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA)
-    print("\n| people | 1 thread: wall median (min), CPU ms | 2 threads: wall median (min) |")
-    print("|---|---|---|")
-    speed = {}
+    fp32 = {"detector_precision": "fp32", "pose_precision": "fp32"}
+    print(
+        "\n| people | int8, 1 thread: wall median (min), CPU ms | int8, 2 threads: wall median"
+        " (min) | fp32, 1 thread: wall median, CPU ms |"
+    )
+    print("|---|---|---|---|")
+    speed: dict[str, dict[str, float]] = {}
     for people in (1, 5):
         one = frame_ms(BackendConfig(threads=1), frame, people, args.repeats)
         two = frame_ms(BackendConfig(threads=2), frame, people, args.repeats)
+        ref = frame_ms(BackendConfig(threads=1, **fp32), frame, people, args.repeats)
         speed[str(people)] = {
             "threads_1_wall_median_ms": round(one[0], 1),
             "threads_1_wall_min_ms": round(one[1], 1),
             "threads_1_cpu_ms": round(one[2], 1),
             "threads_2_wall_median_ms": round(two[0], 1),
             "threads_2_wall_min_ms": round(two[1], 1),
+            "fp32_threads_1_wall_median_ms": round(ref[0], 1),
+            "fp32_threads_1_cpu_ms": round(ref[2], 1),
         }
-        cells = f"{one[0]:.1f} ({one[1]:.1f}), {one[2]:.1f} | {two[0]:.1f} ({two[1]:.1f})"
+        cells = (
+            f"{one[0]:.1f} ({one[1]:.1f}), {one[2]:.1f} | {two[0]:.1f} ({two[1]:.1f})"
+            f" | {ref[0]:.1f}, {ref[2]:.1f}"
+        )
         print(f"| {people} | {cells} |")
+    whole: dict[str, dict[str, float]] = {}
+    print("\n| whole estimator, 1 thread | people | wall median ms | CPU ms | fps on one core |")
+    print("|---|---|---|---|---|")
+    for name, config in (
+        ("int8", BackendConfig(threads=1)),
+        ("fp32", BackendConfig(threads=1, **fp32)),
+    ):
+        wall, cpu, found = estimator_ms(config, frame, args.repeats)
+        whole[name] = {"people": found, "wall_median_ms": round(wall, 1), "cpu_ms": round(cpu, 1)}
+        print(f"| {name} | {found} | {wall:.1f} | {cpu:.1f} | {1000.0 / cpu:.1f} |")
     figures["ms_per_640x480_frame"] = speed
+    figures["whole_frame_one_thread"] = whole
     if args.node_seconds > 0:
-        node = node_figures(frame, args.node_seconds)
+        node = node_figures(frame, args.node_seconds, precision=args.node_precision)
         figures["node_one_core"] = node
         print("\n| node, one core | value |\n|---|---|")
         for key, value in node.items():

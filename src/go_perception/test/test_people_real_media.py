@@ -12,23 +12,24 @@ from pathlib import Path
 import cv2
 import pytest
 
-from go_perception.benchmark import LABELS, MEDIA, vtest_counts, wrist_results
+from go_perception.benchmark import LABELS, MEDIA, read_video_frames, vtest_counts, wrist_results
 from go_perception.cli import perceive
 from go_perception.core.backends import (
-    MOVENET_FILE,
-    NANODET_FILE,
+    MODEL_FILES,
     BackendConfig,
     PoseEstimator,
     default_models_dir,
     make_estimator,
 )
+from go_perception.core.evaluation import match_boxes
 
 MODELS = default_models_dir()
+FP32 = {"detector_precision": "fp32", "pose_precision": "fp32"}
 pytestmark = [
     pytest.mark.skipif(
-        not (MODELS / NANODET_FILE).is_file() or not (MODELS / MOVENET_FILE).is_file(),
-        reason=f"pretrained models absent from {MODELS}: run ./gostore setup "
-        "(tools/setup/models.sh fetches and converts them once)",
+        not all((MODELS / f).is_file() for files in MODEL_FILES.values() for f in files.values()),
+        reason=f"pretrained models (fp32 and int8) absent from {MODELS}: run ./gostore setup "
+        "(tools/setup/models.sh fetches, converts and quantizes them once)",
     ),
     pytest.mark.skipif(
         not (MEDIA / "vtest.avi").is_file(),
@@ -59,6 +60,40 @@ def test_wrists_of_both_basketball_players(estimator: PoseEstimator) -> None:
         assert result.left or result.right, result
     # The player facing the camera shows both wrists on the ball.
     assert all(r.left and r.right for r in results if r.player == 0), results
+
+
+def test_fp32_models_meet_the_targets_too() -> None:
+    estimator = make_estimator(BackendConfig(threads=2, **FP32))
+    counts = vtest_counts(estimator)
+    assert counts.recall >= 0.90 and counts.precision >= 0.90, counts
+    results = wrist_results(estimator)
+    assert all(r.detected and r.left and r.right for r in results), results
+
+
+def test_int8_models_agree_with_fp32_on_real_people() -> None:
+    """Guards the set-up quantization: int8 NanoDet finds the fp32 people and int8 MoveNet puts
+    their confident keypoints where fp32 does (within 0.1 x box height)."""
+    import numpy as np
+
+    int8 = make_estimator(BackendConfig(threads=2))
+    fp32 = make_estimator(BackendConfig(threads=2, **FP32))
+    assert int8.pose is not None and fp32.pose is not None
+    frames = list(read_video_frames(MEDIA / "vtest.avi", {0, 180, 360, 540, 720}).values())
+    frames += [cv2.imread(str(MEDIA / n)) for n in ("basketball1.png", "basketball2.png")]
+    found = missed = close = confident = 0
+    for frame in frames:
+        ref = np.array([d.bbox for d in fp32.detect(frame) if d.score >= 0.4]).reshape(-1, 4)
+        got = np.array([d.bbox for d in int8.detect(frame) if d.score >= 0.4]).reshape(-1, 4)
+        counts = match_boxes(got, ref, np.zeros(len(ref), dtype=bool))
+        found, missed = found + counts.true_positives, missed + counts.misses
+        for box in ref:
+            want, have = fp32.pose(frame, box), int8.pose(frame, box)
+            ok = want[:, 2] > 0.3
+            dist = np.linalg.norm(have[ok, :2] - want[ok, :2], axis=1) / (box[3] - box[1])
+            close, confident = close + int((dist < 0.1).sum()), confident + int(ok.sum())
+    assert found + missed >= 20 and confident >= 200
+    assert found / (found + missed) >= 0.9, (found, missed)
+    assert close / confident >= 0.93, (close, confident)
 
 
 def test_perceive_writes_json_and_drawing_per_image_and_frame(tmp_path: Path) -> None:

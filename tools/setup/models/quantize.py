@@ -1,7 +1,7 @@
 """Quantize the converted NanoDet and MoveNet Lightning to int8 (static, QDQ), once, at set-up.
 
 On one core int8 takes NanoDet from 31 to 12 ms (416 x 320 input) and MoveNet Lightning from 8.1
-to 5.6 ms per person (AVX-512 VNNI VM, onnxruntime 1.23), which is what lets perception_node keep
+to 6.2 ms per person (AVX-512 VNNI VM, onnxruntime 1.23), which is what lets perception_node keep
 15 fps with 5 people on one core (docs/benchmarks/perception.md). Weights are int8 per output
 channel; activations uint8 per tensor with ranges (min/max) calibrated on real people:
 
@@ -10,8 +10,8 @@ channel; activations uint8 per tensor with ranges (min/max) calibrated on real p
   figures are measured on; the basketball images (wrist test) are not used;
 - NanoDet sees each frame letterboxed as the detector does; MoveNet sees the crops of the people
   the fp32 NanoDet finds there (score >= 0.25; about 310 crops). Whole-set MinMax (about 0.8 GB
-  at its peak): onnxruntime's chunked range merging (CalibMaxIntermediateOutputs) and adding
-  mirrored frames both gave MoveNet keypoint scores about a third too low here.
+  at its peak): onnxruntime's chunked range merging (CalibMaxIntermediateOutputs) over the frames
+  plus their mirror images gave MoveNet keypoint scores of about a third of fp32's here.
 
 NanoDet: only the convolutions are quantized. Its heads concatenate class scores (0-1) and box
 distributions (logits up to ~15) in one tensor that is then split; a shared per-tensor range

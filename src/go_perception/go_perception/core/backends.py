@@ -5,7 +5,7 @@ Backends (``BackendConfig.backend``):
 - ``default``: NanoDet-m person detector (letterboxed to a 416 px longer side) then MoveNet
   Lightning (192 x 192) on each person crop. Both come from ``./gostore setup``
   (tools/setup/models.sh) in the models folder, in fp32 and int8 (``detector_precision``,
-  ``pose_precision``; int8 is the default: about 2.6x faster NanoDet, 1.4x faster MoveNet on
+  ``pose_precision``; int8 is the default: about 2.6x faster NanoDet, 1.3x faster MoveNet on
   one core, same recall/precision on the labelled vtest.avi frames).
 - ``onnx``: user-supplied ONNX models by path. ``detector_model`` is a YOLO-style detector or
   YOLO-pose model (see ``detector.YoloDetector``), or empty for NanoDet; ``pose_model`` is a
