@@ -38,12 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for --scenario")
     parser.add_argument("--camera-hz", type=float, default=10.0, help="camera frame rate [Hz]")
     parser.add_argument("--no-products", action="store_true", help="skip product recognition")
+    parser.add_argument(
+        "--backend",
+        default="default",
+        choices=("default", "sim"),
+        help="person/pose backend of the offline runs: default (NanoDet + MoveNet) or sim "
+        "(NanoDet + the shipped network trained on simulator renders)",
+    )
     parser.add_argument("--rate", type=float, default=0.5, help="--bag: playback rate factor")
     parser.add_argument(
         "--publish",
         action="store_true",
-        help="with --suite: store the overall figures in docs/benchmarks/eval_<suite>.json and "
-        "regenerate the README results table",
+        help="with --suite: store the overall figures in docs/benchmarks/eval_<suite>.json "
+        "(eval_<suite>_<backend>.json for another backend) and regenerate the README results "
+        "table",
     )
     return parser
 
@@ -51,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) -> int:
     from go_eval.core.offline import OfflineRun, RunConfig
     from go_eval.core.report import write_report
+    from go_perception.core.backends import BackendConfig
 
     results = []
     estimator = classifier = None
@@ -63,6 +72,7 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
             entry.seed,
             camera_hz=args.camera_hz,
             products=not args.no_products,
+            backend=BackendConfig(backend=args.backend),
         )
         run = OfflineRun(config, estimator=estimator, classifier=classifier)
         estimator, classifier = run.estimator, run.classifier  # load the networks once
@@ -81,7 +91,8 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
     if args.publish and args.suite:
         from go_eval.core.readme_table import update_readme
 
-        published = ROOT / "docs" / "benchmarks" / f"eval_{args.suite}.json"
+        suffix = "" if args.backend == "default" else f"_{args.backend}"
+        published = ROOT / "docs" / "benchmarks" / f"eval_{args.suite}{suffix}.json"
         summary = {
             "command": data["command"],
             "overall": overall,

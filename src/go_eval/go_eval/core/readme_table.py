@@ -59,14 +59,17 @@ def _fmt(value: object) -> str:
 
 def results_markdown(bench_dir: Path) -> str:
     lines = []
-    suites = [s for s in ("smoke", "standard", "hard") if (bench_dir / f"eval_{s}.json").is_file()]
+    names = ("smoke", "standard", "hard", "hard_sim")
+    suites = [s for s in names if (bench_dir / f"eval_{s}.json").is_file()]
     if suites:
         data = {s: json.loads((bench_dir / f"eval_{s}.json").read_text()) for s in suites}
+        heads = [s.replace("_sim", " (sim pose)") for s in suites]
         lines += [
             "Simulator scenario suites (`./gostore eval --suite NAME`), real perception on the "
-            "rendered images:",
+            "rendered images (default backend: NanoDet + MoveNet; sim pose: `--backend sim`, the "
+            "pose network trained on other simulator renders):",
             "",
-            "| metric | " + " | ".join(suites) + " | reference |",
+            "| metric | " + " | ".join(heads) + " | reference |",
             "|---|" + "---|" * len(suites) + "---|",
         ]
         for key, label, ref in EVAL_ROWS:
