@@ -36,3 +36,14 @@ def test_report_round_trips_as_baseline(tmp_path: Path) -> None:
 def test_changes_within_the_noise_floor_do_not_regress() -> None:
     fig = Figure("setup", 0.6, "s", False, noise_floor=1.0)
     assert not compare([fig], {"setup": 0.4})[0].regressed
+
+
+def test_update_of_some_benchmarks_keeps_the_other_baselines(tmp_path) -> None:
+    from go_eval.cli.bench import _kept_figures
+
+    path = tmp_path / "baseline.json"
+    old = [Figure("a.x", 1.0, "ms", False), Figure("b.y", 2.0, "", True, "note", 0.5)]
+    write_report(path, old, {"cpu": "test"})
+    kept = _kept_figures(path, {"a.x"})
+    assert kept == [Figure("b.y", 2.0, "", True, "note", 0.5)]
+    assert _kept_figures(tmp_path / "missing.json", {"a.x"}) == []

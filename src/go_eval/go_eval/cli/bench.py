@@ -70,6 +70,15 @@ def _markdown(figures: list[Figure], comparisons: dict, info: dict[str, str], cm
     return "\n".join(lines) + "\n"
 
 
+def _kept_figures(path: Path, replaced: set[str]) -> list[Figure]:
+    """Figures of the baseline at ``path`` that this run did not measure (``--only``): an update
+    of some benchmarks keeps the others' baselines."""
+    if not path.is_file():
+        return []
+    entries = json.loads(path.read_text()).get("figures", {})
+    return [Figure(name=n, **e) for n, e in sorted(entries.items()) if n not in replaced]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gostore bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/bench"), help="report directory")
@@ -96,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "./gostore bench " + " ".join(argv if argv is not None else sys.argv[1:])
     (args.out / "bench.md").write_text(_markdown(figures, comparisons, info, cmd.strip()))
     if args.update_baseline:
-        write_report(args.baseline, figures, info)
-        print(f"baseline written: {args.baseline}")
+        kept = [] if not args.only else _kept_figures(args.baseline, {f.name for f in figures})
+        write_report(args.baseline, [*kept, *figures], info)
+        print(
+            f"baseline written: {args.baseline}" + (f" ({len(kept)} figures kept)" if kept else "")
+        )
         if update_readme(ROOT / "README.md", args.baseline.parent):
             print("README results table regenerated")
     for failure in failures:
