@@ -233,7 +233,8 @@ def main(argv: list[str]) -> int:
             (folder / file).unlink(missing_ok=True)
         say(
             f"ERROR: int8 models disagree with fp32 (need {MIN_DETECTION_AGREEMENT} and "
-            f"{MIN_KEYPOINT_AGREEMENT}); removed them (perception precision:=fp32 still works)"
+            f"{MIN_KEYPOINT_AGREEMENT}); removed them. The fp32 models are in place: run"
+            " perception with detector_precision:=fp32 pose_precision:=fp32"
         )
         return 1
     return 0
