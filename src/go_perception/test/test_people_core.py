@@ -268,6 +268,7 @@ def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
         {"check_precision": ""},
         {"detector_size": 300},
         {"detector_size": 0},
+        {"candidate_overlap": -0.1},
     ],
 )
 def test_bad_backend_config_is_rejected(kwargs: dict) -> None:
@@ -317,6 +318,25 @@ def test_weak_candidates_are_checked_by_the_check_model_and_people_by_the_pose_m
     people = estimator(np.zeros((200, 400, 3), np.uint8))
     assert [p.bbox[0] for p in people] == [200, 10]
     assert pose.boxes == [200] and check.boxes == [10, 300]
+
+
+@pytest.mark.parametrize("overlap, checked", [(0.3, []), (0.5, [20.0])])
+def test_weak_candidates_overlapping_a_person_cost_no_pose_run(
+    overlap: float, checked: list[float]
+) -> None:
+    found = [
+        Detection(np.float32([0, 0, 30, 100]), 0.9),  # a person
+        Detection(np.float32([20, 0, 45, 100]), 0.3),  # shifted box: 40 % inside the person
+    ]
+    pose, check = _CountingPose(), _CountingPose()
+    estimator = PoseEstimator(
+        _FakeDetector(found),  # type: ignore[arg-type]
+        pose,  # type: ignore[arg-type]
+        BackendConfig(candidate_overlap=overlap),
+        check_pose=check,  # type: ignore[arg-type]
+    )
+    estimator(np.zeros((200, 400, 3), np.uint8))
+    assert check.boxes == checked
 
 
 def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:

@@ -167,6 +167,7 @@ def test_camera_stats_rate_and_overhead() -> None:
         ({"diagnostics_period_s": 0.0}, "diagnostics_period_s"),
         ({"pose_precision": "fp16"}, "pose_precision"),
         ({"detector_size": 400}, "detector_size"),
+        ({"candidate_overlap": 1.5}, "candidate_overlap"),
     ],
 )
 def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
@@ -183,6 +184,7 @@ def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
         score_threshold=0.4,
         candidate_threshold=0.25,
         min_pose_confidence=0.45,
+        candidate_overlap=0.3,
         nms_iou=0.5,
         crop_padding=1.1,
         input_mean=[0.0, 0.0, 0.0],

@@ -55,7 +55,8 @@ class BackendConfig:
     score_threshold: detections scoring at least this [0, 1] are people.
     candidate_threshold: detections scoring in [candidate_threshold, score_threshold) are people
     only when the pose model finds a body in them (mean of the 10 best keypoint scores >=
-    min_pose_confidence) and they are not mostly inside a person already kept. This recovers
+    min_pose_confidence) and no more than ``candidate_overlap`` of their box lies inside a
+    person already kept (checked first, so such candidates cost no pose run). This recovers
     people seen from behind or cut by the frame edge without admitting cones and bins; set it
     equal to score_threshold to turn it off (saves the pose runs on candidates).
     nms_iou: overlap above which detector boxes merge.
@@ -84,6 +85,7 @@ class BackendConfig:
     score_threshold: float = 0.4
     candidate_threshold: float = 0.25
     min_pose_confidence: float = 0.45
+    candidate_overlap: float = 0.3
     nms_iou: float = 0.5
     crop_padding: float = 1.1
     input_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -107,6 +109,8 @@ class BackendConfig:
             raise ValueError(f"box_format '{self.box_format}': use cxcywh or xyxy")
         if not 0.0 <= self.candidate_threshold <= self.score_threshold <= 1.0:
             raise ValueError("need 0 <= candidate_threshold <= score_threshold <= 1")
+        if not 0.0 <= self.candidate_overlap <= 1.0:
+            raise ValueError(f"candidate_overlap {self.candidate_overlap} must be in [0, 1]")
         if not 0.0 <= self.min_pose_confidence <= 1.0 or not 0.0 < self.nms_iou <= 1.0:
             raise ValueError("min_pose_confidence must be in [0, 1] and nms_iou in (0, 1]")
         if self.crop_padding < 1.0:
@@ -204,7 +208,7 @@ class PoseEstimator:
                 self.pose is None and not isinstance(found, Person)
             ):
                 continue
-            if any(containment(found.bbox, p.bbox) > 0.5 for p in people):
+            if any(containment(found.bbox, p.bbox) > config.candidate_overlap for p in people):
                 continue
             person = self._skeleton(image, found, self.check_pose)
             if pose_confidence(person.keypoints) >= config.min_pose_confidence:

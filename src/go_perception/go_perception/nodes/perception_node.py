@@ -55,6 +55,7 @@ class PerceptionNodeConfig:
     score_threshold: float
     candidate_threshold: float
     min_pose_confidence: float
+    candidate_overlap: float
     nms_iou: float
     crop_padding: float
     input_mean: list[float]
@@ -95,6 +96,7 @@ class PerceptionNodeConfig:
             score_threshold=self.score_threshold,
             candidate_threshold=self.candidate_threshold,
             min_pose_confidence=self.min_pose_confidence,
+            candidate_overlap=self.candidate_overlap,
             nms_iou=self.nms_iou,
             crop_padding=self.crop_padding,
             input_mean=tuple(self.input_mean),  # type: ignore[arg-type]
