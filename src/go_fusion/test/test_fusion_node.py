@@ -312,9 +312,17 @@ def test_synchronised_cameras_give_tracks_skeletons_and_markers(
                 continue  # a dead camera: the synchroniser alone would stop here
             people_pubs[cam].publish(people_message(v, harness.t0 + t))
         harness.spin(8)
+    wanted = {"gondolas", "bins", "skeletons", "track_ids"}
     for _ in range(100):  # drain: the node has more callbacks per step than spun above
         harness.spin(5)
-        if tracks and stamp_to_seconds(tracks[-1].header.stamp) - harness.t0 > 3.0:
+        seen = {m.ns for msg in markers for m in msg.markers}
+        if (
+            tracks
+            and stamp_to_seconds(tracks[-1].header.stamp) - harness.t0 > 3.0
+            # markers come from a wall-clock timer: on a fast run the steps above can end
+            # before it has fired with a track in view
+            and wanted <= seen
+        ):
             break
     assert skeletons and all(s.header.frame_id == "store" for s in skeletons)
     assert any(len(s.skeletons) == 1 for s in skeletons)
@@ -324,7 +332,7 @@ def test_synchronised_cameras_give_tracks_skeletons_and_markers(
     last = max(stamp_to_seconds(msg.header.stamp) for msg in tracks) - harness.t0
     assert last > 3.0  # tracking went on to the end, with or without the second camera
     namespaces = {m.ns for msg in markers for m in msg.markers}
-    assert {"gondolas", "bins", "skeletons", "track_ids"} <= namespaces
+    assert wanted <= namespaces
     labels = [m.text for msg in markers for m in msg.markers if m.ns == "track_ids"]
     assert any("app-7" in text for text in labels)
 
