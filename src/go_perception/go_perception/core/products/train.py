@@ -12,6 +12,7 @@ import math
 import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import cv2
@@ -106,13 +107,13 @@ def _make_sample(job: tuple[int, int, int, str, int]) -> tuple[np.ndarray, int]:
 
 
 def _sample_batches(
-    jobs: list[tuple[int, int, int, str, int]], batch_size: int, pool: object | None
+    jobs: list[tuple[int, int, int, str, int]], batch_size: int, pool: Pool | None
 ) -> Iterator[tuple[list[np.ndarray], list[int]]]:
     """Batches of augmented samples in job order (made by ``pool`` when given)."""
     if pool is None:
         made: Iterator[tuple[np.ndarray, int]] = map(_make_sample, jobs)
     else:
-        made = pool.imap(_make_sample, jobs, chunksize=8)  # type: ignore[attr-defined]
+        made = pool.imap(_make_sample, jobs, chunksize=8)
     batch: list[np.ndarray] = []
     targets: list[int] = []
     for image, label in made:
@@ -159,7 +160,7 @@ def train(
 
     ``on_step(steps_done, loss)`` is called after every optimiser step (for a progress bar),
     ``on_epoch`` after every epoch. ``device`` is a torch device ("cpu", "cuda"); augmentation
-    always runs on the CPU (in ``workers`` forked processes, or the calling thread when 0) with
+    always runs on the CPU (in ``workers`` spawned processes, or the calling thread when 0) with
     per-sample seeds, so the sample stream is the same on any device and with any number of
     workers (GPU weights agree with CPU ones to floating-point rounding only). Returns the
     trained model on the CPU, in eval mode.
@@ -224,7 +225,7 @@ def _train_epochs(
     cfg: TrainConfig,
     rng: np.random.Generator,
     counts: tuple[int, int],
-    pool: object | None,
+    pool: Pool | None,
     dev: torch.device,
     val: tuple[list[np.ndarray], np.ndarray],
     on_step: Callable[[int, float], None] | None,
