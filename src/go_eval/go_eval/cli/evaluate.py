@@ -45,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
         help="person/pose backend of the offline runs: default (NanoDet + MoveNet) or sim "
         "(NanoDet + the shipped network trained on simulator renders)",
     )
+    parser.add_argument(
+        "--perception-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep what perception made of every frame in DIR, keyed by the run's settings and "
+        "model files, and reuse it on the next run (for fusion experiments: only fusion runs "
+        "again)",
+    )
     parser.add_argument("--rate", type=float, default=0.5, help="--bag: playback rate factor")
     parser.add_argument(
         "--publish",
@@ -74,8 +83,14 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
             products=not args.no_products,
             backend=BackendConfig(backend=args.backend),
         )
-        run = OfflineRun(config, estimator=estimator, classifier=classifier)
-        estimator, classifier = run.estimator, run.classifier  # load the networks once
+        run = OfflineRun(
+            config,
+            estimator=estimator,
+            classifier=classifier,
+            perception_cache=args.perception_cache,
+        )
+        if not run.from_cache:  # load the networks once
+            estimator, classifier = run.estimator, run.classifier
         inner = tqdm(
             total=round(run.sim.duration, 1), desc=entry.scenario, unit="sim s", leave=False
         )

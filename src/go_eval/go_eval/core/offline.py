@@ -5,6 +5,10 @@ network -> FusionPipeline (tracks, shelf events, attribution, carts, receipts). 
 cores the ROS nodes wrap; only sensor data crosses into perception and fusion. Ground truth from
 the simulator is kept beside the run for scoring and never handed to the pipeline.
 
+For fusion experiments, ``perception_cache`` keeps what perception made of every frame (people and
+product evidence per step) in a file keyed by the run's settings and the model files; a second run
+with the same key skips rendering and the networks and replays the same inputs into fusion.
+
 Latencies are measured the way a store sees them: from the sensor time of the fact (the weight
 settled, the shopper crossed the exit) to the sensor time of the input that let the pipeline
 decide, plus the compute time of that pipeline call.
@@ -12,10 +16,13 @@ decide, plus the compute time of that pipeline call.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,9 +37,18 @@ from go_fusion.core.pipeline import (
     FusionOutput,
     FusionPipeline,
 )
-from go_perception.core.backends import BackendConfig, PoseEstimator, make_estimator
+from go_perception.core.backends import (
+    BackendConfig,
+    PoseEstimator,
+    default_models_dir,
+    make_estimator,
+)
 from go_perception.core.keypoints import Person
-from go_perception.core.products.classifier import ClassifierConfig, ProductClassifier
+from go_perception.core.products.classifier import (
+    DEFAULT_MODEL,
+    ClassifierConfig,
+    ProductClassifier,
+)
 from go_perception.core.products.hand_crops import HandCropConfig, cut, hand_crops
 from go_sensors.core.render import Renderer
 from go_sensors.core.simulator import SimStep, Simulator
@@ -103,16 +119,61 @@ def _camera_people(camera_id: str, stamp: float, people: list[Person]) -> Camera
     )
 
 
+# What perception made of one simulator step: people per camera, product evidence.
+StepPerception = tuple[dict[str, CameraPeople], list[EvidenceItem]]
+CACHE_VERSION = 1
+
+
+def perception_cache_key(config: RunConfig) -> str:
+    """Key of a run's perception: its settings and the content of every model file it may use.
+
+    The files hashed are the product model and the ONNX files of the backend's models folder and
+    of its user-given paths; a changed model or setting gives a new key (a stale cache is never
+    read).
+    """
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{config!r}".encode())
+    backend = config.backend
+    models = Path(backend.models_dir) if backend.models_dir else default_models_dir()
+    files = sorted(models.glob("*.onnx")) if models.is_dir() else []
+    files += [Path(p) for p in (backend.detector_model, backend.pose_model) if p]
+    files += [DEFAULT_MODEL, DEFAULT_MODEL.parent / "pose_sim.onnx"]
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 class OfflineRun:
-    """Drive one scenario step by step; ``run()`` returns the :class:`RunResult`."""
+    """Drive one scenario step by step; ``run()`` returns the :class:`RunResult`.
+
+    ``perception_cache``: a folder; the run's perception is read from
+    ``<folder>/<scenario>-<seed>-<key>.pkl`` when that file exists (rendering and the networks
+    are skipped) and written there otherwise. For fusion experiments only: the file is a pickle,
+    so read only caches this tool wrote.
+    """
 
     def __init__(
         self,
         config: RunConfig,
         estimator: PoseEstimator | None = None,
         classifier: ProductClassifier | None = None,
+        perception_cache: Path | None = None,
     ):
         self.config = config
+        self._cache_path: Path | None = None
+        self._cached: list[StepPerception] | None = None
+        self._recorded: list[StepPerception] = []
+        if perception_cache is not None:
+            name = f"{config.scenario}-{config.seed}-{perception_cache_key(config)}.pkl"
+            self._cache_path = Path(perception_cache) / name
+            if self._cache_path.is_file():
+                with self._cache_path.open("rb") as f:
+                    self._cached = pickle.load(f)
+                if estimator is None:
+                    estimator = _unused_estimator
+        self.from_cache = self._cached is not None  # every frame's perception comes from the cache
+        self._step_index = 0
         self.store: StoreModel = load_store(config.store)
         self.sim = Simulator(self.store, config.scenario, config.seed)
         self.renderer = Renderer(self.store)
@@ -134,6 +195,12 @@ class OfflineRun:
         with _Timer(self.result.compute_s, "fusion") as timer:
             out = self.pipeline.finish(self.sim.t_end)
         self._collect(out, self.sim.t_end, timer.elapsed)
+        if self._cache_path is not None and self._cached is None:
+            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._cache_path.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(self._recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(self._cache_path)
         return self.result
 
     def _truth(self, step: SimStep) -> None:
@@ -182,6 +249,24 @@ class OfflineRun:
                     list(batch.status),
                 )
             self._collect(out, t_last, timer.elapsed)
+        people, evidence = self._perceive(step)
+        with _Timer(res.compute_s, "fusion") as timer:
+            out = self.pipeline.add_people(step.t, people)
+            if evidence:
+                out.extend(self.pipeline.add_product_evidence(evidence))
+        self._collect(out, step.t, timer.elapsed)
+
+    def _perceive(self, step: SimStep) -> StepPerception:
+        """People per camera and product evidence of this step (from the cache when it has it)."""
+        res = self.result
+        index = self._step_index
+        self._step_index += 1
+        if self._cached is not None:
+            if index >= len(self._cached):
+                raise RuntimeError(f"perception cache {self._cache_path} ends before step {index}")
+            res.frames_total += len(self.store.cameras)
+            res.frames_camera_down += sum(c in step.cameras_down for c in self.store.cameras)
+            return self._cached[index]
         people: dict[str, CameraPeople] = {}
         evidence: list[EvidenceItem] = []
         for camera_id in sorted(self.store.cameras):
@@ -197,11 +282,9 @@ class OfflineRun:
             if self.classifier is not None and persons:
                 with _Timer(res.compute_s, "products"):
                     evidence += self._products(camera_id, step.t, image, persons)
-        with _Timer(res.compute_s, "fusion") as timer:
-            out = self.pipeline.add_people(step.t, people)
-            if evidence:
-                out.extend(self.pipeline.add_product_evidence(evidence))
-        self._collect(out, step.t, timer.elapsed)
+        if self._cache_path is not None:
+            self._recorded.append((people, evidence))
+        return people, evidence
 
     def _products(
         self, camera_id: str, t: float, image: np.ndarray, persons: list[Person]
@@ -273,6 +356,11 @@ class OfflineRun:
                     {s.track_id: (float(s.position[0]), float(s.position[1])) for s in live},
                 )
             )
+
+
+def _unused_estimator(image: np.ndarray) -> list[Person]:
+    """Stands in for the networks when every frame comes from the perception cache."""
+    raise RuntimeError("perception cache replay ran the pose estimator")
 
 
 def run_scenario(config: RunConfig, **kwargs: object) -> RunResult:

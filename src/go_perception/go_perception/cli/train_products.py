@@ -12,8 +12,10 @@ import argparse
 import logging
 import shlex
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
+from go_perception.core.products.augment import AugmentConfig
 from go_perception.core.products.classifier import ProductClassifier
 from go_perception.core.products.dataset import DEFAULT_DATA_DIR, data_hash, load_grocery
 from go_perception.core.products.train import (
@@ -75,7 +77,38 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.widths,
         help="channels of the four residual stages, comma-separated (default %(default)s)",
     )
+    p.add_argument(
+        "--augment",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one augmentation setting of AugmentConfig (repeatable), e.g. "
+        "p_small=0.2 or max_rotation_deg=10",
+    )
     return p
+
+
+def _augment_overrides(pairs: list[str]) -> AugmentConfig:
+    """AugmentConfig with ``NAME=VALUE`` overrides, each parsed as the default's type.
+
+    Raises:
+        ValueError: on a malformed pair, an unknown name or a value of the wrong type.
+    """
+    base = asdict(AugmentConfig())
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in base:
+            raise ValueError(
+                f"--augment {pair!r}: expected NAME=VALUE with NAME one of {sorted(base)}"
+            )
+        default = base[name]
+        if isinstance(default, tuple):
+            values[name] = tuple(type(default[0])(v) for v in text.split(","))
+        else:
+            values[name] = type(default)(text)
+    return AugmentConfig(**{**base, **values})  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: --widths needs {len(TrainConfig().blocks)} positive numbers", file=sys.stderr
         )
+        return 2
+    try:
+        augment_cfg = _augment_overrides(args.augment)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         data = load_grocery(args.data)
@@ -120,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             include_val=args.include_val,
             threads=args.threads,
             widths=args.widths,
+            augment=augment_cfg,
         )
     command = "./gostore train products " + shlex.join(argv if argv is not None else sys.argv[1:])
     bar = tqdm(total=steps_total(data, cfg), unit="step", desc="train products")
