@@ -77,6 +77,7 @@ def test_steps_total_counts_photos_and_catalogue(tiny_data) -> None:
 def test_cli_trains_exports_and_reproduces_a_model(tiny_data, tmp_path) -> None:
     first, again = tmp_path / "a.onnx", tmp_path / "b.onnx"
     argv = ["--data", str(tiny_data), "--epochs", "1", "--size", "32", "--threads", "1"]
+    argv += ["--augment", "p_small=0.9", "--augment", "jpeg_quality=30,60"]
     assert (
         train_products.main([*argv, "--seed", "5", "--batch-size", "8", "--out", str(first)]) == 0
     )
@@ -84,6 +85,8 @@ def test_cli_trains_exports_and_reproduces_a_model(tiny_data, tmp_path) -> None:
     assert model.skus == SKUS and model.input_size == 32
     assert model.recipe["data_hash"] == data_hash(tiny_data)
     assert model.recipe["config"]["seed"] == 5
+    assert model.recipe["config"]["augment"]["p_small"] == 0.9
+    assert model.recipe["config"]["augment"]["jpeg_quality"] == [30, 60]
     assert "--seed 5" in model.recipe["command"]
     crops = [np.random.default_rng(1).integers(0, 255, (30, 30, 3), dtype=np.uint8)]
     assert {s.sku for s in model.rank(crops)[0]} == set(SKUS)
@@ -102,4 +105,7 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys) -> None:
     assert train_products.main(["--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
     argv = ["--out", str(tmp_path / "m.onnx"), "--widths", "8,8,8"]
     assert train_products.main(argv) == 2
+    for bad in ("p_tiny=0.5", "p_small", "p_small=high"):
+        assert train_products.main(["--out", str(tmp_path / "m.onnx"), "--augment", bad]) == 2
+        assert "--augment" in capsys.readouterr().err
     assert str(tmp_path) in capsys.readouterr().err

@@ -104,10 +104,15 @@ def _augment_overrides(pairs: list[str]) -> AugmentConfig:
                 f"--augment {pair!r}: expected NAME=VALUE with NAME one of {sorted(base)}"
             )
         default = base[name]
-        if isinstance(default, tuple):
-            values[name] = tuple(type(default[0])(v) for v in text.split(","))
-        else:
-            values[name] = type(default)(text)
+        try:
+            if isinstance(default, tuple):
+                values[name] = tuple(type(default[0])(v) for v in text.split(","))
+            else:
+                values[name] = type(default)(text)
+        except ValueError:
+            raise ValueError(
+                f"--augment {pair!r}: {text!r} is not a {type(default).__name__} like {default!r}"
+            ) from None
     return AugmentConfig(**{**base, **values})  # type: ignore[arg-type]
 
 
