@@ -105,7 +105,7 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys) -> None:
     assert train_products.main(["--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
     argv = ["--out", str(tmp_path / "m.onnx"), "--widths", "8,8,8"]
     assert train_products.main(argv) == 2
+    assert str(tmp_path) in capsys.readouterr().err
     for bad in ("p_tiny=0.5", "p_small", "p_small=high"):
         assert train_products.main(["--out", str(tmp_path / "m.onnx"), "--augment", bad]) == 2
         assert "--augment" in capsys.readouterr().err
-    assert str(tmp_path) in capsys.readouterr().err
