@@ -183,6 +183,55 @@ def test_hand_crop_evidence_is_placed_on_the_wrist_its_camera_ray_meets() -> Non
     assert "in-ann-hand" in event.evidence_ids and "in-bob-hand" not in event.evidence_ids
 
 
+def test_only_evidence_near_an_event_is_localised_and_each_item_once(monkeypatch) -> None:
+    model = load_store("small")
+    pipe = FusionPipeline.for_store(model)
+    assert pipe.tracker is not None
+    cam = next(c for c in pipe.tracker.rig.cameras if c.camera_id == "cam_front")
+    b1 = "g1_xp_s1_b1"
+    reach = pipe.store.bins[b1].center + REACH
+    pipe.add_gate_event(GateObservation("entry", "entry", 1.0, "ann"))
+    for k in range(20, 160):
+        t = k / 10.0
+        wrist = reach if 9.6 <= t <= 11.2 else reach + np.array([0.5, 0.0, 0.3])
+        pipe.add_tracks(t, [_snapshot("TA", "ann", t, wrist)])
+    mild = "Arla-Mild-Vanilla-Yoghurt"
+    (uv,), _ = cam.project(reach[None])
+    # a busy store's history: evidence every 0.1 s for 12 s, only some of it near the event
+    pipe.add_product_evidence(
+        [
+            EvidenceItem(f"e{k}", "cam_front", k / 10.0, SOURCE_HAND, {mild: 0.9}, pixel=tuple(uv))
+            for k in range(20, 140)
+        ]
+    )
+    calls: list[str] = []
+    real = FusionPipeline._localised
+
+    def counting(self: FusionPipeline, e: EvidenceItem) -> EvidenceItem:
+        calls.append(e.evidence_id)
+        return real(self, e)
+
+    monkeypatch.setattr(FusionPipeline, "_localised", counting)
+    hyps = (WeightHypothesis(((mild, 1),), 0.98),)
+    first = ShelfObservation("b1@10.000", b1, (b1,), 10.0, 10.8, -1040.0, 0.5, hyps)
+    out = pipe.add_shelf_event(first)
+    out.extend(pipe.advance(15.0))
+    (event,) = out.cart_events
+    assert event.session_id == "ann" and event.sku == mild
+    cfg = pipe.config.attribution
+    t0 = 10.0 - max(cfg.vision_baseline_s, cfg.edge_window_s + cfg.max_gap_s)
+    t1 = 10.8 + cfg.edge_window_s + cfg.max_gap_s
+    assert calls and len(calls) == len(set(calls))
+    assert all(t0 <= int(c[1:]) / 10.0 <= t1 for c in calls)
+    assert len(calls) < 120
+    # a second event that ends with the first looks at that evidence: none is localised again
+    calls.clear()
+    again = ShelfObservation("b1@10.400", b1, (b1,), 10.4, 10.8, -1040.0, 0.5, hyps)
+    pipe.add_shelf_event(again)
+    pipe.advance(15.5)
+    assert calls == []
+
+
 def _snapshot(track: str, session: str, t: float, wrist: np.ndarray) -> TrackSnapshot:
     kp = np.full((17, 3), np.nan)
     kp[10] = wrist
