@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -408,6 +409,75 @@ def test_height_tells_two_hidden_shoppers_apart_when_they_swap_places() -> None:
     last = scene.run(5.5)[-1]
     assert nearest_track(last, tall(last.t)).track_id == id_tall
     assert nearest_track(last, short(last.t)).track_id == id_short
+
+
+class DressedScene(Scene):
+    """Scene whose cameras also send a clothing-colour descriptor per detection."""
+
+    def __init__(self, paths: list[Path], looks: list[np.ndarray], **kwargs):
+        super().__init__(paths, **kwargs)
+        self.looks = looks
+
+    def step(
+        self, events: tuple[GateEvent, ...] = (), hidden: set[int] = frozenset()
+    ) -> TrackerOutput:
+        t = self.k * DT
+        self.k += 1
+        truth = {i: j for i, j in self.truth(t).items() if i not in hidden}
+        ids = list(truth)
+        dets, who = render(CAMS, [truth[i] for i in ids], t, self.rng, OPTIONS)
+        dressed = {
+            cam: replace(
+                people,
+                appearance=np.array(
+                    [self.looks[ids[k]] for k in who[cam]] or np.zeros((0, len(self.looks[0])))
+                ),
+            )
+            for cam, people in dets.items()
+        }
+        return self.tracker.update(t, dressed, events)
+
+
+def _look(hue_bin: int) -> np.ndarray:
+    """A descriptor: torso of one hue, thighs dark grey, regions of 16 bins."""
+    torso, thighs = np.zeros(16), np.zeros(16)
+    torso[hue_bin] = 1.0
+    thighs[13] = 1.0
+    return np.concatenate([torso, thighs])
+
+
+def _swap_while_hidden(scene: Scene, a: Path, b: Path) -> tuple[bool, bool]:
+    scene.step(events=(scan(0.0, "a"), scan(0.0, "b")))
+    before = scene.run(2.4)[-1]
+    id_a = nearest_track(before, a(before.t)).track_id
+    id_b = nearest_track(before, b(before.t)).track_id
+    scene.run(4.4, hidden={0, 1})
+    last = scene.run(5.5)[-1]
+    return (
+        nearest_track(last, a(last.t)).track_id == id_a,
+        nearest_track(last, b(last.t)).track_id == id_b,
+    )
+
+
+def test_clothing_colour_tells_two_hidden_shoppers_apart_when_they_swap_places() -> None:
+    # As above, but both are 1.75 m tall: height cannot help, the red and the green shirt can.
+    a = walk([(0.0, 0.5, 2.6), (1.5, 2.0, 2.6), (2.5, 2.5, 2.6), (3.5, 3.0, 3.6), (7.0, 6.0, 3.6)])
+    b = walk([(0.0, 0.5, 3.6), (1.5, 2.0, 3.6), (2.5, 2.5, 3.6), (3.5, 3.0, 2.6), (7.0, 6.0, 2.6)])
+    # Without colour the tracker follows motion and hands each track to the other person.
+    plain = _swap_while_hidden(Scene([a, b], heights=[1.75, 1.75]), a, b)
+    assert plain == (False, False)
+    dressed = DressedScene([a, b], [_look(0), _look(4)], heights=[1.75, 1.75])
+    assert _swap_while_hidden(dressed, a, b) == (True, True)
+    live_tracks = dressed.tracker.tracker.export_state()["tracks"]
+    assert all(len(tr["appearance"]) == 32 for tr in live_tracks)
+
+
+def test_malformed_appearance_is_ignored_not_fatal() -> None:
+    a = walk([(0.0, 0.5, 3.0), (3.0, 3.0, 3.0)])
+    scene = DressedScene([a], [np.full(7, 0.5)])  # 7 values: not whole regions of 16 bins
+    scene.step(events=(scan(0.0, "a"),))
+    out = scene.run(1.5)[-1]
+    assert len(live(out)) == 1
 
 
 def test_gate_areas_come_from_the_store_model() -> None:

@@ -37,6 +37,7 @@ from go_fusion.core.pipeline import (
     FusionOutput,
     FusionPipeline,
 )
+from go_perception.core.appearance import describe_people
 from go_perception.core.backends import (
     BackendConfig,
     PoseEstimator,
@@ -108,7 +109,9 @@ class _Timer:
         self.totals[self.name] = self.totals.get(self.name, 0.0) + self.elapsed
 
 
-def _camera_people(camera_id: str, stamp: float, people: list[Person]) -> CameraPeople:
+def _camera_people(
+    camera_id: str, stamp: float, people: list[Person], image: np.ndarray
+) -> CameraPeople:
     kps = np.array([p.keypoints for p in people], dtype=np.float64).reshape(-1, 17, 3)
     return CameraPeople(
         camera_id=camera_id,
@@ -116,12 +119,13 @@ def _camera_people(camera_id: str, stamp: float, people: list[Person]) -> Camera
         keypoints=kps[:, :, :2],
         keypoint_scores=kps[:, :, 2],
         scores=np.array([p.score for p in people], dtype=np.float64),
+        appearance=describe_people(image, list(kps)),
     )
 
 
 # What perception made of one simulator step: people per camera, product evidence.
 StepPerception = tuple[dict[str, CameraPeople], list[EvidenceItem]]
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def perception_cache_key(config: RunConfig) -> str:
@@ -278,7 +282,8 @@ class OfflineRun:
                 image = self.renderer.render(camera_id, step.world)
             with _Timer(res.compute_s, "perception"):
                 persons = self.estimator(image)
-            people[camera_id] = _camera_people(camera_id, step.t, persons)
+            with _Timer(res.compute_s, "appearance"):
+                people[camera_id] = _camera_people(camera_id, step.t, persons, image)
             if self.classifier is not None and persons:
                 with _Timer(res.compute_s, "products"):
                     evidence += self._products(camera_id, step.t, image, persons)

@@ -60,6 +60,8 @@ class CameraPeople:
         keypoints: (N, 17, 2) COCO-17 keypoints in distorted image pixels [px].
         keypoint_scores: (N, 17) keypoint confidences in [0, 1]; 0 = not found.
         scores: (N,) person detection confidences in [0, 1].
+        appearance: (N, A) clothing-colour descriptors (``go_perception.core.appearance``),
+            NaN where unknown; None when the camera's perception sends none.
     """
 
     camera_id: str
@@ -67,6 +69,7 @@ class CameraPeople:
     keypoints: np.ndarray
     keypoint_scores: np.ndarray
     scores: np.ndarray
+    appearance: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,8 @@ class MultiViewTracker:
         diags += batch_diags
         skeletons, anchor_tracks = self._skeletons(t, batch)
         objects = self._objects(skeletons, batch)
-        res = self.tracker.update(t, skeletons, objects, anchor_tracks, gate_events)
+        looks = _skeleton_appearance(skeletons, batch, views, self.rig.ids)
+        res = self.tracker.update(t, skeletons, objects, anchor_tracks, gate_events, looks)
         diags += res.diagnostics
         untracked = [i for i, tid in enumerate(res.skeleton_tracks) if not tid]
         self._orphans = (t, skeletons.keypoints[untracked], skeletons.valid[untracked])
@@ -439,6 +440,40 @@ class MultiViewTracker:
             )
             for s in range(len(skel))
         ]
+
+
+def _skeleton_appearance(
+    skel: SkeletonBatch,
+    batch: DetectionBatch,
+    views: Sequence[CameraPeople],
+    camera_ids: Sequence[str],
+) -> np.ndarray | None:
+    """(S, A) mean clothing-colour descriptor of each skeleton's views (NaN where none knows).
+
+    None when no camera sent descriptors (or they disagree in size).
+    """
+    by_camera = {v.camera_id: v.appearance for v in views if v.appearance is not None}
+    sizes = {a.shape[1] for a in by_camera.values() if a.ndim == 2}
+    if not by_camera or len(sizes) != 1:
+        return None
+    size = sizes.pop()
+    out = np.full((len(skel), size), np.nan)
+    for s in range(len(skel)):
+        rows = []
+        for d in skel.detections[s]:
+            if d < 0:
+                continue
+            look = by_camera.get(camera_ids[int(batch.camera_index[d])])
+            j = int(batch.source_index[d])
+            if look is not None and look.ndim == 2 and j < look.shape[0]:
+                rows.append(look[j])
+        if rows:
+            stack = np.asarray(rows, dtype=np.float64)
+            known = np.isfinite(stack)
+            count = known.sum(axis=0)
+            total = np.where(known, stack, 0.0).sum(axis=0)
+            out[s] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
 
 
 def _root(parent: list[int], i: int) -> int:

@@ -112,6 +112,7 @@ class _TrackRecord:
     session_id: str = ""
     hits: int = 1
     height: float = math.nan
+    appearance: np.ndarray | None = None  # running mean of the clear views' clothing colour
     skeleton: Skeleton3D | None = None
     skeleton_t: float = -math.inf
     last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
@@ -308,6 +309,9 @@ class ShopperTracker:
                     "last_seen": r.last_seen,
                     "hits": r.hits,
                     "height": r.height if math.isfinite(r.height) else None,
+                    "appearance": None
+                    if r.appearance is None
+                    else [v if math.isfinite(v) else None for v in r.appearance.tolist()],
                     "x": self._x[i].tolist(),
                     "p": self._p[i].ravel().tolist(),
                 }
@@ -346,6 +350,11 @@ class ShopperTracker:
                     last_xy=x[:2].copy(),
                     warned_unbound=True,
                 )
+                look = tr.get("appearance")
+                if look is not None:
+                    rec.appearance = np.array(
+                        [np.nan if v is None else float(v) for v in look], dtype=np.float64
+                    )
                 rec.slot = self._wrists.new_slot()
                 records.append(rec)
                 xs.append(x)
@@ -386,6 +395,7 @@ class ShopperTracker:
         skeleton_objects: Sequence[Skeleton3D],
         anchor_tracks: Sequence[str],
         gate_events: Sequence[GateEvent] = (),
+        appearance: np.ndarray | None = None,
     ) -> TrackingResult:
         """One step at time ``t`` [s] (callers guarantee increasing ``t``).
 
@@ -394,6 +404,8 @@ class ShopperTracker:
             skeleton_objects: the same skeletons as :class:`Skeleton3D` (S,).
             anchor_tracks: (S,) track id whose anchor each skeleton was built on, "" for none.
             gate_events: gate events received since the previous step.
+            appearance: (S, A) clothing-colour descriptor of each skeleton (NaN where unknown),
+                or None: a soft association cue (see ``TrackingConfig.appearance_sd``).
         """
         cfg = self.config
         diags: list[str] = []
@@ -405,7 +417,9 @@ class ShopperTracker:
         meas = measure(skeletons, cfg.measurement_sd_m)
         n_skel = len(skeletons)
         skeleton_tracks = [""] * n_skel
-        matched_rec = self._associate(t, meas, anchor_tracks)
+        looks = self._checked_appearance(appearance, n_skel)
+        clear = _clear_views(meas, cfg.appearance_clear_m)
+        matched_rec = self._associate(t, meas, anchor_tracks, looks)
         matched_set = set()
         if matched_rec:
             rows = np.array([r for r, _ in matched_rec])
@@ -417,12 +431,19 @@ class ShopperTracker:
             for k, (r, c) in enumerate(matched_rec):
                 rec = self._records[r]
                 self._on_measured(rec, t, skeleton_objects[c], meas.xy[c], heights[k])
+                if looks is not None and clear[c]:
+                    self._learn_appearance(rec, looks[c])
                 skeleton_tracks[c] = rec.track_id
                 matched_set.add(r)
             slots = np.array([self._records[r].slot for r in rows])
             self._wrists.push(slots, t, *_wrists(skeletons, cols))
         self._age_unmatched(t, matched_set, exits, diags)
         self._births(t, skeletons, meas, skeleton_objects, skeleton_tracks, diags)
+        if looks is not None:
+            for c, tid in enumerate(skeleton_tracks):
+                rec = self._record(tid) if tid else None
+                if rec is not None and rec.born == t:
+                    self._learn_appearance(rec, looks[c])
         self._warn_unbound(t, diags)
         tracks = self._snapshots(t)
         tracks += [self._snapshot_finished(e.track_id) for e in exits]
@@ -446,8 +467,51 @@ class ShopperTracker:
         dts = np.full(len(self._records), dt)
         self._x, self._p = kalman.predict(self._x, self._p, dts, coasting, self.config.motion)
 
+    def _checked_appearance(self, appearance: np.ndarray | None, n: int) -> np.ndarray | None:
+        """(S, A) float descriptors, or None when absent or of an unusable shape."""
+        if appearance is None:
+            return None
+        looks = np.asarray(appearance, dtype=np.float64)
+        bins = self.config.appearance_region_bins
+        if looks.ndim != 2 or looks.shape[0] != n or looks.shape[1] == 0 or looks.shape[1] % bins:
+            _LOG.warning("appearance of shape %s ignored (%d skeletons)", looks.shape, n)
+            return None
+        return looks
+
+    def _learn_appearance(self, rec: _TrackRecord, look: np.ndarray) -> None:
+        """Blend a clear view's descriptor into the track's, region by region."""
+        if rec.appearance is None or rec.appearance.shape != look.shape:
+            rec.appearance = look.copy()
+            return
+        bins = self.config.appearance_region_bins
+        a = self.config.appearance_rate
+        for k in range(0, look.shape[0], bins):
+            new, old = look[k : k + bins], rec.appearance[k : k + bins]
+            if not np.all(np.isfinite(new)):
+                continue
+            rec.appearance[k : k + bins] = (
+                new if not np.all(np.isfinite(old)) else ((1.0 - a) * old + a * new)
+            )
+
+    def _appearance_cost(self, looks: np.ndarray) -> np.ndarray:
+        """(T, S) appearance cost of each track against each skeleton (0 where unknown)."""
+        cfg = self.config
+        cost = np.zeros((len(self._records), looks.shape[0]))
+        bins = cfg.appearance_region_bins
+        for r, rec in enumerate(self._records):
+            if rec.appearance is None or rec.appearance.shape[0] != looks.shape[1]:
+                continue
+            d = hellinger(rec.appearance, looks, bins)
+            term = np.minimum((d / cfg.appearance_sd) ** 2, cfg.appearance_cost_cap)
+            cost[r] = np.where(np.isfinite(d), term, 0.0)
+        return cost
+
     def _associate(
-        self, t: float, meas: Measurements, anchor_tracks: Sequence[str]
+        self,
+        t: float,
+        meas: Measurements,
+        anchor_tracks: Sequence[str],
+        looks: np.ndarray | None = None,
     ) -> list[tuple[int, int]]:
         cfg = self.config
         n_t, n_s = len(self._records), meas.xy.shape[0]
@@ -461,6 +525,8 @@ class ShopperTracker:
         heights = np.array([r.height for r in self._records])
         dh = (meas.height[None] - heights[:, None]) / cfg.height_sd_m
         cost = cost + np.minimum(np.nan_to_num(dh**2, nan=0.0), cfg.height_cost_cap)
+        if looks is not None:
+            cost = cost + self._appearance_cost(looks)
         index = {r.track_id: i for i, r in enumerate(self._records)}
         for s, tid in enumerate(anchor_tracks):
             if tid and tid in index:
@@ -809,6 +875,30 @@ class ShopperTracker:
         rec = self._finished[track_id][1]
         pos, vel, cov = _track_arrays(rec.final_x[None], rec.final_p[None])
         return _make_track(rec, pos[0], vel[0], cov[0], rec.skeleton_t == rec.last_seen)
+
+
+def hellinger(track: np.ndarray, looks: np.ndarray, bins: int) -> np.ndarray:
+    """(S,) Hellinger distance of one descriptor to S others, averaged over the regions of
+    ``bins`` histogram bins both have (NaN where they share none)."""
+    n_regions = track.shape[0] // bins
+    p = track.reshape(n_regions, bins)
+    q = looks.reshape(looks.shape[0], n_regions, bins)
+    bc = np.sqrt(np.clip(p, 0.0, None)[None] * np.clip(q, 0.0, None)).sum(axis=2)
+    d = np.sqrt(np.clip(1.0 - bc, 0.0, 1.0))  # NaN where either region is unknown
+    known = np.isfinite(d)
+    total = np.where(known, d, 0.0).sum(axis=1)
+    count = known.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _clear_views(meas: Measurements, radius_m: float) -> np.ndarray:
+    """(S,) bool: no other skeleton's torso within ``radius_m`` (its colours are its own)."""
+    n = meas.xy.shape[0]
+    if n < 2:
+        return np.ones(n, dtype=bool)
+    d = norm2(meas.xy[:, None] - meas.xy[None])
+    np.fill_diagonal(d, np.inf)
+    return d.min(axis=1) > radius_m
 
 
 def _wrists(skeletons: SkeletonBatch, cols: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -101,6 +101,14 @@ class TrackingConfig:
     height_sd_m: float = 0.1  # [m] shoulder height spread between steps
     height_cost_cap: float = 9.0  # the height cue never adds more than this to a cost
     anchor_bonus: float = 4.0  # cost bonus of a skeleton built on the track's own anchor
+    # Clothing colour (perception's appearance descriptor, regions of appearance_region_bins
+    # histogram bins): cost += min((Hellinger distance / appearance_sd) ** 2, cap). A track's
+    # colour is a running mean of its clear views (no other skeleton within appearance_clear_m).
+    appearance_sd: float = 0.25
+    appearance_cost_cap: float = 9.0
+    appearance_region_bins: int = 16
+    appearance_rate: float = 0.2  # weight of a new clear view in the running mean
+    appearance_clear_m: float = 0.7  # [m] another skeleton this close makes a view unclear
     confirm_hits: int = 3  # measurements that confirm a tentative track
     tentative_timeout_s: float = 1.0  # an unmatched tentative track is dropped after this
     occluded_after_s: float = 0.3  # unmatched this long: a confirmed track becomes OCCLUDED
