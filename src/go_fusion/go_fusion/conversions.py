@@ -118,12 +118,20 @@ def people_from_msg(msg: PersonDetectionArray) -> CameraPeople:
         ks[i] = np.asarray(p.keypoint_scores, dtype=float)
         sc[i] = p.score
     ks = np.where(np.isfinite(ks), np.clip(ks, 0.0, 1.0), 0.0)
+    # Clothing colour: used only when every person has one of the same size (values outside
+    # [0, 1] are not histogram shares: unknown).
+    sizes = {len(p.appearance) for p in msg.people}
+    appearance = None
+    if n and len(sizes) == 1 and 0 not in sizes:
+        looks = np.array([np.asarray(p.appearance, dtype=float) for p in msg.people])
+        appearance = np.where((looks >= 0.0) & (looks <= 1.0), looks, np.nan)
     return CameraPeople(
         camera_id=msg.camera_id,
         stamp=stamp_seconds(msg.header.stamp, f"people of camera '{msg.camera_id}'"),
         keypoints=kp,
         keypoint_scores=ks,
         scores=sc,
+        appearance=appearance,
     )
 
 

@@ -63,6 +63,16 @@ def test_people_and_evidence() -> None:
     people = conv.people_from_msg(msg)
     assert people.keypoints.shape == (1, 17, 2) and people.keypoints[0, 1, 0] == 2.0
     assert people.keypoint_scores[0, 16] == 0.0 and people.camera_id == "cam_a"
+    assert people.appearance is None  # no clothing colour sent
+    person.appearance = [0.5, 0.5, float("nan"), 7.0]
+    other = PersonDetection(keypoints=[0.0] * 34, keypoint_scores=[0.0] * 17)
+    other.appearance = [1.0, 0.0, 0.0, 0.0]
+    msg.people = [person, other]
+    looks = conv.people_from_msg(msg).appearance
+    assert looks is not None and looks.shape == (2, 4)
+    assert looks[0, :2].tolist() == [0.5, 0.5] and np.isnan(looks[0, 2:]).all()  # 7: not a share
+    other.appearance = [1.0]  # sizes disagree: ignored, not fatal
+    assert conv.people_from_msg(msg).appearance is None
     ev = ProductEvidence(evidence_id="e1", camera_id="cam_a", bin_id="b1")
     ev.position.x = float("nan")
     ev.ranked = [SkuScore(sku="milk", score=0.7)]

@@ -30,9 +30,14 @@ def image_to_bgr(msg: Image | CompressedImage) -> np.ndarray:
     return image_to_numpy(msg, "bgr8")
 
 
-def person_to_msg(person: Person) -> PersonDetection:
-    """One core Person -> go_msgs/PersonDetection (pixels, scores in [0, 1])."""
+def person_to_msg(person: Person, appearance: np.ndarray | None = None) -> PersonDetection:
+    """One core Person -> go_msgs/PersonDetection (pixels, scores in [0, 1]).
+
+    ``appearance``: the person's clothing-colour descriptor (NaN where unseen), or None.
+    """
     msg = PersonDetection()
+    if appearance is not None:
+        msg.appearance = np.asarray(appearance, dtype=np.float32).ravel().tolist()
     msg.score = float(person.score)
     msg.bbox = [float(v) for v in person.bbox]
     kp = np.asarray(person.keypoints, dtype=np.float32)
@@ -42,15 +47,24 @@ def person_to_msg(person: Person) -> PersonDetection:
 
 
 def people_to_msg(
-    header: Header, camera_id: str, width: int, height: int, people: list[Person]
+    header: Header,
+    camera_id: str,
+    width: int,
+    height: int,
+    people: list[Person],
+    appearance: np.ndarray | None = None,
 ) -> PersonDetectionArray:
-    """Everyone seen in one image; ``header`` is the image's, copied unchanged."""
+    """Everyone seen in one image; ``header`` is the image's, copied unchanged.
+
+    ``appearance``: (P, A) clothing-colour descriptors of the P people, or None.
+    """
     msg = PersonDetectionArray()
     msg.header = header
     msg.camera_id = camera_id
     msg.image_width = int(width)
     msg.image_height = int(height)
-    msg.people = [person_to_msg(p) for p in people]
+    looks = [None] * len(people) if appearance is None else list(appearance)
+    msg.people = [person_to_msg(p, a) for p, a in zip(people, looks, strict=True)]
     return msg
 
 

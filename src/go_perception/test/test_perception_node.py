@@ -30,6 +30,7 @@ from go_common import qos, topics
 from go_common.image import ImageConversionError, numpy_to_compressed, numpy_to_image
 from go_msgs.msg import PersonDetectionArray
 from go_perception.conversions import image_to_bgr, people_from_msg, people_to_msg
+from go_perception.core.appearance import DESCRIPTOR_SIZE
 from go_perception.core.frame_buffer import CameraStats, LatestFrames
 from go_perception.core.keypoints import Person
 from go_perception.nodes.perception_node import PerceptionNode, PerceptionNodeConfig
@@ -80,6 +81,11 @@ def test_people_round_trip_keeps_header_and_layout() -> None:
     assert msg.header == header(7) and msg.camera_id == "cam_a"
     assert (msg.image_width, msg.image_height) == (320, 240)
     assert list(msg.people[0].keypoints[18:20]) == [40.0, 50.0]
+    assert len(msg.people[0].appearance) == 0  # none given: empty, "not computed"
+    look = np.full(DESCRIPTOR_SIZE, np.nan, np.float32)
+    look[:3] = [0.5, 0.25, 0.25]
+    dressed = people_to_msg(header(7), "cam_a", 320, 240, [person], look[None])
+    assert np.array_equal(np.array(dressed.people[0].appearance), look, equal_nan=True)
     back = people_from_msg(msg)[0]
     assert back.keypoints == pytest.approx(kp)
     assert back.bbox == pytest.approx(person.bbox) and back.score == pytest.approx(0.8)
@@ -292,6 +298,7 @@ def test_node_publishes_people_drops_stale_frames_and_reports(ros: Context, tmp_
         assert out.header == header(3)
         assert out.camera_id == "cam_a" and (out.image_width, out.image_height) == (320, 240)
         (person,) = out.people
+        assert len(person.appearance) == DESCRIPTOR_SIZE  # clothing colour rides along
         # The 320 x 240 image is letterboxed into 320 x 320 (40 px bands): the box centre
         # (160, 160) of the model is image pixel (160, 120).
         assert list(person.bbox) == pytest.approx([120.0, 40.0, 200.0, 200.0])

@@ -30,6 +30,7 @@ from go_common.lifecycle import run_lifecycle_node
 from go_common.params import declare_config
 from go_msgs.msg import PersonDetectionArray
 from go_perception.conversions import image_to_bgr, people_to_msg
+from go_perception.core.appearance import describe_people
 from go_perception.core.backends import BackendConfig, PoseEstimator, make_estimator
 from go_perception.core.frame_buffer import CameraStats, LatestFrames
 from go_perception.core.onnx_io import ModelError
@@ -220,7 +221,8 @@ class PerceptionNode(LifecycleNode):
         people = self.estimator(image)
         model_end = time.perf_counter()
         height, width = image.shape[:2]
-        self._people_pubs[cam].publish(people_to_msg(msg.header, cam, width, height, people))
+        looks = describe_people(image, [p.keypoints for p in people])
+        self._people_pubs[cam].publish(people_to_msg(msg.header, cam, width, height, people, looks))
         done = time.perf_counter()
         cpu = time.thread_time() - start_cpu
         self.stats[cam].add(done, done - arrived, model_end - model_start, done - start, cpu)
