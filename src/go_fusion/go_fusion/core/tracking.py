@@ -496,15 +496,14 @@ class ShopperTracker:
     def _appearance_cost(self, looks: np.ndarray) -> np.ndarray:
         """(T, S) appearance cost of each track against each skeleton (0 where unknown)."""
         cfg = self.config
-        cost = np.zeros((len(self._records), looks.shape[0]))
-        bins = cfg.appearance_region_bins
+        size = looks.shape[1]
+        mine = np.full((len(self._records), size), np.nan)
         for r, rec in enumerate(self._records):
-            if rec.appearance is None or rec.appearance.shape[0] != looks.shape[1]:
-                continue
-            d = hellinger(rec.appearance, looks, bins)
-            term = np.minimum((d / cfg.appearance_sd) ** 2, cfg.appearance_cost_cap)
-            cost[r] = np.where(np.isfinite(d), term, 0.0)
-        return cost
+            if rec.appearance is not None and rec.appearance.shape[0] == size:
+                mine[r] = rec.appearance
+        d = hellinger(mine, looks, cfg.appearance_region_bins)
+        term = np.minimum((d / cfg.appearance_sd) ** 2, cfg.appearance_cost_cap)
+        return np.where(np.isfinite(d), term, 0.0)
 
     def _associate(
         self,
@@ -877,18 +876,19 @@ class ShopperTracker:
         return _make_track(rec, pos[0], vel[0], cov[0], rec.skeleton_t == rec.last_seen)
 
 
-def hellinger(track: np.ndarray, looks: np.ndarray, bins: int) -> np.ndarray:
-    """(S,) Hellinger distance of one descriptor to S others, averaged over the regions of
+def hellinger(tracks: np.ndarray, looks: np.ndarray, bins: int) -> np.ndarray:
+    """(T, S) Hellinger distance of T descriptors to S others, averaged over the regions of
     ``bins`` histogram bins both have (NaN where they share none)."""
-    n_regions = track.shape[0] // bins
-    p = track.reshape(n_regions, bins)
-    q = looks.reshape(looks.shape[0], n_regions, bins)
-    bc = np.sqrt(np.clip(p, 0.0, None)[None] * np.clip(q, 0.0, None)).sum(axis=2)
+    n_regions = tracks.shape[1] // bins
+    p = np.clip(tracks.reshape(tracks.shape[0], 1, n_regions, bins), 0.0, None)
+    q = np.clip(looks.reshape(1, looks.shape[0], n_regions, bins), 0.0, None)
+    bc = np.sqrt(p * q).sum(axis=3)
     d = np.sqrt(np.clip(1.0 - bc, 0.0, 1.0))  # NaN where either region is unknown
     known = np.isfinite(d)
-    total = np.where(known, d, 0.0).sum(axis=1)
-    count = known.sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    total = np.where(known, d, 0.0).sum(axis=2)
+    count = known.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _clear_views(meas: Measurements, radius_m: float) -> np.ndarray:
