@@ -25,7 +25,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
+from dataclasses import asdict, dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -66,12 +66,16 @@ def run_scene(
     cams = synthetic.make_cameras(cameras, FLOOR)
     walkers = synthetic.make_walkers(shoppers, rng, FLOOR)
     dt = 1.0 / rate_hz
+    # Each shopper's clothing-colour descriptor (two regions of 16 bins), as perception sends it.
+    looks = rng.dirichlet(np.full(16, 0.3), size=(shoppers, 2)).reshape(shoppers, 32)
     frames, truths = [], []
     for k in range(warmup + steps):
         synthetic.step_walkers(walkers, dt, rng, FLOOR)
         truth = [w.joints() for w in walkers]
-        dets, _ = synthetic.render(cams, truth, k * dt, rng)
-        frames.append(dets)
+        dets, who = synthetic.render(cams, truth, k * dt, rng)
+        frames.append(
+            {cam: replace(v, appearance=looks[who[cam]].reshape(-1, 32)) for cam, v in dets.items()}
+        )
         truths.append(np.array(truth))
     gates = [GateArea("floor", GateKind.ENTRY, (0.0, 0.0), FLOOR)]
     tracker = MultiViewTracker(MultiViewConfig(), cams, gates)
