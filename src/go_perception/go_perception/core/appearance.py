@@ -43,9 +43,9 @@ def _polygon(points: np.ndarray) -> np.ndarray:
     return centre + SHRINK * (points - centre)
 
 
-def _region_histogram(hsv: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def _region_histogram(image_bgr: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Histogram of the pixels inside ``polygon`` (4, 2) [px]; NaN when too few are inside."""
-    h, w = hsv.shape[:2]
+    h, w = image_bgr.shape[:2]
     x0, y0 = np.floor(polygon.min(axis=0)).astype(int)
     x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -54,14 +54,14 @@ def _region_histogram(hsv: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         return out
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillConvexPoly(mask, np.round(polygon - (x0, y0)).astype(np.int32), 1)
-    pixels = hsv[y0:y1, x0:x1][mask.astype(bool)]
+    hsv = cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)  # only the region: cheap
+    pixels = hsv[mask.astype(bool)]
     if len(pixels) < MIN_REGION_PIXELS:
         return out
     hue, sat, val = (pixels[:, k].astype(np.int32) for k in range(3))
     coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
-    hist = np.zeros(REGION_BINS, np.float64)
-    np.add.at(hist, hue[coloured] * HUE_BINS // 180, 1.0)
-    np.add.at(hist, HUE_BINS + val[~coloured] * VALUE_BINS // 256, 1.0)
+    index = np.where(coloured, hue * HUE_BINS // 180, HUE_BINS + val * VALUE_BINS // 256)
+    hist = np.bincount(index, minlength=REGION_BINS).astype(np.float64)
     return (hist / hist.sum()).astype(np.float32)
 
 
@@ -79,16 +79,15 @@ def describe_people(image_bgr: np.ndarray, people: Sequence[np.ndarray]) -> np.n
     out = np.full((len(people), DESCRIPTOR_SIZE), np.nan, dtype=np.float32)
     if not len(people) or image_bgr is None or image_bgr.ndim != 3 or image_bgr.size == 0:
         return out
-    hsv = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2HSV)
     for i, kp in enumerate(people):
         kp = np.asarray(kp, dtype=np.float64).reshape(17, 3)
         ok = (kp[:, 2] >= MIN_KEYPOINT_SCORE) & np.all(np.isfinite(kp), axis=1)
         if ok[list(_SHOULDERS)].all() and ok[list(_HIPS)].all():
             torso = kp[[_SHOULDERS[0], _SHOULDERS[1], _HIPS[1], _HIPS[0]], :2]
-            out[i, :REGION_BINS] = _region_histogram(hsv, _polygon(torso))
+            out[i, :REGION_BINS] = _region_histogram(image_bgr, _polygon(torso))
         if ok[list(_HIPS)].all() and ok[list(_KNEES)].all():
             thighs = kp[[_HIPS[0], _HIPS[1], _KNEES[1], _KNEES[0]], :2]
-            out[i, REGION_BINS:] = _region_histogram(hsv, _polygon(thighs))
+            out[i, REGION_BINS:] = _region_histogram(image_bgr, _polygon(thighs))
     return out
 
 
