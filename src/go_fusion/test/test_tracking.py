@@ -480,6 +480,32 @@ def test_malformed_appearance_is_ignored_not_fatal() -> None:
     assert len(live(out)) == 1
 
 
+@pytest.mark.parametrize("alternative", [True, False])
+def test_a_long_lost_track_does_not_take_a_new_shopper_at_the_entry(alternative: bool) -> None:
+    # A walks in and vanishes for good near the entry (hidden by a display from every camera);
+    # six seconds later B scans in and walks in the same way. A's track, lost for seconds, could
+    # explain B too; the waiting scan says B is someone new.
+    a = walk([(0.0, 0.5, 3.0), (1.0, 1.6, 3.0), (60.0, 1.6, 3.0)])
+    b = walk([(6.0, 0.5, 3.2), (7.0, 1.6, 3.2), (60.0, 4.0, 3.2)])
+    scene = Scene([a, b], heights=[1.75, 1.75])
+    if not alternative:
+        tracking = replace(scene.tracker.config.tracking, new_entrant_cost=float("inf"))
+        scene.tracker = MultiViewTracker(
+            replace(scene.tracker.config, tracking=tracking), CAMS, [ENTRY, EXIT]
+        )
+    scene.step(events=(scan(0.0, "a"),))
+    id_a = nearest_track(scene.run(1.5)[-1], a(1.5)).track_id
+    scene.run(6.0 - DT, hidden={0, 1})
+    scene.step(events=(scan(6.0, "b"),), hidden={0})
+    last = scene.run(8.5, hidden={0})[-1]
+    b_track = nearest_track(last, b(last.t))
+    if alternative:
+        assert b_track.track_id != id_a and b_track.session_id == "b"
+        assert live(last)[id_a].state == TrackState.OCCLUDED  # still waiting for A
+    else:
+        assert b_track.track_id == id_a  # what the alternative prevents: B charged to A's cart
+
+
 def test_gate_areas_come_from_the_store_model() -> None:
     gate = SimpleNamespace(gate_id="g1", kind="exit", min_xy=(1.0, 2.0), max_xy=(3.0, 4.0))
     area = GateArea.from_store_gate(gate)

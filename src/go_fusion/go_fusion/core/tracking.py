@@ -534,8 +534,28 @@ class ShopperTracker:
         if not feasible.any():
             return []
         mat = np.where(feasible, cost, _INFEASIBLE)
+        entrants = self._possible_entrants(t, meas)
+        if entrants.size:
+            # One extra row per possible entrant: "a new shopper", usable by that skeleton only.
+            extra = np.full((entrants.size, n_s), _INFEASIBLE)
+            extra[np.arange(entrants.size), entrants] = cfg.new_entrant_cost
+            mat = np.vstack([mat, extra])
         rows, cols = linear_sum_assignment(mat)
-        return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if feasible[r, c]]
+        return [
+            (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if r < n_t and feasible[r, c]
+        ]
+
+    def _possible_entrants(self, t: float, meas: Measurements) -> np.ndarray:
+        """Indices of skeletons that may be a shopper whose entry scan is waiting."""
+        cfg = self.config
+        if not math.isfinite(cfg.new_entrant_cost) or not self._entries:
+            return np.zeros(0, dtype=int)
+        if self._session_for_birth(t) is None:
+            return np.zeros(0, dtype=int)
+        inside = np.zeros(meas.xy.shape[0], dtype=bool)
+        for gate in self._entries:
+            inside |= gate.contains(meas.xy, cfg.entry_margin_m)
+        return np.flatnonzero(inside & meas.ok)
 
     def _on_measured(
         self,

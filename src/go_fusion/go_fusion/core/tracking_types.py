@@ -104,6 +104,11 @@ class TrackingConfig:
     # Clothing colour (perception's appearance descriptor, regions of appearance_region_bins
     # histogram bins): cost += min((Hellinger distance / appearance_sd) ** 2, cap). A track's
     # colour is a running mean of its clear views (no other skeleton within appearance_clear_m).
+    # A skeleton inside an entry area while a scan waits for its shopper may be that new
+    # shopper: in the assignment it is left for a birth unless a track explains it for less than
+    # new_entrant_cost (a track seen moments ago costs far less; one lost for seconds, whose
+    # position spread has grown to metres, costs more). inf turns the alternative off.
+    new_entrant_cost: float = 0.0
     appearance_sd: float = 0.25
     appearance_cost_cap: float = 9.0
     appearance_region_bins: int = 16
