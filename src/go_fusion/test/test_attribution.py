@@ -217,6 +217,20 @@ def test_blind_sessions_one_gets_it_two_go_to_review(attributor: Attributor) -> 
     assert two.needs_review
 
 
+def test_a_lone_shopper_whose_wrist_was_misplaced_still_gets_the_pick(
+    attributor: Attributor,
+) -> None:
+    # The only shopper in the store; the wrist estimate stayed by the hip during the reach (a
+    # hidden hand). Nobody else can have done it: the event is theirs, not "someone untracked".
+    a = CandidateTrack("t1", "s1", path([(8, 12, idle("b1"))]))
+    result = attributor.attribute(pick("b1", 10.0, 10.8), [a], [], {}, {})
+    assert not result.needs_review and result.events[0].session_id == "s1"
+    # Beside a shopper whose hand was in the bin, the misplaced one is no rival.
+    b = CandidateTrack("t2", "s2", path([(8, 9.8, idle("b1")), (9.8, 11.2, in_bin("b1"))]))
+    both = attributor.attribute(pick("b1", 10.0, 10.8), [a, b], [], {}, {})
+    assert both.events[0].session_id == "s2" and both.shoppers[0].probability > 0.99
+
+
 def test_no_candidate_and_unexplained_weight_give_no_event(attributor: Attributor) -> None:
     nobody = attributor.attribute(pick("b1", 10.0, 10.8), [], [], {}, {})
     assert nobody.events == () and nobody.needs_review

@@ -61,6 +61,12 @@ class AttributionConfig:
     partial_order_credit: float = 0.3  # presence during the change, not at its start/end
     null_likelihood: float = 1e-5  # likelihood that nobody we track caused the event
     blind_likelihood: float = 2e-3  # likelihood of an open session with no wrist observed
+    # Floor of the likelihood of a shopper whose wrists were seen, but away from the bin: a
+    # wrist estimate can be wrong (hidden hand, a neighbour's wrist). Without it a shopper alone
+    # in the store whose reach into a low shelf was mis-placed lost the event to
+    # null_likelihood ("someone we do not track"), which in a closed store is rarer still. Well
+    # below any real presence, so it does not dilute the competition between shoppers.
+    seen_elsewhere_likelihood: float = 3e-5
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
     vision_baseline_s: float = 2.0  # what the hands held before a pick, looked at this long
@@ -376,7 +382,8 @@ class Attributor:
             full = [cfg.blind_likelihood if v is None else v for v in (a, b, c)]
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
-            scores.append((cand, float(np.cbrt(full[0] * full[1] * full[2])), *full))
+            lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)
+            scores.append((cand, lik, *full))
         norm = sum(s[1] for s in scores) + cfg.null_likelihood
         result = [
             ShopperScore(
