@@ -124,6 +124,28 @@ def test_crossed_arms_use_both_wrists_whatever_their_side(attributor: Attributor
     assert not result.needs_review
 
 
+def test_a_shopper_given_one_bin_is_less_likely_in_another_at_the_same_time(
+    attributor: Attributor,
+) -> None:
+    # Crossed arms seen badly: both shoppers' wrists come near b1 while it changes, A's a bit
+    # more. A was already given b2's event over an overlapping span.
+    a = CandidateTrack("ta", "sa", path([(8, 12, in_bin("b1", dy=0.3))]))
+    b = CandidateTrack("tb", "sb", path([(8, 12, in_bin("b1", dy=0.32))]))
+    event = pick("b1", 10.4, 11.2)
+    alone = attributor.attribute(event, [a, b], [], {}, {})
+    assert alone.needs_review  # a coin toss on the wrists alone
+    busy = {"ta": [(10.0, 10.8, ("b2",))]}
+    result = attributor.attribute(event, [a, b], [], {}, {}, None, busy)
+    assert result.events[0].session_id == "sb" and not result.needs_review
+    # The same bin, or an earlier span that does not overlap, is no reason.
+    for other in ([(10.0, 10.8, ("b1",))], [(6.0, 7.0, ("b2",))]):
+        again = attributor.attribute(event, [a, b], [], {}, {}, None, {"ta": other})
+        assert again.shoppers[0].probability == pytest.approx(alone.shoppers[0].probability)
+    # Alone at the shelf, a two-handed shopper still gets both bins.
+    solo = attributor.attribute(event, [a], [], {}, {}, None, busy)
+    assert solo.events[0].session_id == "sa" and not solo.needs_review
+
+
 def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:
     # A reaches into b1 near its edge with b2, B into b2 next to it. Seen clearly, each event is
     # decided; with both wrists occluded (wide covariance) the same means no longer separate

@@ -67,6 +67,9 @@ class AttributionConfig:
     # null_likelihood ("someone we do not track"), which in a closed store is rarer still. Well
     # below any real presence, so it does not dilute the competition between shoppers.
     seen_elsewhere_likelihood: float = 3e-5
+    # A shopper already given another bin's event over an overlapping span would have had a hand
+    # in each bin at once: possible, rarer than two shoppers each reaching once (crossed arms).
+    concurrent_reach_factor: float = 0.3
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
     vision_baseline_s: float = 2.0  # what the hands held before a pick, looked at this long
@@ -315,13 +318,18 @@ class Attributor:
         return float(p[0])
 
     def score_shoppers(
-        self, obs: ShelfObservation, candidates: Sequence[CandidateTrack]
+        self,
+        obs: ShelfObservation,
+        candidates: Sequence[CandidateTrack],
+        busy: Mapping[str, Sequence[tuple[float, float, tuple[str, ...]]]] | None = None,
     ) -> list[ShopperScore]:
         """Posterior over candidate shoppers for one event, most probable first.
 
         All candidates' wrist samples are scored in one vectorised pass; per candidate and
         window the presence is the best wrist at each stamp, then the max (around t_start and
-        t_end) or the mean over stamps (dwell during the change).
+        t_end) or the mean over stamps (dwell during the change). ``busy``: track id -> (t_start,
+        t_end, bins) of the events already given to it; one at other bins overlapping this one
+        scales its likelihood by ``concurrent_reach_factor``.
         """
         cfg = self.config
         box = self._reach_box(obs.bin_ids or (obs.bin_id,))
@@ -383,6 +391,8 @@ class Attributor:
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
             lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)
+            if busy and cand.track_id and _busy_elsewhere(busy.get(cand.track_id, ()), obs):
+                lik *= cfg.concurrent_reach_factor
             scores.append((cand, lik, *full))
         norm = sum(s[1] for s in scores) + cfg.null_likelihood
         result = [
@@ -561,8 +571,12 @@ class Attributor:
         carts: Mapping[str, Mapping[str, int]],
         live_planogram: Mapping[str, Mapping[str, int]],
         cart_weights: Mapping[str, Mapping[str, float]] | None = None,
+        busy: Mapping[str, Sequence[tuple[float, float, tuple[str, ...]]]] | None = None,
     ) -> Attribution:
         """Decide who took (or put back) what for one shelf event.
+
+        busy: track id -> (t_start, t_end, bins) of the events already attributed to it (see
+        ``score_shoppers``).
 
         carts: session id -> {sku: units} (the return prior). live_planogram: bin id ->
         {sku: units} as the shelf holds it now, for the misplaced-stock flag. cart_weights:
@@ -571,7 +585,7 @@ class Attributor:
         cfg = self.config
         kind = KIND_PICK if obs.delta_g < 0 else KIND_RETURN
         window = cfg.edge_window_s + cfg.max_gap_s
-        shoppers = self.score_shoppers(obs, candidates)
+        shoppers = self.score_shoppers(obs, candidates, busy)
         # Only the hands that may have done it: a product in a bystander's hand says nothing.
         likely = {s.track_id: s.hand_side for s in shoppers if s.probability >= 0.1}
         hands = {c.track_id: (c, likely[c.track_id]) for c in candidates if c.track_id in likely}
@@ -721,6 +735,17 @@ def _hand_side(
     best = max(means, key=lambda s: means[s])
     other = means.get(1 - best, 0.0)
     return best if means[best] - other >= 0.2 else -1
+
+
+def _busy_elsewhere(
+    spans: Sequence[tuple[float, float, tuple[str, ...]]], obs: ShelfObservation
+) -> bool:
+    """Whether one of ``spans`` overlaps ``obs`` in time at bins ``obs`` does not include."""
+    bins = set(obs.bin_ids) | {obs.bin_id}
+    return any(
+        t0 <= obs.t_end and obs.t_start <= t1 and not bins.intersection(other)
+        for t0, t1, other in spans
+    )
 
 
 def _track_evidence(shopper: ShopperScore) -> tuple[str, ...]:

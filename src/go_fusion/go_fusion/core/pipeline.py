@@ -340,6 +340,8 @@ class FusionPipeline:
         self._seen_shelf_events: set[str] = set()
         self._wrists: dict[str, _WristBuffer] = {}
         self._evidence: deque[EvidenceItem] = deque()
+        # track id -> (t_start, t_end, bins) of its latest attributed events (concurrent reaches)
+        self._busy: dict[str, deque[tuple[float, float, tuple[str, ...]]]] = {}
         # evidence id -> (the evidence, it localised): see _localised_once
         self._localised_memo: dict[str, tuple[EvidenceItem, EvidenceItem]] = {}
         self._board_last_t: dict[str, float] = {}
@@ -1198,6 +1200,7 @@ class FusionPipeline:
             {c.session_id: c.contents() for c in open_carts},
             self.live_planogram,
             {c.session_id: c.unit_weights() for c in open_carts},
+            self._busy,
         )
         for event in result.events:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
@@ -1214,6 +1217,9 @@ class FusionPipeline:
             else:
                 self._record("cart_event", {"event": event_to_json(event), "t": event.stamp})
                 out.cart_events.append(event)
+                if event.track_id:
+                    spans = self._busy.setdefault(event.track_id, deque(maxlen=8))
+                    spans.append((obs.t_start, obs.t_end, tuple(obs.bin_ids or (obs.bin_id,))))
                 if event.misplaced:
                     out.misplaced.append((event.bin_id, event.sku, event.quantity))
                     self._diag(
