@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from go_fusion.bench.synthetic import RenderOptions, render, ring_cameras, skeleton
+from go_fusion.core.association import CameraPeople
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
 from go_fusion.core.tracking import (
     GateArea,
@@ -78,8 +79,14 @@ class Scene:
         self.k += 1
         truth = {i: j for i, j in self.truth(t).items() if i not in hidden}
         ids = list(truth)
-        dets, _ = render(CAMS, [truth[i] for i in ids], t, self.rng, OPTIONS)
-        return self.tracker.update(t, dets, events)
+        dets, who = render(CAMS, [truth[i] for i in ids], t, self.rng, OPTIONS)
+        return self.tracker.update(t, self.dress(dets, who, ids), events)
+
+    def dress(
+        self, dets: dict[str, CameraPeople], who: dict[str, list[int]], ids: list[int]
+    ) -> dict[str, CameraPeople]:
+        """What the cameras send besides keypoints (nothing here)."""
+        return dets
 
     def run(self, until: float, **kwargs) -> list[TrackerOutput]:
         outs = []
@@ -418,24 +425,16 @@ class DressedScene(Scene):
         super().__init__(paths, **kwargs)
         self.looks = looks
 
-    def step(
-        self, events: tuple[GateEvent, ...] = (), hidden: set[int] = frozenset()
-    ) -> TrackerOutput:
-        t = self.k * DT
-        self.k += 1
-        truth = {i: j for i, j in self.truth(t).items() if i not in hidden}
-        ids = list(truth)
-        dets, who = render(CAMS, [truth[i] for i in ids], t, self.rng, OPTIONS)
-        dressed = {
+    def dress(
+        self, dets: dict[str, CameraPeople], who: dict[str, list[int]], ids: list[int]
+    ) -> dict[str, CameraPeople]:
+        empty = np.zeros((0, len(self.looks[0])))
+        return {
             cam: replace(
-                people,
-                appearance=np.array(
-                    [self.looks[ids[k]] for k in who[cam]] or np.zeros((0, len(self.looks[0])))
-                ),
+                people, appearance=np.array([self.looks[ids[k]] for k in who[cam]] or empty)
             )
             for cam, people in dets.items()
         }
-        return self.tracker.update(t, dressed, events)
 
 
 def _look(hue_bin: int) -> np.ndarray:
