@@ -196,7 +196,7 @@ class MultiViewTracker:
         diags += batch_diags
         skeletons, anchor_tracks = self._skeletons(t, batch)
         objects = self._objects(skeletons, batch)
-        looks = _skeleton_appearance(skeletons, batch, views, self.rig.ids)
+        looks = _skeleton_appearance(skeletons, _detection_appearance(batch, views, self.rig.ids))
         res = self.tracker.update(t, skeletons, objects, anchor_tracks, gate_events, looks)
         diags += res.diagnostics
         untracked = [i for i, tid in enumerate(res.skeleton_tracks) if not tid]
@@ -442,37 +442,39 @@ class MultiViewTracker:
         ]
 
 
-def _skeleton_appearance(
-    skel: SkeletonBatch,
-    batch: DetectionBatch,
-    views: Sequence[CameraPeople],
-    camera_ids: Sequence[str],
+def _detection_appearance(
+    batch: DetectionBatch, views: Sequence[CameraPeople], camera_ids: Sequence[str]
 ) -> np.ndarray | None:
-    """(S, A) mean clothing-colour descriptor of each skeleton's views (NaN where none knows).
-
-    None when no camera sent descriptors (or they disagree in size).
-    """
+    """(D, K) clothing colour of each detection of ``batch`` (NaN rows where its camera sent
+    none); None when no camera sent descriptors or they disagree in size."""
     by_camera = {v.camera_id: v.appearance for v in views if v.appearance is not None}
-    sizes = {a.shape[1] for a in by_camera.values() if a.ndim == 2}
-    if not by_camera or len(sizes) != 1:
+    shapes = {np.shape(a)[1] for a in by_camera.values() if np.ndim(a) == 2}
+    if not by_camera or len(shapes) != 1:
         return None
-    size = sizes.pop()
-    out = np.full((len(skel), size), np.nan)
+    size = shapes.pop()
+    out = np.full((len(batch), size), np.nan)
+    for d in range(len(batch)):
+        look = by_camera.get(camera_ids[int(batch.camera_index[d])])
+        j = int(batch.source_index[d])
+        if look is not None and np.ndim(look) == 2 and j < look.shape[0]:
+            out[d] = np.asarray(look[j], dtype=np.float64)
+    return out
+
+
+def _skeleton_appearance(skel: SkeletonBatch, det_looks: np.ndarray | None) -> np.ndarray | None:
+    """(S, K) mean clothing colour of each skeleton's views (NaN where none knows), or None."""
+    if det_looks is None:
+        return None
+    out = np.full((len(skel), det_looks.shape[1]), np.nan)
     for s in range(len(skel)):
-        rows = []
-        for d in skel.detections[s]:
-            if d < 0:
-                continue
-            look = by_camera.get(camera_ids[int(batch.camera_index[d])])
-            j = int(batch.source_index[d])
-            if look is not None and look.ndim == 2 and j < look.shape[0]:
-                rows.append(look[j])
-        if rows:
-            stack = np.asarray(rows, dtype=np.float64)
+        rows = skel.detections[s][skel.detections[s] >= 0]
+        if rows.size:
+            stack = det_looks[rows]
             known = np.isfinite(stack)
             count = known.sum(axis=0)
             total = np.where(known, stack, 0.0).sum(axis=0)
-            out[s] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[s] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return out
 
 

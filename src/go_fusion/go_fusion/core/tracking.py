@@ -48,6 +48,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from go_fusion.core import kalman
+from go_fusion.core.appearance import colour_cost, hellinger, usable
 from go_fusion.core.association import LEFT_WRIST, RIGHT_WRIST, TORSO
 from go_fusion.core.tracking_types import (
     ExitEvent,
@@ -471,11 +472,9 @@ class ShopperTracker:
         """(S, A) float descriptors, or None when absent or of an unusable shape."""
         if appearance is None:
             return None
-        looks = np.asarray(appearance, dtype=np.float64)
-        bins = self.config.appearance_region_bins
-        if looks.ndim != 2 or looks.shape[0] != n or looks.shape[1] == 0 or looks.shape[1] % bins:
-            _LOG.warning("appearance of shape %s ignored (%d skeletons)", looks.shape, n)
-            return None
+        looks = usable(appearance, n, self.config.appearance_region_bins)
+        if looks is None:
+            _LOG.warning("appearance of shape %s ignored (%d skeletons)", np.shape(appearance), n)
         return looks
 
     def _learn_appearance(self, rec: _TrackRecord, look: np.ndarray) -> None:
@@ -502,8 +501,7 @@ class ShopperTracker:
             if rec.appearance is not None and rec.appearance.shape[0] == size:
                 mine[r] = rec.appearance
         d = hellinger(mine, looks, cfg.appearance_region_bins)
-        term = np.minimum((d / cfg.appearance_sd) ** 2, cfg.appearance_cost_cap)
-        return np.where(np.isfinite(d), term, 0.0)
+        return colour_cost(d, cfg.appearance_sd, cfg.appearance_cost_cap)
 
     def _associate(
         self,
@@ -894,21 +892,6 @@ class ShopperTracker:
         rec = self._finished[track_id][1]
         pos, vel, cov = _track_arrays(rec.final_x[None], rec.final_p[None])
         return _make_track(rec, pos[0], vel[0], cov[0], rec.skeleton_t == rec.last_seen)
-
-
-def hellinger(tracks: np.ndarray, looks: np.ndarray, bins: int) -> np.ndarray:
-    """(T, S) Hellinger distance of T descriptors to S others, averaged over the regions of
-    ``bins`` histogram bins both have (NaN where they share none)."""
-    n_regions = tracks.shape[1] // bins
-    p = np.clip(tracks.reshape(tracks.shape[0], 1, n_regions, bins), 0.0, None)
-    q = np.clip(looks.reshape(1, looks.shape[0], n_regions, bins), 0.0, None)
-    bc = np.sqrt(p * q).sum(axis=3)
-    d = np.sqrt(np.clip(1.0 - bc, 0.0, 1.0))  # NaN where either region is unknown
-    known = np.isfinite(d)
-    total = np.where(known, d, 0.0).sum(axis=2)
-    count = known.sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _clear_views(meas: Measurements, radius_m: float) -> np.ndarray:
