@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -10,9 +11,10 @@ import pytest
 import torch
 
 from go_perception.cli import train_products
+from go_perception.core.products import ensemble
 from go_perception.core.products.classifier import ProductClassifier
 from go_perception.core.products.dataset import data_hash, load_grocery
-from go_perception.core.products.train import TrainConfig, steps_total, train
+from go_perception.core.products.train import TrainConfig, steps_total, train, train_and_export
 
 SKUS = ("Red-Pack", "Green-Pack", "Blue-Pack")
 
@@ -109,3 +111,36 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys) -> None:
     for bad in ("p_tiny=0.5", "p_small", "p_small=high"):
         assert train_products.main(["--out", str(tmp_path / "m.onnx"), "--augment", bad]) == 2
         assert "--augment" in capsys.readouterr().err
+
+
+def test_an_ensemble_is_one_model_giving_the_mean_probability(tiny_data, tmp_path) -> None:
+    data = load_grocery(tiny_data)
+    paths = []
+    for seed in (1, 2):
+        path = tmp_path / f"m{seed}.onnx"
+        train_and_export(data, _small(seed), path, command=f"seed {seed}")
+        paths.append(path)
+    out = tmp_path / "ensemble.onnx"
+    assert ensemble.main([str(paths[0]), str(paths[1]), "--out", str(out)]) == 0
+    joined = ProductClassifier(out)
+    members = [ProductClassifier(p) for p in paths]
+    assert joined.skus == SKUS and joined.input_size == 32
+    assert [m["command"] for m in joined.recipe["members"]] == ["seed 1", "seed 2"]
+    crops = [
+        np.random.default_rng(i).integers(0, 255, (30 + i, 20, 3), dtype=np.uint8) for i in range(3)
+    ]
+    mean = (members[0].probabilities(crops) + members[1].probabilities(crops)) / 2
+    assert np.allclose(joined.probabilities(crops), mean, atol=1e-5)
+
+
+def test_an_ensemble_refuses_members_that_do_not_fit(tiny_data, tmp_path, capsys) -> None:
+    data = load_grocery(tiny_data)
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    train_and_export(data, _small(1), a, command="a")
+    train_and_export(data, replace(_small(1), input_size=40), b, command="b")
+    out = str(tmp_path / "e.onnx")
+    assert ensemble.main([str(a), str(b), "--out", out]) == 2
+    assert "input size" in capsys.readouterr().err
+    assert ensemble.main([str(a), "--out", out]) == 2
+    assert ensemble.main([str(a), str(tmp_path / "missing.onnx"), "--out", out]) == 2
+    assert "missing.onnx" in capsys.readouterr().err
