@@ -132,6 +132,17 @@ def test_perceive_writes_json_and_drawing_per_image_and_frame(tmp_path: Path) ->
     assert cv2.imread(str(out / "basketball1.jpg")).shape == (480, 640, 3)
 
 
+def test_perceive_runs_the_fp32_models_on_request(tmp_path: Path) -> None:
+    out = {}
+    for precision in ("int8", "fp32"):
+        folder = tmp_path / precision
+        argv = [str(MEDIA / "basketball1.png"), "--out", str(folder), "--no-draw"]
+        assert perceive.main([*argv, "--precision", precision]) == 0
+        out[precision] = json.loads((folder / "basketball1.json").read_text())["people"]
+    assert len(out["int8"]) >= 2 and len(out["fp32"]) >= 2
+    assert out["int8"] != out["fp32"]  # another model ran, not the same one twice
+
+
 def test_perceive_reports_unreadable_inputs_and_goes_on(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default="", help="set-up models (default .gostore/models)")
     p.add_argument("--score-threshold", type=float, default=defaults.score_threshold)
     p.add_argument("--threads", type=int, default=2, help="onnxruntime threads per model")
+    p.add_argument(
+        "--precision",
+        choices=("int8", "fp32"),
+        default=defaults.detector_precision,
+        help="set-up NanoDet and MoveNet copy to run (default backend; int8 is faster)",
+    )
     p.add_argument("--every", type=int, default=1, help="video: process every Nth frame")
     p.add_argument("--max-frames", type=int, default=0, help="video: stop after N (0 = all)")
     p.add_argument("--no-draw", action="store_true", help="write the JSON only")
@@ -99,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             score_threshold=args.score_threshold,
             candidate_threshold=min(args.score_threshold, BackendConfig.candidate_threshold),
             threads=args.threads,
+            detector_precision=args.precision,
+            pose_precision=args.precision,
         )
         estimator = make_estimator(config)
     except (ValueError, ModelError) as error:
