@@ -418,6 +418,16 @@ class Attributor:
 
     # ---- products -------------------------------------------------------------------------
 
+    def evidence_span(self, obs: ShelfObservation) -> tuple[float, float]:
+        """The time span [s] holding every evidence item ``attribute`` may read for ``obs``.
+
+        The event's own window (``edge_window_s + max_gap_s`` past it, or before it for a
+        return) and the baseline (``vision_baseline_s`` before a pick, the window after a return).
+        """
+        cfg = self.config
+        after = cfg.edge_window_s + cfg.max_gap_s
+        return obs.t_start - max(cfg.vision_baseline_s, after), obs.t_end + after
+
     def relevant_evidence(
         self,
         obs: ShelfObservation,

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -451,13 +452,15 @@ def _detection_appearance(
     shapes = {np.shape(a)[1] for a in by_camera.values() if np.ndim(a) == 2}
     if not by_camera or len(shapes) != 1:
         return None
-    size = shapes.pop()
-    out = np.full((len(batch), size), np.nan)
-    for d in range(len(batch)):
-        look = by_camera.get(camera_ids[int(batch.camera_index[d])])
-        j = int(batch.source_index[d])
-        if look is not None and np.ndim(look) == 2 and j < look.shape[0]:
-            out[d] = np.asarray(look[j], dtype=np.float64)
+    out = np.full((len(batch), shapes.pop()), np.nan)
+    for ci in np.unique(batch.camera_index):
+        look = by_camera.get(camera_ids[int(ci)])
+        if look is None or np.ndim(look) != 2:
+            continue
+        rows = np.flatnonzero(batch.camera_index == ci)
+        src = batch.source_index[rows]
+        ok = src < look.shape[0]
+        out[rows[ok]] = np.asarray(look, dtype=np.float64)[src[ok]]
     return out
 
 
@@ -465,17 +468,11 @@ def _skeleton_appearance(skel: SkeletonBatch, det_looks: np.ndarray | None) -> n
     """(S, K) mean clothing colour of each skeleton's views (NaN where none knows), or None."""
     if det_looks is None:
         return None
-    out = np.full((len(skel), det_looks.shape[1]), np.nan)
-    for s in range(len(skel)):
-        rows = skel.detections[s][skel.detections[s] >= 0]
-        if rows.size:
-            stack = det_looks[rows]
-            known = np.isfinite(stack)
-            count = known.sum(axis=0)
-            total = np.where(known, stack, 0.0).sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[s] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return out
+    padded = np.vstack([det_looks, np.full((1, det_looks.shape[1]), np.nan)])
+    stack = padded[np.where(skel.detections >= 0, skel.detections, len(det_looks))]  # (S, V, K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: unknown, NaN out
+        return np.nanmean(stack, axis=1).reshape(len(skel), det_looks.shape[1])
 
 
 def _root(parent: list[int], i: int) -> int:

@@ -1127,6 +1127,8 @@ class FusionPipeline:
         horizon = t - self.config.wrist_history_s
         for buf in self._wrists.values():
             buf.prune(horizon)
+        for track_id in [k for k, spans in self._busy.items() if spans[-1][1] < horizon]:
+            del self._busy[track_id]  # its events are older than any wrist still kept
         ev_horizon = t - self.config.evidence_history_s
         while self._evidence and self._evidence[0].t < ev_horizon:
             self._localised_memo.pop(self._evidence.popleft().evidence_id, None)
@@ -1260,17 +1262,12 @@ class FusionPipeline:
         return out
 
     def _evidence_for(self, obs: ShelfObservation) -> list[EvidenceItem]:
-        """The evidence inside any time span attribution looks at for ``obs``.
+        """The evidence attribution can read for ``obs`` (``Attributor.evidence_span``).
 
-        The attributor keeps only evidence from ``vision_baseline_s`` before the event to
-        ``edge_window_s + max_gap_s`` after it (``Attributor.relevant_evidence``); the rest of
-        the history is left out before it is localised, which costs a ray-to-wrist search each
-        (20 s of history in a busy store: over a thousand items, 0.1-0.4 s per event).
+        The rest of the history is left out before it is localised, which costs a ray-to-wrist
+        search per item (20 s of history in a busy store: over a thousand, 0.1-0.4 s per event).
         """
-        cfg = self.config.attribution
-        after = cfg.edge_window_s + cfg.max_gap_s
-        t0 = obs.t_start - max(cfg.vision_baseline_s, after)
-        t1 = obs.t_end + after
+        t0, t1 = self.attributor.evidence_span(obs)
         return [e for e in self._evidence if t0 <= e.t <= t1]
 
     def _localised_once(self, e: EvidenceItem) -> EvidenceItem:

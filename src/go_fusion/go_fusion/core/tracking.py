@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from go_common.core.appearance import colour_cost, hellinger, usable
 from go_fusion.core import kalman
-from go_fusion.core.appearance import colour_cost, hellinger, usable
 from go_fusion.core.association import LEFT_WRIST, RIGHT_WRIST, TORSO
 from go_fusion.core.tracking_types import (
     ExitEvent,
@@ -419,7 +419,7 @@ class ShopperTracker:
         n_skel = len(skeletons)
         skeleton_tracks = [""] * n_skel
         looks = self._checked_appearance(appearance, n_skel)
-        clear = _clear_views(meas, cfg.appearance_clear_m)
+        clear = _clear_views(meas, cfg.appearance_clear_m) if looks is not None else None
         matched_rec = self._associate(t, meas, anchor_tracks, looks)
         matched_set = set()
         if matched_rec:
@@ -432,19 +432,14 @@ class ShopperTracker:
             for k, (r, c) in enumerate(matched_rec):
                 rec = self._records[r]
                 self._on_measured(rec, t, skeleton_objects[c], meas.xy[c], heights[k])
-                if looks is not None and clear[c]:
+                if looks is not None and clear is not None and clear[c]:
                     self._learn_appearance(rec, looks[c])
                 skeleton_tracks[c] = rec.track_id
                 matched_set.add(r)
             slots = np.array([self._records[r].slot for r in rows])
             self._wrists.push(slots, t, *_wrists(skeletons, cols))
         self._age_unmatched(t, matched_set, exits, diags)
-        self._births(t, skeletons, meas, skeleton_objects, skeleton_tracks, diags)
-        if looks is not None:
-            for c, tid in enumerate(skeleton_tracks):
-                rec = self._record(tid) if tid else None
-                if rec is not None and rec.born == t:
-                    self._learn_appearance(rec, looks[c])
+        self._births(t, skeletons, meas, skeleton_objects, skeleton_tracks, diags, looks)
         self._warn_unbound(t, diags)
         tracks = self._snapshots(t)
         tracks += [self._snapshot_finished(e.track_id) for e in exits]
@@ -659,6 +654,7 @@ class ShopperTracker:
         skels: Sequence[Skeleton3D],
         skeleton_tracks: list[str],
         diags: list[str],
+        looks: np.ndarray | None = None,
     ) -> None:
         cfg = self.config
         if not self._entries:
@@ -692,6 +688,8 @@ class ShopperTracker:
             self._records.append(rec)
             height = float(meas.height[s])
             self._on_measured(rec, t, skels[s], xy, height)
+            if looks is not None:
+                self._learn_appearance(rec, looks[s])  # a newborn's colours, crowded or not
             rec.slot = self._wrists.new_slot()
             self._wrists.push(np.array([rec.slot]), t, *_wrists(skeletons, np.array([s])))
             rec.hits = 1

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from go_common.core.appearance import hellinger
+
 HUE_BINS = 12
 VALUE_BINS = 4
 REGION_BINS = HUE_BINS + VALUE_BINS
@@ -94,17 +96,11 @@ def describe_people(image_bgr: np.ndarray, people: Sequence[np.ndarray]) -> np.n
 def appearance_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Hellinger distance in [0, 1] averaged over the regions both descriptors have; NaN if none.
 
-    Descriptors of another size (another version of this module) compare as unknown (NaN).
+    The comparison fusion uses (``go_common.core.appearance.hellinger``). Descriptors of another
+    size (another version of this module) compare as unknown (NaN).
     """
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
     if a.shape != (DESCRIPTOR_SIZE,) or b.shape != (DESCRIPTOR_SIZE,):
         return float("nan")
-    dists = []
-    for k in range(len(REGIONS)):
-        p = a[k * REGION_BINS : (k + 1) * REGION_BINS]
-        q = b[k * REGION_BINS : (k + 1) * REGION_BINS]
-        if np.all(np.isfinite(p)) and np.all(np.isfinite(q)):
-            bc = float(np.sum(np.sqrt(np.clip(p, 0, None) * np.clip(q, 0, None))))
-            dists.append(np.sqrt(max(0.0, 1.0 - min(bc, 1.0))))
-    return float(np.mean(dists)) if dists else float("nan")
+    return float(hellinger(a[None], b[None], REGION_BINS)[0, 0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from go_fusion.core.appearance import colour_cost, hellinger, usable
+from go_common.core.appearance import colour_cost, hellinger, usable
 
 
 def _look(torso_bin: int | None, thigh_bin: int | None) -> np.ndarray:

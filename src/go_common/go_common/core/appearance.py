@@ -1,10 +1,10 @@
-"""Clothing-colour descriptors compared (pure numpy).
+"""Clothing-colour descriptors compared (pure numpy), for perception and fusion alike.
 
-Perception sends, per person, histograms of the clothes' colours (``go_perception.core.
-appearance``: regions of ``bins`` shares each, NaN where a region was not seen). Fusion compares
-two descriptors by the Hellinger distance of each region both know, averaged over those regions
-(0: the same colours, 1: nothing in common; NaN: no region in common), and turns it into a cost
-``min((d / sd) ** 2, cap)`` (0 where unknown) for the track assignment. (Tried for the
+Perception makes, per person, histograms of the clothes' colours (``go_perception.core.
+appearance``: regions of ``bins`` shares each, NaN where a region was not seen). Two descriptors
+are compared by the Hellinger distance of each region both know, averaged over those regions
+(0: the same colours, 1: nothing in common; NaN: no region in common); fusion turns it into a
+cost ``min((d / sd) ** 2, cap)`` (0 where unknown) for the track assignment. (Tried for the
 cross-view association too, as a cost on pairing views and attaching them to tracks: even at
 0.005 m per unit it lost sessions, since a ceiling view's torso region often holds a neighbour.)
 """
