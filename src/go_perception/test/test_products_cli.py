@@ -105,3 +105,19 @@ def test_tiny_crop_still_gets_a_ranking(classifier) -> None:
     image = read_bgr(load_grocery().split("test")[0].path)
     ranked = classifier.rank([degrade_to_size(image, 12)])[0]
     assert len(ranked) == 5 and sum(s.score for s in ranked) <= 1.0 + 1e-6
+
+
+def test_tta_averages_the_crop_with_its_centre_zoom(classifier) -> None:
+    crops = [read_bgr(it.path) for it in load_grocery().split("test")[:3]]
+    zoom = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=0.8))
+    zoomed = []
+    for c in crops:
+        dh, dw = round(c.shape[0] * 0.1), round(c.shape[1] * 0.1)
+        zoomed.append(c[dh : c.shape[0] - dh, dw : c.shape[1] - dw])
+    expected = 0.5 * (classifier.probabilities(crops) + classifier.probabilities(zoomed))
+    np.testing.assert_allclose(zoom.probabilities(crops), expected, atol=1e-5)
+    # A zoom keeping everything is the crop itself: TTA changes nothing then.
+    whole = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=1.0))
+    np.testing.assert_allclose(whole.probabilities(crops), classifier.probabilities(crops), atol=1e-5)
+    with pytest.raises(ValueError, match="tta_zoom"):
+        ClassifierConfig(tta=True, tta_zoom=0.0)

@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="product ONNX model")
     p.add_argument("--top-k", type=int, default=5, help="SKUs per image (default 5)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (2 passes)")
+    p.add_argument(
+        "--tta-zoom",
+        type=float,
+        default=0.8,
+        help="--tta's second view: centre zoom keeping this fraction of each side (default 0.8)",
+    )
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     p.add_argument(
         "--verify",
@@ -81,7 +87,9 @@ def _rank_images(args: argparse.Namespace) -> int:
     from go_perception.core.products.classifier import ProductClassifier
 
     classifier = ProductClassifier(
-        args.model, ClassifierConfig(top_k=args.top_k, tta=args.tta, threads=args.threads)
+        args.model, ClassifierConfig(
+            top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
+        )
     )
     verifier = _verifier(args, classifier.skus)
     status = 0
@@ -112,7 +120,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.limit > 1:
         items = items[:: args.limit]
     classifier = ProductClassifier(
-        args.model, ClassifierConfig(top_k=args.top_k, tta=args.tta, threads=args.threads)
+        args.model, ClassifierConfig(
+            top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
+        )
     )
     verifier = _verifier(args, classifier.skus)
     steps = [None, *APPARENT_SIZES_PX]
@@ -126,6 +136,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         "split": args.split,
         "n": full.n,
         "tta": args.tta,
+        "tta_zoom": args.tta_zoom if args.tta else None,
         "verify": args.verify,
         "threads": args.threads,
         "top1": round(full.top1, 4),

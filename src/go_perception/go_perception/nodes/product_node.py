@@ -54,6 +54,7 @@ class ProductNodeConfig:
     model_path: str
     top_k: int
     tta: bool
+    tta_zoom: float
     threads: int
     sync_slop_s: float
     sync_queue_size: int
@@ -76,6 +77,8 @@ class ProductNodeConfig:
             raise ValueError("top_k, threads and sync_queue_size must be >= 1")
         if not self.sync_slop_s > 0:
             raise ValueError(f"sync_slop_s must be > 0, got {self.sync_slop_s}")
+        if not 0.0 < self.tta_zoom <= 1.0:
+            raise ValueError(f"tta_zoom must be in (0, 1], got {self.tta_zoom}")
 
 
 class ProductNode(LifecycleNode):
@@ -234,7 +237,9 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
     """
     classifier = ProductClassifier(
         Path(config.model_path) if config.model_path else DEFAULT_MODEL,
-        ClassifierConfig(top_k=config.top_k, tta=config.tta, threads=config.threads),
+        ClassifierConfig(
+            top_k=config.top_k, tta=config.tta, tta_zoom=config.tta_zoom, threads=config.threads
+        ),
     )
     crops = HandCropConfig(
         side_per_forearm=config.side_per_forearm,

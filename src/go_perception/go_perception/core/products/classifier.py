@@ -27,14 +27,19 @@ class SkuScore:
 class ClassifierConfig:
     """How the network is run.
 
-    ``top_k``: how many SKUs to return per crop. ``tta``: also classify a 90 % centre zoom of
-    each crop and average the probabilities (test-time augmentation; costs a second pass).
-    ``threads``: onnxruntime intra-op threads.
+    ``top_k``: how many SKUs to return per crop. ``tta``: also classify a centre zoom of each
+    crop keeping ``tta_zoom`` of its width and height, and average the probabilities
+    (test-time augmentation; costs a second pass). ``threads``: onnxruntime intra-op threads.
     """
 
     top_k: int = 5
     tta: bool = False
+    tta_zoom: float = 0.8
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.tta_zoom <= 1.0:
+            raise ValueError(f"tta_zoom must be in (0, 1], got {self.tta_zoom}")
 
 
 class ProductClassifier:
@@ -91,7 +96,7 @@ class ProductClassifier:
             return np.zeros((0, len(self.skus)), np.float32)
         views = [self._prepare(c) for c in crops]
         if self.config.tta:
-            views += [self._prepare(_centre_zoom(c, 0.9)) for c in crops]
+            views += [self._prepare(_centre_zoom(c, self.config.tta_zoom)) for c in crops]
         logits = self._session.run(None, {"image": np.stack(views)})[0]
         probs = _softmax(logits)
         if self.config.tta:
