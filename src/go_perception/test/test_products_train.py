@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,6 +128,10 @@ def test_an_ensemble_is_one_model_giving_the_mean_probability(tiny_data, tmp_pat
     members = [ProductClassifier(p) for p in paths]
     assert joined.skus == SKUS and joined.input_size == 32
     assert [m["command"] for m in joined.recipe["members"]] == ["seed 1", "seed 2"]
+    assert joined.recipe["data_hash"] == data_hash(tiny_data)  # both trained on the same data
+    files = joined.recipe["member_files"]
+    assert [f["name"] for f in files] == ["m1.onnx", "m2.onnx"]
+    assert files[0]["sha256"] == hashlib.sha256(paths[0].read_bytes()).hexdigest()
     crops = [
         np.random.default_rng(i).integers(0, 255, (30 + i, 20, 3), dtype=np.uint8) for i in range(3)
     ]

@@ -5,7 +5,8 @@ outputs is more often right than any one of them. ``make_ensemble`` joins produc
 the same SKU list and input size into one graph with the same interface (``image`` in,
 ``logits`` out, where the logits are the log of the mean probability, so a softmax of them gives
 that mean back), so ``ProductClassifier`` and every node use it unchanged. The members' recipes
-are kept in the metadata (``recipe.members``).
+are kept in the metadata (``recipe.members``, with the members' file names and SHA-256 in
+``recipe.member_files``, and ``recipe.data_hash`` when every member was trained on the same data).
 
     python -m go_perception.core.products.ensemble A.onnx B.onnx --out ENSEMBLE.onnx
 """
@@ -13,6 +14,7 @@ are kept in the metadata (``recipe.members``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -77,11 +79,19 @@ def make_ensemble(members: Sequence[Path], out: Path, *, command: str = "") -> N
     graph = helper.make_graph(nodes, "product_ensemble", [image], [logits], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = protos[0].ir_version
-    recipe = {
+    member_recipes = [json.loads(m.get("recipe", "{}")) for m in metas]
+    recipe: dict[str, object] = {
         "ensemble": "mean of the members' softmax probabilities",
         "command": command,
-        "members": [json.loads(m.get("recipe", "{}")) for m in metas],
+        "members": member_recipes,
+        "member_files": [
+            {"name": Path(m).name, "sha256": hashlib.sha256(Path(m).read_bytes()).hexdigest()}
+            for m in members
+        ],
     }
+    hashes = {r.get("data_hash") for r in member_recipes}
+    if len(hashes) == 1 and None not in hashes:
+        recipe["data_hash"] = hashes.pop()  # every member was trained on the same data
     for key, value in (
         ("skus", metas[0]["skus"]),
         ("input_size", metas[0]["input_size"]),
