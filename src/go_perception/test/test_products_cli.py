@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from go_perception.cli import products as cli
 from go_perception.core.products.augment import degrade_to_size
 from go_perception.core.products.classifier import (
+    DEFAULT_EXPERT,
     DEFAULT_MODEL,
     ClassifierConfig,
     ProductClassifier,
@@ -112,15 +114,45 @@ def test_tiny_crop_still_gets_a_ranking(classifier) -> None:
 
 def test_tta_averages_the_crop_with_its_centre_zoom(classifier) -> None:
     crops = [read_bgr(it.path) for it in load_grocery().split("test")[:3]]
-    zoom = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=0.8))
+    plain = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(), expert_path=None)
+    zoom = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=0.8), None)
     zoomed = []
     for c in crops:
         dh, dw = round(c.shape[0] * 0.1), round(c.shape[1] * 0.1)
         zoomed.append(c[dh : c.shape[0] - dh, dw : c.shape[1] - dw])
-    expected = 0.5 * (classifier.probabilities(crops) + classifier.probabilities(zoomed))
+    expected = 0.5 * (plain.probabilities(crops) + plain.probabilities(zoomed))
     np.testing.assert_allclose(zoom.probabilities(crops), expected, atol=1e-5)
     # A zoom keeping everything is the crop itself: TTA changes nothing then.
-    whole = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=1.0))
-    np.testing.assert_allclose(whole.probabilities(crops), classifier.probabilities(crops), atol=1e-5)
+    whole = ProductClassifier(DEFAULT_MODEL, ClassifierConfig(tta=True, tta_zoom=1.0), None)
+    np.testing.assert_allclose(whole.probabilities(crops), plain.probabilities(crops), atol=1e-5)
     with pytest.raises(ValueError, match="tta_zoom"):
         ClassifierConfig(tta=True, tta_zoom=0.0)
+
+
+def test_full_size_expert_weighs_in_by_crop_size() -> None:
+    cfg = ClassifierConfig()
+    share = cfg.expert_share(np.array([24, 80, 96, 112, 400]))
+    np.testing.assert_allclose(share, [0.0, 0.0, 0.25, 0.5, 0.5])
+    shipped = ProductClassifier(DEFAULT_MODEL, cfg)
+    assert shipped.expert is not None and shipped.expert.path == DEFAULT_EXPERT
+    alone = ProductClassifier(DEFAULT_MODEL, cfg, expert_path=None)
+    expert = ProductClassifier(DEFAULT_EXPERT, cfg)
+    assert expert.expert is None  # another model than the shipped one: no expert by default
+    photo = read_bgr(load_grocery().split("test")[0].path)
+    small = degrade_to_size(photo, 48)
+    big = cv2.resize(photo, (120, 120))
+    mixed = shipped.probabilities([small, big])
+    # Small crops: the main model alone; large ones: half main, half expert.
+    np.testing.assert_allclose(mixed[0], alone.probabilities([small])[0], atol=1e-5)
+    half = 0.5 * (alone.probabilities([big])[0] + expert.probabilities([big])[0])
+    np.testing.assert_allclose(mixed[1], half, atol=1e-5)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_expert_must_rank_the_same_skus(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
+        ProductClassifier(DEFAULT_MODEL, expert_path=tmp_path / "nope.onnx")
+    with pytest.raises(ValueError, match="expert_weight"):
+        ClassifierConfig(expert_weight=1.5)
+    with pytest.raises(ValueError, match="expert_min_px"):
+        ClassifierConfig(expert_min_px=120.0, expert_full_px=100.0)

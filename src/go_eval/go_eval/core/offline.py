@@ -46,6 +46,7 @@ from go_perception.core.backends import (
 )
 from go_perception.core.keypoints import Person
 from go_perception.core.products.classifier import (
+    DEFAULT_EXPERT,
     DEFAULT_MODEL,
     ClassifierConfig,
     ProductClassifier,
@@ -140,7 +141,7 @@ def perception_cache_key(config: RunConfig) -> str:
     models = Path(backend.models_dir) if backend.models_dir else default_models_dir()
     files = sorted(models.glob("*.onnx")) if models.is_dir() else []
     files += [Path(p) for p in (backend.detector_model, backend.pose_model) if p]
-    files += [DEFAULT_MODEL, DEFAULT_MODEL.parent / "pose_sim.onnx"]
+    files += [DEFAULT_MODEL, DEFAULT_EXPERT, DEFAULT_MODEL.parent / "pose_sim.onnx"]
     for path in files:
         if path.is_file():
             digest.update(path.name.encode())

@@ -20,9 +20,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from go_perception.core.products.classifier import DEFAULT_MODEL, ClassifierConfig
+from go_perception.core.products.classifier import DEFAULT_MODEL, SHIPPED, ClassifierConfig
 
 if TYPE_CHECKING:
+    from go_perception.core.products.classifier import ProductClassifier
     from go_perception.core.products.verify import CatalogueVerifier
 
 # A figure may fall this much below the committed baseline before --baseline fails: the
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="*", type=Path, help="image files (any OpenCV format)")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="product ONNX model")
+    p.add_argument(
+        "--expert",
+        default=SHIPPED,
+        help="full-size expert model for large crops: a path, or 'none' (default: the shipped "
+        "expert with the shipped model, none with another --model)",
+    )
     p.add_argument("--top-k", type=int, default=5, help="SKUs per image (default 5)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (2 passes)")
     p.add_argument(
@@ -81,16 +88,24 @@ def _verifier(args: argparse.Namespace, skus: tuple[str, ...]) -> CatalogueVerif
     return CatalogueVerifier(images)
 
 
+def _classifier(args: argparse.Namespace) -> ProductClassifier:
+    from go_perception.core.products.classifier import ProductClassifier
+
+    expert: Path | str | None = args.expert
+    if expert == "none":
+        expert = None
+    elif expert != SHIPPED:
+        expert = Path(expert)
+    config = ClassifierConfig(
+        top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
+    )
+    return ProductClassifier(args.model, config, expert)
+
+
 def _rank_images(args: argparse.Namespace) -> int:
     import cv2
 
-    from go_perception.core.products.classifier import ProductClassifier
-
-    classifier = ProductClassifier(
-        args.model, ClassifierConfig(
-            top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
-        )
-    )
+    classifier = _classifier(args)
     verifier = _verifier(args, classifier.skus)
     status = 0
     for path in args.images:
@@ -111,7 +126,6 @@ def _rank_images(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from go_perception.core.products.classifier import ProductClassifier
     from go_perception.core.products.dataset import DEFAULT_DATA_DIR, load_grocery, read_bgr
     from go_perception.core.products.evaluate import APPARENT_SIZES_PX, ms_per_crop, score
 
@@ -119,11 +133,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     items = data.split(args.split)
     if args.limit > 1:
         items = items[:: args.limit]
-    classifier = ProductClassifier(
-        args.model, ClassifierConfig(
-            top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
-        )
-    )
+    classifier = _classifier(args)
     verifier = _verifier(args, classifier.skus)
     steps = [None, *APPARENT_SIZES_PX]
     results = {}
@@ -133,6 +143,16 @@ def _benchmark(args: argparse.Namespace) -> int:
     crops = [read_bgr(it.path) for it in items[:50]]
     figures = {
         "model": _display_path(args.model),
+        "expert": _display_path(classifier.expert.path) if classifier.expert else None,
+        "expert_share": (
+            {
+                "min_px": classifier.config.expert_min_px,
+                "full_px": classifier.config.expert_full_px,
+                "weight": classifier.config.expert_weight,
+            }
+            if classifier.expert
+            else None
+        ),
         "split": args.split,
         "n": full.n,
         "tta": args.tta,

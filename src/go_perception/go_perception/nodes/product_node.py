@@ -30,6 +30,7 @@ from go_common.time_sync import ApproximateTimeSynchronizer
 from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
 from go_perception.core.products.classifier import (
     DEFAULT_MODEL,
+    SHIPPED,
     ClassifierConfig,
     ProductClassifier,
 )
@@ -52,6 +53,10 @@ class ProductNodeConfig:
     camera_ids: list[str]
     compressed: bool
     model_path: str
+    expert_model_path: str
+    expert_min_px: float
+    expert_full_px: float
+    expert_weight: float
     top_k: int
     tta: bool
     tta_zoom: float
@@ -235,11 +240,23 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
     Raises:
         FileNotFoundError: the model or the catalogue folder is missing (path named).
     """
+    expert: Path | str | None = SHIPPED
+    if config.expert_model_path == "none":
+        expert = None
+    elif config.expert_model_path:
+        expert = Path(config.expert_model_path)
     classifier = ProductClassifier(
         Path(config.model_path) if config.model_path else DEFAULT_MODEL,
         ClassifierConfig(
-            top_k=config.top_k, tta=config.tta, tta_zoom=config.tta_zoom, threads=config.threads
+            top_k=config.top_k,
+            tta=config.tta,
+            tta_zoom=config.tta_zoom,
+            threads=config.threads,
+            expert_min_px=config.expert_min_px,
+            expert_full_px=config.expert_full_px,
+            expert_weight=config.expert_weight,
         ),
+        expert,
     )
     crops = HandCropConfig(
         side_per_forearm=config.side_per_forearm,
