@@ -26,7 +26,7 @@ def test_results_block_is_replaced(tmp_path: Path) -> None:
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n")
     assert "old" not in text
-    assert "| products top-1, grocery test split | 0.975 | >= 0.97 |" in text
+    assert "| products top-1, grocery test split (with TTA) | 0.975 | >= 0.97 |" in text
     assert "| receipt accuracy | 1 |" in text
 
 
