@@ -14,8 +14,10 @@ from go_perception.core.products.augment import degrade_to_size
 from go_perception.core.products.classifier import (
     DEFAULT_EXPERT,
     DEFAULT_MODEL,
+    SHIPPED,
     ClassifierConfig,
     ProductClassifier,
+    expert_setting,
 )
 from go_perception.core.products.dataset import data_hash, load_grocery, read_bgr
 from go_perception.core.products.evaluate import score
@@ -150,6 +152,8 @@ def test_full_size_expert_weighs_in_by_crop_size() -> None:
 
 
 def test_expert_must_rank_the_same_skus(tmp_path) -> None:
+    assert expert_setting("") == expert_setting("shipped") == SHIPPED
+    assert expert_setting("none") is None and expert_setting("x.onnx") == Path("x.onnx")
     with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         ProductClassifier(DEFAULT_MODEL, expert_path=tmp_path / "nope.onnx")
     with pytest.raises(ValueError, match="expert_weight"):

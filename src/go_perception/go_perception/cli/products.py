@@ -89,17 +89,12 @@ def _verifier(args: argparse.Namespace, skus: tuple[str, ...]) -> CatalogueVerif
 
 
 def _classifier(args: argparse.Namespace) -> ProductClassifier:
-    from go_perception.core.products.classifier import ProductClassifier
+    from go_perception.core.products.classifier import ProductClassifier, expert_setting
 
-    expert: Path | str | None = args.expert
-    if expert == "none":
-        expert = None
-    elif expert != SHIPPED:
-        expert = Path(expert)
     config = ClassifierConfig(
         top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
     )
-    return ProductClassifier(args.model, config, expert)
+    return ProductClassifier(args.model, config, expert_setting(args.expert))
 
 
 def _rank_images(args: argparse.Namespace) -> int:

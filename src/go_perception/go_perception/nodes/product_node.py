@@ -30,9 +30,9 @@ from go_common.time_sync import ApproximateTimeSynchronizer
 from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
 from go_perception.core.products.classifier import (
     DEFAULT_MODEL,
-    SHIPPED,
     ClassifierConfig,
     ProductClassifier,
+    expert_setting,
 )
 from go_perception.core.products.dataset import DEFAULT_DATA_DIR, read_bgr
 from go_perception.core.products.hand_crops import HandCropConfig
@@ -240,11 +240,6 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
     Raises:
         FileNotFoundError: the model or the catalogue folder is missing (path named).
     """
-    expert: Path | str | None = SHIPPED
-    if config.expert_model_path == "none":
-        expert = None
-    elif config.expert_model_path:
-        expert = Path(config.expert_model_path)
     classifier = ProductClassifier(
         Path(config.model_path) if config.model_path else DEFAULT_MODEL,
         ClassifierConfig(
@@ -256,7 +251,7 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
             expert_full_px=config.expert_full_px,
             expert_weight=config.expert_weight,
         ),
-        expert,
+        expert_setting(config.expert_model_path),
     )
     crops = HandCropConfig(
         side_per_forearm=config.side_per_forearm,

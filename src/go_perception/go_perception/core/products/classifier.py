@@ -119,6 +119,14 @@ class _Network:
         return probs
 
 
+def expert_setting(text: str) -> Path | str | None:
+    """``expert_path`` from a parameter or option: "" or "shipped" -> the shipped default,
+    "none" -> no expert, anything else -> that file."""
+    if text in ("", SHIPPED):
+        return SHIPPED
+    return None if text == "none" else Path(text)
+
+
 class ProductClassifier:
     """The product model, plus the full-size expert when there is one (see the module doc)."""
 
@@ -154,10 +162,6 @@ class ProductClassifier:
                 raise ValueError(
                     f"expert {expert_path} ranks other SKUs than the product model {model_path}"
                 )
-
-    def _prepare(self, crop: np.ndarray) -> np.ndarray:
-        """The main model's input for one crop (kept for tools that batch their own views)."""
-        return self._main.prepare(crop)
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities (N, K) for BGR uint8 crops (H, W, 3); K = ``len(self.skus)``.
