@@ -524,3 +524,35 @@ def test_a_scan_nobody_follows_is_dropped_with_a_diagnostic() -> None:
     # The token can be used again; it opens a new session id.
     tracker.update(23.0, {}, (scan(23.0, "ghost"),))
     assert [s["session_id"] for s in tracker.export_state()["tracker"]["sessions"]] == ["ghost~2"]
+
+
+@pytest.mark.parametrize("pair", [True, False])
+def test_a_second_camera_joins_a_track_lifted_from_one_view(pair: bool) -> None:
+    """A child first seen by one camera is lifted with the adult body prior, so her track sits
+    too far along that camera's ray; when a second camera sees her, its view misses the track's
+    anchor gate. Paired with the track's own view it gives one triangulated skeleton on the same
+    track; unpaired, it stays a second single-view skeleton and the track slides on along the
+    first camera's ray, away from the child standing still."""
+    cams = [CAMS[0], CAMS[2]]
+    config = MultiViewConfig(pair_single_views=pair)
+    tracker = MultiViewTracker(config, cams, [ENTRY, EXIT])
+    rng = np.random.default_rng(5)
+    where = np.array([0.6, 3.0])
+    out = None
+    for k in range(int(1.6 / DT)):
+        t = k * DT
+        dets, _ = render(cams, [skeleton(where, 0.0, 1.25, phase=0.0)], t, rng, OPTIONS)
+        if t < 0.5:
+            dets = {cams[0].camera_id: dets[cams[0].camera_id]}
+        out = tracker.update(t, dets, (scan(0.0, "tok-kid"),) if k == 0 else ())
+    assert out is not None
+    (track,) = live(out).values()
+    assert track.session_id == "tok-kid"
+    if pair:
+        (skel,) = out.skeletons
+        assert not skel.single_view and set(skel.camera_ids) == {c.camera_id for c in cams}
+        assert out.skeleton_tracks == (track.track_id,)
+        assert np.linalg.norm(track.position[:2] - where) < 0.15
+    else:  # the behaviour pairing mends
+        assert len(out.skeletons) == 2 and all(s.single_view for s in out.skeletons)
+        assert np.linalg.norm(track.position[:2] - where) > 0.5

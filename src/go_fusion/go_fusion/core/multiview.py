@@ -102,6 +102,10 @@ class MultiViewConfig:
     anchor_max_age_s: float = 0.5  # previous skeletons older than this are not anchors
     anchor_duplicate_m: float = 0.3  # an untracked anchor this close to a tracked one is dropped
     duplicate_merge_m: float = 0.3  # skeletons whose joints are this close are one person
+    # Triangulate a track's lone attached view with other cameras' unclaimed views of it
+    # (MultiViewTracker._pair_single_views) instead of lifting each view on its own.
+    pair_single_views: bool = True
+    pair_anchor_m: float = 0.5  # ... when the result's centre is this close to the track's
     max_time_jump_s: float = 10.0  # a larger jump forward needs confirmation
     resync_steps: int = 3  # consecutive sets that confirm a jump forward
 
@@ -293,10 +297,15 @@ class MultiViewTracker:
                 self.rig, batch, multi_views.keypoints, multi_views.valid, free, acfg
             )
             lone = lone[dup[lone] < 0]
+        skel_p, tracks_p = empty_skeletons(), []
+        if single and lone.size and cfg.pair_single_views:
+            skel_p, tracks_p, single, lone = self._pair_single_views(
+                batch, single, lone, a_kp, a_valid, a_tracks
+            )
         skel_s1, tracks_s1 = self._lift_anchored(batch, single, a_kp, a_valid, a_tracks)
         skel_s2 = self._lift_lone(batch, lone)
-        out = concat_skeletons([multi_views, skel_s1, skel_s2])
-        anchor_tracks = tracks_m + tracks_s1 + [""] * len(skel_s2)
+        out = concat_skeletons([multi_views, skel_p, skel_s1, skel_s2])
+        anchor_tracks = tracks_m + tracks_p + tracks_s1 + [""] * len(skel_s2)
         keep = out.valid.sum(axis=1) >= tcfg.min_valid_joints
         if not keep.all():
             out = _select(out, keep)
@@ -381,6 +390,61 @@ class MultiViewTracker:
         groups = [np.concatenate([dets[s][dets[s] >= 0], np.array(extra[s])]) for s in changed]
         redo = triangulate_groups(self.rig, batch, _pad(groups), self.config.triangulation)
         return _replace_rows(skel, np.array(changed), redo), attached
+
+    def _pair_single_views(
+        self,
+        batch: DetectionBatch,
+        single: list[tuple[int, int]],
+        lone: np.ndarray,
+        a_kp: np.ndarray,
+        a_valid: np.ndarray,
+        a_tracks: list[str],
+    ) -> tuple[SkeletonBatch, list[str], list[tuple[int, int]], np.ndarray]:
+        """Triangulate a track's one attached view with other cameras' unclaimed views of it.
+
+        A track whose previous skeleton was lifted from one view is only roughly placed in
+        depth, so another camera's view of the same person can miss its anchor gate and stay
+        lone: two single-view skeletons of one person, up to a metre apart, and the track may
+        follow the wrong one. The views are clustered across cameras like new people; a
+        cluster holding one anchored view (never two: that is two tracks) and lone views of
+        other cameras is triangulated and replaces them when it keeps at least two views and
+        its centre stays within ``pair_anchor_m`` of the track's predicted one (in a crowd a
+        neighbour's view can pass the ray test).
+        Returns the new skeletons, their tracks, and the singles and lone views left over.
+        """
+        tcfg = self.config.triangulation
+        anchored = {d: k for k, (_, d) in enumerate(single)}
+        cand = np.concatenate([np.array([d for _, d in single]), lone])
+        groups, owners = [], []
+        for g in cluster_views(self.rig, batch, cand, self.config.association):
+            mine = [anchored[d] for d in g.tolist() if d in anchored]
+            if g.size >= 2 and len(mine) == 1:  # lone views alone were clustered before
+                groups.append(g)
+                owners.append(mine[0])
+        if not groups:
+            return empty_skeletons(), [], single, lone
+        skel = triangulate_groups(self.rig, batch, _pad(groups), tcfg)
+        anchors = np.array([single[k][0] for k in owners])
+        expected = anchor_centers(a_kp[anchors], a_valid[anchors])
+        found = anchor_centers(skel.keypoints, skel.valid)
+        keep = (
+            ((skel.detections >= 0).sum(axis=1) >= 2)
+            & (skel.valid.sum(axis=1) >= tcfg.min_valid_joints)
+            & (norm3(np.nan_to_num(found - expected, nan=np.inf)) <= self.config.pair_anchor_m)
+        )
+        if not keep.any():
+            return empty_skeletons(), [], single, lone
+        done = np.zeros(len(batch), dtype=bool)
+        for g in np.flatnonzero(keep).tolist():
+            done[groups[g]] = True  # views the triangulation dropped as wrong are not reused
+        tracks = [a_tracks[a] for a in anchors.tolist()]
+        single = [(a, d) for a, d in single if not done[d]]
+        return (
+            _select(skel, keep),
+            [tr for tr, k in zip(tracks, keep, strict=True) if k],
+            single,
+            lone[~done[lone]],
+        )
 
     def _lift_anchored(
         self,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from go_fusion.core.association import NUM_KEYPOINTS, DetectionBatch
+from go_fusion.core.association import FLIP, NUM_KEYPOINTS, DetectionBatch, ray_ray_distance
 from go_fusion.core.cameras import CameraRig
 from go_fusion.core.vecmath import dot3, max_last, norm3, sum_last
 
@@ -75,6 +75,16 @@ class TriangulationConfig:
     phantom_hip_m: float = 0.6
     phantom_knee_m: float = 0.3
     phantom_ankle_m: float = -0.05
+    # Left/right consistency across views: a pose estimator that sees a person from behind (or
+    # from straight above) often swaps left and right, in one view and not another; the views'
+    # joints then pair left with right and triangulate between the two hands. A view is mirrored
+    # (its left and right joints exchanged) when, against the group's reference view (the one
+    # that sees the face best), the exchanged pairing fits with less than
+    # ``side_flip_ratio`` of the pixel error, over at least ``side_min_pairs`` sided joints.
+    side_consistency: bool = True
+    side_flip_ratio: float = 0.5
+    side_min_pairs: int = 3
+    side_residual_cap_px: float = 60.0  # one bad joint cannot decide it
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,8 @@ def triangulate_groups(
     if detections.shape[0] == 0:
         return empty_skeletons()
     origins, dirs, scores, focals = _gather(rig, batch, detections)
+    if config.side_consistency:
+        dirs, scores = _consistent_sides(origins, dirs, scores, focals, config)
     sigma2 = config.keypoint_sigma_px**2
     # The metric weights need each view's depth: the torso centre's, triangulated first (one
     # point per person), stands in for every joint's (a body is small next to its distance).
@@ -317,6 +329,61 @@ def triangulate_groups(
         points, _, inv = solve_rays(origins, dirs, weights)
         res_px, depth, _ = _residuals(points, origins, dirs, focals)
     return _finish(points, inv, used, scores, res_px, detections, config, single=False)
+
+
+_SIDED = np.flatnonzero(np.arange(NUM_KEYPOINTS) != FLIP)  # joints with a left/right twin
+_FACE = np.array([0, 1, 2])  # nose and eyes: seen when the person faces the camera
+
+
+def _consistent_sides(
+    origins: np.ndarray,
+    dirs: np.ndarray,
+    scores: np.ndarray,
+    focals: np.ndarray,
+    config: TriangulationConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror the views whose left/right labels disagree with their group's reference view.
+
+    origins, dirs: (S, 17, V, 3); scores: (S, 17, V) (0 = missing or padding); focals: (S, 1, V).
+    The reference is each group's view with the highest summed nose and eye scores (a pose
+    estimator tells left from right best when it sees the face). Every other view's rays meet
+    the reference's, joint by joint, as labelled and mirrored; the summed gap (in pixels of
+    that view, capped) over the sided joints both views have decides. Returns dirs and
+    scores with mirrored views' joints exchanged (copies; inputs untouched).
+    """
+    n_s, _, n_v = scores.shape
+    if n_s == 0 or n_v < 2:
+        return dirs, scores
+    ref = np.argmax(scores[:, _FACE, :].sum(axis=1), axis=1)  # (S,)
+    rows = np.arange(n_s)
+    ref_d = dirs[rows, :, ref][:, _SIDED, None]  # (S, J, 1, 3)
+    ref_s = scores[rows, :, ref][:, _SIDED, None]  # (S, J, 1)
+    ref_o = origins[rows, 0, ref][:, None, None]  # (S, 1, 1, 3)
+    view_o = origins[:, :1]  # (S, 1, V, 3): a view's rays share the camera centre
+    focal = focals[:, :1]  # (S, 1, V)
+    cap = config.side_residual_cap_px
+    costs = []
+    for order in (_SIDED, FLIP[_SIDED]):  # every view against the reference, as is / mirrored
+        s_v = scores[:, order]  # (S, J, V)
+        gap, mid = ray_ray_distance(ref_o, ref_d, view_o, dirs[:, order])
+        px = gap * focal / np.maximum(norm3(mid - view_o), config.min_depth_m)
+        px = np.where(np.isfinite(px), np.minimum(px, cap), cap)  # rays meeting behind: cap
+        both = (ref_s > 0) & (s_v > 0)
+        costs.append(((px * np.sqrt(ref_s * s_v) * both).sum(axis=1), both.sum(axis=1)))
+    (keep, n_pairs), (mirrored, _) = costs
+    other = np.arange(n_v)[None, :] != ref[:, None]
+    flip = (
+        other
+        & (n_pairs >= 2 * config.side_min_pairs)  # a pair of twins counts twice
+        & (mirrored < config.side_flip_ratio * keep)
+    )
+    if not flip.any():
+        return dirs, scores
+    s_idx, v_idx = np.nonzero(flip)
+    dirs, scores = dirs.copy(), scores.copy()
+    dirs[s_idx, :, v_idx] = dirs[s_idx, :, v_idx][:, FLIP]
+    scores[s_idx, :, v_idx] = scores[s_idx, :, v_idx][:, FLIP]
+    return dirs, scores
 
 
 def _leave_one_out(
