@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -186,6 +187,11 @@ def test_split_merged_event_keeps_an_item_across_bins_and_splits_two_reaches() -
     assert [e.event_id for e in parts] == ["b0@1.000", "b1@1.000"]
     single = _merged((-1085.0,))
     assert split_merged_event(single, by_bin) == (single,)
+    # Each part keeps its own bin's span when the detector recorded them.
+    spans = ((1.0, 1.8), (1.3, 2.0))
+    parts = split_merged_event(replace(two, bin_spans=spans), by_bin)
+    assert [(e.t_start, e.t_end) for e in parts] == list(spans)
+    assert all(e.bin_spans == () for e in parts)
 
 
 def test_log_evidence_prefers_the_candidates_that_explain_the_delta() -> None:

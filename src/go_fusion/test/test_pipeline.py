@@ -439,6 +439,22 @@ def test_simultaneous_picks_at_adjacent_bins_are_split_an_item_across_bins_is_no
     assert event.hypotheses[0].items == ((YOG, 1),)  # the larger share's product leads
 
 
+def test_split_picks_at_adjacent_bins_keep_each_bin_s_own_span(store: StoreView) -> None:
+    """Two reaches into neighbouring bins a quarter second apart are merged by the detector and
+    split again; each part keeps when its own bin changed (attribution tells the hands apart by
+    it), not the union of both."""
+    pipe = FusionPipeline(store)
+    out = run(
+        pipe,
+        [(1.0, "gate", entry("una", 1.0))],
+        cells(0.0, 8.0, {B1: [(5.0, -1040.0)], B2: [(5.25, -1040.0)]}),
+    )
+    parts = {e.event.bin_id: e.event for e in out.shelf_events}
+    assert set(parts) == {B1, B2}
+    assert parts[B1].t_start < parts[B2].t_start and parts[B1].t_end < parts[B2].t_end
+    assert parts[B2].t_start - parts[B1].t_start == pytest.approx(0.25, abs=0.05)
+
+
 def test_a_stale_planogram_seen_by_two_cameras_is_not_charged_blindly(store: StoreView) -> None:
     apple_bin = "g1_xp_s3_b1"  # the planogram says apple juice (1085 g) ...
     mandarin = "Tropicana-Mandarin-Morning"  # ... but it holds mandarin juice (1005 g)

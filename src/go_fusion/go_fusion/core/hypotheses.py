@@ -359,7 +359,8 @@ def split_merged_event(
     "separate" explains each bin's share with that bin's candidates. ``across_prior``: prior
     probability of "one item across" among such coincidences.
     Returns ``(event,)`` when it stays merged, else one STATE_SETTLED event per bin (event id from
-    that bin and the merged t_start; delta_sd split evenly in variance).
+    that bin and the merged t_start; delta_sd split evenly in variance; the bin's own span when
+    the event carries ``bin_spans``).
     """
     if len(event.bin_ids) < 2 or event.state != STATE_SETTLED:
         return (event,)
@@ -378,17 +379,21 @@ def split_merged_event(
         separate += log_evidence(d, sd_each, list(candidates_by_bin.get(b, ())), cfg)
     if across >= separate:
         return (event,)
+    spans = event.bin_spans or ((event.t_start, event.t_end),) * n
     return tuple(
         replace(
             event,
             event_id=event_id(b, event.t_start),
             bin_id=b,
             bin_ids=(b,),
+            t_start=span[0],
+            t_end=span[1],
             delta_g=d,
             delta_sd_g=sd_each,
             bin_deltas_g=(d,),
+            bin_spans=(),
         )
-        for b, d in zip(event.bin_ids, event.bin_deltas_g, strict=True)
+        for b, d, span in zip(event.bin_ids, event.bin_deltas_g, spans, strict=True)
     )
 
 

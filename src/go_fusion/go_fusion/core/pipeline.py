@@ -696,7 +696,7 @@ class FusionPipeline:
             self._diag(out, WARN, "drift", f"bin '{ev.bin_id}' drifted {ev.delta_g:.1f} g")
             return out
         parts = self._split(ev)
-        for event_id, bins, delta, shares in parts:
+        for event_id, bins, delta, shares, (t_start, t_end) in parts:
             hyps = self._weight_hypotheses(bins, shares, delta, ev.delta_sd_g)
             if len(parts) == 1:
                 out.shelf_events.append(ShelfEventOut(ev, hyps))
@@ -706,16 +706,19 @@ class FusionPipeline:
                     event_id=event_id,
                     bin_id=bins[0],
                     bin_ids=bins,
+                    t_start=t_start,
+                    t_end=t_end,
                     delta_g=delta,
                     bin_deltas_g=(delta,),
+                    bin_spans=(),
                 )
                 out.shelf_events.append(ShelfEventOut(part, hyps))
             obs = ShelfObservation(
                 event_id=event_id,
                 bin_id=bins[0],
                 bin_ids=bins,
-                t_start=float(ev.t_start),
-                t_end=float(ev.t_end),
+                t_start=float(t_start),
+                t_end=float(t_end),
                 delta_g=float(delta),
                 delta_sd_g=float(ev.delta_sd_g),
                 hypotheses=hyps,
@@ -726,29 +729,37 @@ class FusionPipeline:
 
     def _split(
         self, ev: ShelfEventCore
-    ) -> list[tuple[str, tuple[str, ...], float, tuple[float, ...]]]:
-        """(event id, bins, delta [g], share of each bin) of each weight change in ``ev``.
+    ) -> list[tuple[str, tuple[str, ...], float, tuple[float, ...], tuple[float, float]]]:
+        """(event id, bins, delta [g], share of each bin, (t_start, t_end) [s]) of each weight
+        change in ``ev``.
 
         The detector merges same-sign changes of adjacent bins (one item resting across two
         bins). Two shoppers taking from adjacent bins at once look the same to it; when every
         bin's own change is whole units of that bin's products, they are separate changes and
-        are split. Bins whose change is within the noise (a hand leaning on them) are dropped.
+        are split, each with its own bin's span (when the detector gave ``bin_spans``): who
+        reached where is told by when the hands were in which bin. Bins whose change is within
+        the noise (a hand leaning on them) are dropped.
         """
         bins = tuple(ev.bin_ids) or (ev.bin_id,)
+        span = (float(ev.t_start), float(ev.t_end))
         deltas = tuple(ev.bin_deltas_g) if len(ev.bin_deltas_g) == len(bins) else ()
         if len(bins) == 1 or not deltas:
-            return [(ev.event_id, bins, float(ev.delta_g), (1.0,) * len(bins))]
+            return [(ev.event_id, bins, float(ev.delta_g), (1.0,) * len(bins), span)]
+        spans = dict(zip(bins, ev.bin_spans, strict=True)) if len(ev.bin_spans) == len(bins) else {}
         floor = max(self.config.shelf.min_event_g, 3.0 * ev.delta_sd_g)
         parts = [(b, float(d)) for b, d in zip(bins, deltas, strict=True) if abs(d) >= floor]
         if len(parts) <= 1:
             b, d = parts[0] if parts else (ev.bin_id, float(ev.delta_g))
-            return [(ev.event_id, (b,), d, (1.0,))]
+            return [(ev.event_id, (b,), d, (1.0,), span)]
         whole = all(self._whole_units(b, d, ev.delta_sd_g) for b, d in parts)
         if whole:
-            return [(f"{ev.event_id}/{b}", (b,), d, (1.0,)) for b, d in parts]
+            return [
+                (f"{ev.event_id}/{b}", (b,), d, (1.0,), tuple(map(float, spans.get(b, span))))
+                for b, d in parts
+            ]
         total = sum(abs(d) for _, d in parts)
         shares = tuple(abs(d) / total for _, d in parts)
-        return [(ev.event_id, tuple(b for b, _ in parts), float(ev.delta_g), shares)]
+        return [(ev.event_id, tuple(b for b, _ in parts), float(ev.delta_g), shares, span)]
 
     def _whole_units(self, bin_id: str, delta: float, delta_sd: float) -> bool:
         """Whether a bin's own change is confidently whole units of the products it holds."""

@@ -216,6 +216,9 @@ class ShelfEventCore:
     state: STATE_SETTLED, STATE_UNSETTLED (delta provisional) or STATE_DRIFT (not a pick).
     dropout_samples: NaN samples seen during the change. peak_abs_dev_g: [g] largest excursion
         from the old level during the change (hand presses show up here).
+    bin_spans: [s] (t_start, t_end) of each bin's own change, aligned with bin_ids (empty: the
+        event's span for every bin). A merged event that is split again (two reaches, not one
+        item across) gives each part its own span, which attribution needs to tell the hands.
     """
 
     event_id: str
@@ -230,6 +233,7 @@ class ShelfEventCore:
     bin_deltas_g: tuple[float, ...]
     dropout_samples: int = 0
     peak_abs_dev_g: float = 0.0
+    bin_spans: tuple[tuple[float, float], ...] = ()
 
     @property
     def state_name(self) -> str:
@@ -1065,6 +1069,7 @@ class ShelfEventDetector:
                     tuple(r.delta for r in ordered),
                     sum(r.nan for r in group),
                     max(r.peak for r in group),
+                    tuple((r.t_start, r.t_end) for r in ordered) if len(ordered) > 1 else (),
                 )
             )
         self._pending = keep
