@@ -355,31 +355,32 @@ def _consistent_sides(
     if n_s == 0 or n_v < 2:
         return dirs, scores
     ref = np.argmax(scores[:, _FACE, :].sum(axis=1), axis=1)  # (S,)
-    rows = np.arange(n_s)
-    ref_d = dirs[rows, :, ref][:, _SIDED, None]  # (S, J, 1, 3)
-    ref_s = scores[rows, :, ref][:, _SIDED, None]  # (S, J, 1)
-    ref_o = origins[rows, 0, ref][:, None, None]  # (S, 1, 1, 3)
-    view_o = origins[:, :1]  # (S, 1, V, 3): a view's rays share the camera centre
-    focal = focals[:, :1]  # (S, 1, V)
+    # Only the real views other than the reference (groups are padded to the widest one).
+    real = (scores > 0).any(axis=1) & (np.arange(n_v)[None, :] != ref[:, None])  # (S, V)
+    s_idx, v_idx = np.nonzero(real)
+    if s_idx.size == 0:
+        return dirs, scores
+    r_idx = ref[s_idx]
+    ref_d = dirs[s_idx, :, r_idx][:, _SIDED]  # (P, J, 3)
+    ref_s = scores[s_idx, :, r_idx][:, _SIDED]  # (P, J)
+    ref_o = origins[s_idx, 0, r_idx][:, None]  # (P, 1, 3)
+    view_o = origins[s_idx, 0, v_idx][:, None]  # (P, 1, 3): a view's rays share its centre
+    focal = focals[s_idx, 0, v_idx][:, None]  # (P, 1)
+    view_d, view_s = dirs[s_idx, :, v_idx], scores[s_idx, :, v_idx]  # (P, 17, 3), (P, 17)
     cap = config.side_residual_cap_px
     costs = []
-    for order in (_SIDED, FLIP[_SIDED]):  # every view against the reference, as is / mirrored
-        s_v = scores[:, order]  # (S, J, V)
-        gap, mid = ray_ray_distance(ref_o, ref_d, view_o, dirs[:, order])
+    for order in (_SIDED, FLIP[_SIDED]):  # each view against the reference, as is / mirrored
+        s_v = view_s[:, order]
+        gap, mid = ray_ray_distance(ref_o, ref_d, view_o, view_d[:, order])
         px = gap * focal / np.maximum(norm3(mid - view_o), config.min_depth_m)
         px = np.where(np.isfinite(px), np.minimum(px, cap), cap)  # rays meeting behind: cap
         both = (ref_s > 0) & (s_v > 0)
         costs.append(((px * np.sqrt(ref_s * s_v) * both).sum(axis=1), both.sum(axis=1)))
     (keep, n_pairs), (mirrored, _) = costs
-    other = np.arange(n_v)[None, :] != ref[:, None]
-    flip = (
-        other
-        & (n_pairs >= 2 * config.side_min_pairs)  # a pair of twins counts twice
-        & (mirrored < config.side_flip_ratio * keep)
-    )
+    flip = (n_pairs >= 2 * config.side_min_pairs) & (mirrored < config.side_flip_ratio * keep)
     if not flip.any():
         return dirs, scores
-    s_idx, v_idx = np.nonzero(flip)
+    s_idx, v_idx = s_idx[flip], v_idx[flip]  # a pair of twins counts twice in n_pairs
     dirs, scores = dirs.copy(), scores.copy()
     dirs[s_idx, :, v_idx] = dirs[s_idx, :, v_idx][:, FLIP]
     scores[s_idx, :, v_idx] = scores[s_idx, :, v_idx][:, FLIP]
