@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from go_fusion.core.association import FLIP, NUM_KEYPOINTS, DetectionBatch, ray_ray_distance
+from go_fusion.core.association import FLIP, NUM_KEYPOINTS, DetectionBatch
 from go_fusion.core.cameras import CameraRig
 from go_fusion.core.vecmath import dot3, max_last, norm3, sum_last
 
@@ -274,8 +274,6 @@ def triangulate_groups(
     if detections.shape[0] == 0:
         return empty_skeletons()
     origins, dirs, scores, focals = _gather(rig, batch, detections)
-    if config.side_consistency:
-        dirs, scores = _consistent_sides(origins, dirs, scores, focals, config)
     sigma2 = config.keypoint_sigma_px**2
     # The metric weights need each view's depth: the torso centre's, triangulated first (one
     # point per person), stands in for every joint's (a body is small next to its distance).
@@ -286,6 +284,10 @@ def triangulate_groups(
         solve_rays(c_orig, c_dirs, (detections >= 0).astype(np.float64))[0],
         c_orig, c_dirs, focals[:, 0],
     )  # fmt: skip
+    if config.side_consistency:
+        dirs, scores = _consistent_sides(
+            origins, dirs, scores, focals[:, 0] / np.maximum(c_depth, config.min_depth_m), config
+        )
     depth = c_depth[:, None, :]  # (S, 1, V)
     weights = np.where(
         depth > config.min_depth_m, scores * focals**2 / (sigma2 * np.maximum(depth, 0.1) ** 2), 0.0
@@ -339,17 +341,19 @@ def _consistent_sides(
     origins: np.ndarray,
     dirs: np.ndarray,
     scores: np.ndarray,
-    focals: np.ndarray,
+    px_per_m: np.ndarray,
     config: TriangulationConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mirror the views whose left/right labels disagree with their group's reference view.
 
-    origins, dirs: (S, 17, V, 3); scores: (S, 17, V) (0 = missing or padding); focals: (S, 1, V).
-    The reference is each group's view with the highest summed nose and eye scores (a pose
-    estimator tells left from right best when it sees the face). Every other view's rays meet
-    the reference's, joint by joint, as labelled and mirrored; the summed gap (in pixels of
-    that view, capped) over the sided joints both views have decides. Returns dirs and
-    scores with mirrored views' joints exchanged (copies; inputs untouched).
+    origins, dirs: (S, 17, V, 3); scores: (S, 17, V) (0 = missing or padding); px_per_m: (S, V)
+    pixels per metre at the person in each view (focal over the torso's depth). The reference
+    is each group's view with the highest summed nose and eye scores (a pose estimator tells
+    left from right best when it sees the face). For every other real view, the gap between
+    its rays and the reference's (the distance of two skew lines, in that view's pixels,
+    capped) is summed over the sided joints both views have, as labelled and mirrored; a view
+    whose mirrored sum is below ``side_flip_ratio`` of the labelled one is mirrored. Returns
+    dirs and scores with mirrored views' joints exchanged (copies; inputs untouched).
     """
     n_s, _, n_v = scores.shape
     if n_s == 0 or n_v < 2:
@@ -361,26 +365,36 @@ def _consistent_sides(
     if s_idx.size == 0:
         return dirs, scores
     r_idx = ref[s_idx]
-    ref_d = dirs[s_idx, :, r_idx][:, _SIDED]  # (P, J, 3)
-    ref_s = scores[s_idx, :, r_idx][:, _SIDED]  # (P, J)
-    ref_o = origins[s_idx, 0, r_idx][:, None]  # (P, 1, 3)
-    view_o = origins[s_idx, 0, v_idx][:, None]  # (P, 1, 3): a view's rays share its centre
-    focal = focals[s_idx, 0, v_idx][:, None]  # (P, 1)
-    view_d, view_s = dirs[s_idx, :, v_idx], scores[s_idx, :, v_idx]  # (P, 17, 3), (P, 17)
+    ref_d = dirs[s_idx, :, r_idx][:, None, _SIDED]  # (P, 1, J, 3)
+    ref_s = scores[s_idx, :, r_idx][:, None, _SIDED]  # (P, 1, J)
+    baseline = (origins[s_idx, 0, v_idx] - origins[s_idx, 0, r_idx])[:, None, None]  # (P,1,1,3)
+    scale = px_per_m[s_idx, v_idx][:, None, None]  # (P, 1, 1)
+    orders = np.stack([_SIDED, FLIP[_SIDED]])  # (2, J): as labelled, mirrored
+    view_d = dirs[s_idx, :, v_idx][:, orders]  # (P, 2, J, 3)
+    view_s = scores[s_idx, :, v_idx][:, orders]  # (P, 2, J)
+    # Distance of two skew lines: |baseline . (a x b)| / |a x b|.
+    a, b = np.broadcast_arrays(ref_d, view_d)
+    normal = np.stack(
+        [
+            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
+        ],
+        axis=-1,
+    )
+    size = norm3(normal)
     cap = config.side_residual_cap_px
-    costs = []
-    for order in (_SIDED, FLIP[_SIDED]):  # each view against the reference, as is / mirrored
-        s_v = view_s[:, order]
-        gap, mid = ray_ray_distance(ref_o, ref_d, view_o, view_d[:, order])
-        px = gap * focal / np.maximum(norm3(mid - view_o), config.min_depth_m)
-        px = np.where(np.isfinite(px), np.minimum(px, cap), cap)  # rays meeting behind: cap
-        both = (ref_s > 0) & (s_v > 0)
-        costs.append(((px * np.sqrt(ref_s * s_v) * both).sum(axis=1), both.sum(axis=1)))
-    (keep, n_pairs), (mirrored, _) = costs
-    flip = (n_pairs >= 2 * config.side_min_pairs) & (mirrored < config.side_flip_ratio * keep)
+    gap = np.abs(dot3(baseline, normal)) / np.maximum(size, 1e-9) * scale
+    px = np.where(size > 1e-6, np.minimum(gap, cap), cap)  # parallel rays: no information
+    both = (ref_s > 0) & (view_s > 0)
+    cost = (px * np.sqrt(ref_s * view_s) * both).sum(axis=2)  # (P, 2)
+    n_pairs = both[:, 0].sum(axis=1)  # a pair of twins counts twice
+    flip = (n_pairs >= 2 * config.side_min_pairs) & (
+        cost[:, 1] < config.side_flip_ratio * cost[:, 0]
+    )
     if not flip.any():
         return dirs, scores
-    s_idx, v_idx = s_idx[flip], v_idx[flip]  # a pair of twins counts twice in n_pairs
+    s_idx, v_idx = s_idx[flip], v_idx[flip]
     dirs, scores = dirs.copy(), scores.copy()
     dirs[s_idx, :, v_idx] = dirs[s_idx, :, v_idx][:, FLIP]
     scores[s_idx, :, v_idx] = scores[s_idx, :, v_idx][:, FLIP]
