@@ -235,3 +235,35 @@ def test_views_that_agree_are_not_mirrored() -> None:
         skel, _ = _triangulate(cams, views)
         err = np.linalg.norm(skel.keypoints[0] - TRUTH, axis=1)
         assert skel.valid.all() and err.max() < 0.06
+
+
+def test_a_side_hidden_in_every_view_does_not_mirror_a_view() -> None:
+    """Only the left side seen: the mirrored pairing has nothing to pay for on the right, so it
+    must be compared over the same joints, not win by default."""
+    cams = ring_cameras(2)
+    views = _views(cams, np.random.default_rng(8), noise_px=1.0)
+    right = np.array([2, 4, 6, 8, 10, 12, 14, 16])
+    views[0].keypoint_scores[0, :2] = 1.0  # nose and left eye: the reference sees the face
+    for view in views:
+        view.keypoint_scores[0, right] = 0.0
+    skel, _ = _triangulate(cams, views)
+    plain, _ = _triangulate(cams, views, TriangulationConfig(side_consistency=False))
+    assert skel.valid[0].sum() == plain.valid[0].sum() >= 8
+    left = np.array([1, 3, 5, 7, 9, 11, 13, 15])
+    assert np.linalg.norm(skel.keypoints[0, left] - TRUTH[left], axis=1).max() < 0.05
+
+
+def test_without_a_view_of_the_face_no_view_is_mirrored() -> None:
+    """No view sees the face: the first view (here the swapped one) must not become the
+    reference that every other view is mirrored to."""
+    cams = ring_cameras(3)
+    views = _views(cams, np.random.default_rng(9), noise_px=1.0)
+    for view in views:
+        view.keypoint_scores[0, :3] = 0.0
+    swapped = views[0]
+    swapped.keypoints[0] = swapped.keypoints[0][FLIP]
+    swapped.keypoint_scores[0] = swapped.keypoint_scores[0][FLIP]
+    skel, _ = _triangulate(cams, views)
+    plain, _ = _triangulate(cams, views, TriangulationConfig(side_consistency=False))
+    np.testing.assert_array_equal(skel.valid, plain.valid)
+    np.testing.assert_allclose(skel.keypoints, plain.keypoints, equal_nan=True)

@@ -379,7 +379,7 @@ def split_merged_event(
         separate += log_evidence(d, sd_each, list(candidates_by_bin.get(b, ())), cfg)
     if across >= separate:
         return (event,)
-    spans = event.bin_spans or ((event.t_start, event.t_end),) * n
+    spans = event.bin_spans if len(event.bin_spans) == n else ((event.t_start, event.t_end),) * n
     return tuple(
         replace(
             event,

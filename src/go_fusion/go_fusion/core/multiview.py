@@ -407,9 +407,10 @@ class MultiViewTracker:
         lone: two single-view skeletons of one person, up to a metre apart, and the track may
         follow the wrong one. The views are clustered across cameras like new people; a
         cluster holding one anchored view (never two: that is two tracks) and lone views of
-        other cameras is triangulated and replaces them when it keeps at least two views and
-        its centre stays within ``pair_anchor_m`` of the track's predicted one (in a crowd a
-        neighbour's view can pass the ray test).
+        other cameras is triangulated and replaces them when it keeps at least two views, the
+        track's own among them, and its centre stays within ``pair_anchor_m`` of the track's
+        predicted one (in a crowd a neighbour's view can pass the ray test). Views the
+        triangulation dropped stay single or lone.
         Returns the new skeletons, their tracks, and the singles and lone views left over.
         """
         tcfg = self.config.triangulation
@@ -427,16 +428,20 @@ class MultiViewTracker:
         anchors = np.array([single[k][0] for k in owners])
         expected = anchor_centers(a_kp[anchors], a_valid[anchors])
         found = anchor_centers(skel.keypoints, skel.valid)
+        own = np.array([single[k][1] for k in owners])
         keep = (
             ((skel.detections >= 0).sum(axis=1) >= 2)
+            & (skel.detections == own[:, None]).any(axis=1)  # the track's own view survived
             & (skel.valid.sum(axis=1) >= tcfg.min_valid_joints)
             & (norm3(np.nan_to_num(found - expected, nan=np.inf)) <= self.config.pair_anchor_m)
         )
         if not keep.any():
             return empty_skeletons(), [], single, lone
+        # Only the views kept in a skeleton are used up; a view the triangulation dropped as
+        # wrong (someone else's) stays lone and is lifted on its own.
+        used = skel.detections[keep]
         done = np.zeros(len(batch), dtype=bool)
-        for g in np.flatnonzero(keep).tolist():
-            done[groups[g]] = True  # views the triangulation dropped as wrong are not reused
+        done[used[used >= 0]] = True
         tracks = [a_tracks[a] for a in anchors.tolist()]
         single = [(a, d) for a, d in single if not done[d]]
         return (

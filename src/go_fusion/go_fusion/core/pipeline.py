@@ -745,21 +745,26 @@ class FusionPipeline:
         deltas = tuple(ev.bin_deltas_g) if len(ev.bin_deltas_g) == len(bins) else ()
         if len(bins) == 1 or not deltas:
             return [(ev.event_id, bins, float(ev.delta_g), (1.0,) * len(bins), span)]
-        spans = dict(zip(bins, ev.bin_spans, strict=True)) if len(ev.bin_spans) == len(bins) else {}
+        spans = (
+            [(float(a), float(b)) for a, b in ev.bin_spans]
+            if len(ev.bin_spans) == len(bins)
+            else [span] * len(bins)
+        )
         floor = max(self.config.shelf.min_event_g, 3.0 * ev.delta_sd_g)
-        parts = [(b, float(d)) for b, d in zip(bins, deltas, strict=True) if abs(d) >= floor]
+        parts = [
+            (b, float(d), sp)
+            for b, d, sp in zip(bins, deltas, spans, strict=True)
+            if abs(d) >= floor
+        ]
         if len(parts) <= 1:
-            b, d = parts[0] if parts else (ev.bin_id, float(ev.delta_g))
-            return [(ev.event_id, (b,), d, (1.0,), span)]
-        whole = all(self._whole_units(b, d, ev.delta_sd_g) for b, d in parts)
+            b, d, sp = parts[0] if parts else (ev.bin_id, float(ev.delta_g), span)
+            return [(ev.event_id, (b,), d, (1.0,), sp)]
+        whole = all(self._whole_units(b, d, ev.delta_sd_g) for b, d, _ in parts)
         if whole:
-            return [
-                (f"{ev.event_id}/{b}", (b,), d, (1.0,), tuple(map(float, spans.get(b, span))))
-                for b, d in parts
-            ]
-        total = sum(abs(d) for _, d in parts)
-        shares = tuple(abs(d) / total for _, d in parts)
-        return [(ev.event_id, tuple(b for b, _ in parts), float(ev.delta_g), shares, span)]
+            return [(f"{ev.event_id}/{b}", (b,), d, (1.0,), sp) for b, d, sp in parts]
+        total = sum(abs(d) for _, d, _ in parts)
+        shares = tuple(abs(d) / total for _, d, _ in parts)
+        return [(ev.event_id, tuple(b for b, _, _ in parts), float(ev.delta_g), shares, span)]
 
     def _whole_units(self, bin_id: str, delta: float, delta_sd: float) -> bool:
         """Whether a bin's own change is confidently whole units of the products it holds."""

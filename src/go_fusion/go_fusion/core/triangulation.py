@@ -79,11 +79,14 @@ class TriangulationConfig:
     # from straight above) often swaps left and right, in one view and not another; the views'
     # joints then pair left with right and triangulate between the two hands. A view is mirrored
     # (its left and right joints exchanged) when, against the group's reference view (the one
-    # that sees the face best), the exchanged pairing fits with less than
-    # ``side_flip_ratio`` of the pixel error, over at least ``side_min_pairs`` sided joints.
+    # that sees the face best, with nose + eye scores summing to at least
+    # ``side_min_face_score``; no such view: the group is left as labelled), the exchanged
+    # pairing fits with less than ``side_flip_ratio`` of the mean pixel error, each pairing
+    # pairing at least ``side_min_pairs`` left/right twins.
     side_consistency: bool = True
     side_flip_ratio: float = 0.5
     side_min_pairs: int = 3
+    side_min_face_score: float = 1.0
     side_residual_cap_px: float = 60.0  # one bad joint cannot decide it
 
 
@@ -349,18 +352,24 @@ def _consistent_sides(
     origins, dirs: (S, 17, V, 3); scores: (S, 17, V) (0 = missing or padding); px_per_m: (S, V)
     pixels per metre at the person in each view (focal over the torso's depth). The reference
     is each group's view with the highest summed nose and eye scores (a pose estimator tells
-    left from right best when it sees the face). For every other real view, the gap between
-    its rays and the reference's (the distance of two skew lines, in that view's pixels,
-    capped) is summed over the sided joints both views have, as labelled and mirrored; a view
-    whose mirrored sum is below ``side_flip_ratio`` of the labelled one is mirrored. Returns
+    left from right best when it sees the face); a group whose best is below
+    ``side_min_face_score`` is left alone. For every other real view, the gap between its rays
+    and the reference's (the distance of two skew lines, in that view's pixels, capped) is
+    averaged over the sided joints both have, as labelled and mirrored; a view whose mirrored
+    mean is below ``side_flip_ratio`` of the labelled one is mirrored, provided both pairings
+    pair at least ``side_min_pairs`` twins. Returns
     dirs and scores with mirrored views' joints exchanged (copies; inputs untouched).
     """
     n_s, _, n_v = scores.shape
     if n_s == 0 or n_v < 2:
         return dirs, scores
-    ref = np.argmax(scores[:, _FACE, :].sum(axis=1), axis=1)  # (S,)
+    face = scores[:, _FACE, :].sum(axis=1)  # (S, V)
+    ref = np.argmax(face, axis=1)  # (S,)
+    # A reference must see the face: with none, which view is mirrored cannot be told (the
+    # views outvote a swapped one joint by joint in the triangulation instead).
+    sure = face[np.arange(n_s), ref] >= config.side_min_face_score
     # Only the real views other than the reference (groups are padded to the widest one).
-    real = (scores > 0).any(axis=1) & (np.arange(n_v)[None, :] != ref[:, None])  # (S, V)
+    real = (scores > 0).any(axis=1) & (np.arange(n_v)[None, :] != ref[:, None]) & sure[:, None]
     s_idx, v_idx = np.nonzero(real)
     if s_idx.size == 0:
         return dirs, scores
@@ -386,11 +395,15 @@ def _consistent_sides(
     cap = config.side_residual_cap_px
     gap = np.abs(dot3(baseline, normal)) / np.maximum(size, 1e-9) * scale
     px = np.where(size > 1e-6, np.minimum(gap, cap), cap)  # parallel rays: no information
-    both = (ref_s > 0) & (view_s > 0)
-    cost = (px * np.sqrt(ref_s * view_s) * both).sum(axis=2)  # (P, 2)
-    n_pairs = both[:, 0].sum(axis=1)  # a pair of twins counts twice
-    flip = (n_pairs >= 2 * config.side_min_pairs) & (
-        cost[:, 1] < config.side_flip_ratio * cost[:, 0]
+    # Each pairing is judged by its mean gap over the joints it pairs, and each must pair
+    # enough joints (a side hidden in the view leaves the mirrored pairing nothing to pay for:
+    # a sum would let it win by default).
+    both = (ref_s > 0) & (view_s > 0)  # (P, 2, J)
+    weight = np.sqrt(ref_s * view_s) * both
+    n_pairs = both.sum(axis=2)  # (P, 2); a pair of twins counts twice
+    mean = (px * weight).sum(axis=2) / np.maximum(weight.sum(axis=2), 1e-9)
+    flip = (n_pairs.min(axis=1) >= 2 * config.side_min_pairs) & (
+        mean[:, 1] < config.side_flip_ratio * mean[:, 0]
     )
     if not flip.any():
         return dirs, scores
