@@ -381,19 +381,15 @@ def _consistent_sides(
     orders = np.stack([_SIDED, FLIP[_SIDED]])  # (2, J): as labelled, mirrored
     view_d = dirs[s_idx, :, v_idx][:, orders]  # (P, 2, J, 3)
     view_s = scores[s_idx, :, v_idx][:, orders]  # (P, 2, J)
-    # Distance of two skew lines: |baseline . (a x b)| / |a x b|.
-    a, b = np.broadcast_arrays(ref_d, view_d)
-    normal = np.stack(
-        [
-            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
-            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
-        ],
-        axis=-1,
-    )
-    size = norm3(normal)
+    # Distance of two skew lines: |baseline . (a x b)| / |a x b|, component by component.
+    a, b, w = ref_d, view_d, baseline
+    nx = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    ny = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    nz = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    size = np.sqrt(nx * nx + ny * ny + nz * nz)
+    along = w[..., 0] * nx + w[..., 1] * ny + w[..., 2] * nz
     cap = config.side_residual_cap_px
-    gap = np.abs(dot3(baseline, normal)) / np.maximum(size, 1e-9) * scale
+    gap = np.abs(along) / np.maximum(size, 1e-9) * scale
     px = np.where(size > 1e-6, np.minimum(gap, cap), cap)  # parallel rays: no information
     # Each pairing is judged by its mean gap over the joints it pairs, and each must pair
     # enough joints (a side hidden in the view leaves the mirrored pairing nothing to pay for:
