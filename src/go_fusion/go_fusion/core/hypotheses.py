@@ -379,7 +379,6 @@ def split_merged_event(
         separate += log_evidence(d, sd_each, list(candidates_by_bin.get(b, ())), cfg)
     if across >= separate:
         return (event,)
-    spans = event.bin_spans if len(event.bin_spans) == n else ((event.t_start, event.t_end),) * n
     return tuple(
         replace(
             event,
@@ -393,7 +392,7 @@ def split_merged_event(
             bin_deltas_g=(d,),
             bin_spans=(),
         )
-        for b, d, span in zip(event.bin_ids, event.bin_deltas_g, spans, strict=True)
+        for b, d, span in zip(event.bin_ids, event.bin_deltas_g, event.spans(), strict=True)
     )
 
 

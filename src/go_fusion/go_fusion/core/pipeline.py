@@ -745,11 +745,7 @@ class FusionPipeline:
         deltas = tuple(ev.bin_deltas_g) if len(ev.bin_deltas_g) == len(bins) else ()
         if len(bins) == 1 or not deltas:
             return [(ev.event_id, bins, float(ev.delta_g), (1.0,) * len(bins), span)]
-        spans = (
-            [(float(a), float(b)) for a, b in ev.bin_spans]
-            if len(ev.bin_spans) == len(bins)
-            else [span] * len(bins)
-        )
+        spans = ev.spans()  # bins are ev.bin_ids here: two or more
         floor = max(self.config.shelf.min_event_g, 3.0 * ev.delta_sd_g)
         parts = [
             (b, float(d), sp)

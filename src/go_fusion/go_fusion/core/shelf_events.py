@@ -235,6 +235,13 @@ class ShelfEventCore:
     peak_abs_dev_g: float = 0.0
     bin_spans: tuple[tuple[float, float], ...] = ()
 
+    def spans(self) -> tuple[tuple[float, float], ...]:
+        """[s] (t_start, t_end) of each bin of ``bin_ids``: ``bin_spans`` when it matches them,
+        else the event's own span for every bin."""
+        if len(self.bin_spans) == len(self.bin_ids):
+            return tuple((float(a), float(b)) for a, b in self.bin_spans)
+        return ((float(self.t_start), float(self.t_end)),) * len(self.bin_ids)
+
     @property
     def state_name(self) -> str:
         """ "settled", "unsettled" or "drift"."""

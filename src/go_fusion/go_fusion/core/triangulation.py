@@ -81,8 +81,8 @@ class TriangulationConfig:
     # (its left and right joints exchanged) when, against the group's reference view (the one
     # that sees the face best, with nose + eye scores summing to at least
     # ``side_min_face_score``; no such view: the group is left as labelled), the exchanged
-    # pairing fits with less than ``side_flip_ratio`` of the mean pixel error, each pairing
-    # pairing at least ``side_min_pairs`` left/right twins.
+    # pairing fits with less than ``side_flip_ratio`` of the mean pixel error and both pairings
+    # match at least ``side_min_pairs`` left/right twins.
     side_consistency: bool = True
     side_flip_ratio: float = 0.5
     side_min_pairs: int = 3
@@ -357,8 +357,8 @@ def _consistent_sides(
     and the reference's (the distance of two skew lines, in that view's pixels, capped) is
     averaged over the sided joints both have, as labelled and mirrored; a view whose mirrored
     mean is below ``side_flip_ratio`` of the labelled one is mirrored, provided both pairings
-    pair at least ``side_min_pairs`` twins. Returns
-    dirs and scores with mirrored views' joints exchanged (copies; inputs untouched).
+    match at least ``side_min_pairs`` twins. Returns dirs and scores with mirrored views'
+    joints exchanged (copies; inputs untouched).
     """
     n_s, _, n_v = scores.shape
     if n_s == 0 or n_v < 2:
