@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from go_common.core.store import load_store
+from go_fusion.core.attribution import SOURCE_HAND, EvidenceItem
 from go_fusion.core.checkout import GateObservation
-from go_fusion.core.handoff import HandoffConfig, HandoffDetector
+from go_fusion.core.handoff import (
+    Contact,
+    HandoffConfig,
+    HandoffDetector,
+    HandSighting,
+    direction_from_evidence,
+)
 from go_fusion.core.pipeline import TRACK_CONFIRMED, FusionOutput, FusionPipeline, TrackSnapshot
 from go_fusion.core.store_view import StoreView, store_view_from_model
 
@@ -128,3 +135,146 @@ def test_contacts_need_time_held_out_arms_other_sessions_and_no_shelf() -> None:
     far = {"A": np.array([1.25, 0.7]), "B": np.array([1.25, 1.5])}
     hands = {"A": [(0, in_bin)], "B": [(1, in_bin)]}
     assert not any(shelf.update(k / 15, hands, sessions, far) for k in range(10))
+
+
+# ---- direction from product crops (left/right labels that cannot tell) -------------------------
+
+
+def sightings(
+    track: str, t0: float, t1: float, sku: str, score: float, rate: float = 10.0
+) -> list[HandSighting]:
+    first, n = round(t0 * rate), round((t1 - t0) * rate)
+    return [HandSighting((first + k) / rate, track, {sku: score}) for k in range(n)]
+
+
+def contact_at(t: float) -> Contact:
+    return Contact(t, "A", 0, "B", 1, np.array([1.6, 2.0, 1.0]))
+
+
+def test_direction_from_evidence_follows_the_item_from_one_hand_to_the_other() -> None:
+    cfg = HandoffConfig()
+    c = contact_at(10.0)  # began 9.7; windows [7.2, 9.2] and [10.5, 12.5]
+    held = {"A": ["Bravo"], "B": ["Oatly"]}
+    crops = (
+        sightings("A", 7.2, 9.2, "Bravo", 0.5)
+        + sightings("A", 10.5, 12.5, "Bravo", 0.02)
+        + sightings("B", 7.2, 12.5, "Oatly", 0.4)  # B keeps its own item throughout
+        + sightings("B", 10.5, 12.5, "Bravo", 0.2)
+    )
+    found = direction_from_evidence(c, held, crops, cfg)
+    assert found is not None
+    assert (found.giver, found.taker, found.sku) == ("A", "B", "Bravo")
+    # A's crops lose 0.48 of Bravo; after the pass, B's best crop of each frame shows it at 0.2
+    # (its other hand its Oatly)
+    assert found.gain == pytest.approx(0.48 + 0.2)
+    # the contact's track order does not matter
+    swapped = Contact(10.0, "B", 1, "A", 0, c.position)
+    again = direction_from_evidence(swapped, held, crops, cfg)
+    assert again is not None and (again.giver, again.sku) == ("A", "Bravo")
+
+
+def test_direction_from_evidence_abstains_without_a_clear_change() -> None:
+    cfg = HandoffConfig()
+    c = contact_at(10.0)
+    held = {"A": ["Bravo"], "B": ["Oatly"]}
+    # nobody's hands change: no pass
+    steady = sightings("A", 7.2, 12.5, "Bravo", 0.5) + sightings("B", 7.2, 12.5, "Oatly", 0.5)
+    assert direction_from_evidence(c, held, steady, cfg) is None
+    # both items seem to leave their hands: which one went is not clear (margin)
+    both = (
+        sightings("A", 7.2, 9.2, "Bravo", 0.5)
+        + sightings("A", 10.5, 12.5, "Bravo", 0.0)
+        + sightings("B", 7.2, 9.2, "Oatly", 0.5)
+        + sightings("B", 10.5, 12.5, "Oatly", 0.0)
+    )
+    assert direction_from_evidence(c, held, both, cfg) is None
+    # too few crops of the giver's hands
+    few = sightings("A", 8.9, 9.2, "Bravo", 0.9) + sightings("A", 10.5, 10.7, "Bravo", 0.0)
+    assert direction_from_evidence(c, held, few, cfg) is None
+    # crops inside the guard around the contact (hands together show both items) are not read
+    touching = sightings("A", 9.3, 10.4, "Bravo", 0.0) + sightings("B", 9.3, 10.4, "Bravo", 0.9)
+    assert direction_from_evidence(c, held, steady + touching, cfg) is None
+
+
+def run_mislabelled_pass(
+    store: StoreView, with_crops: bool, exit_ann_at: float | None = None
+) -> tuple[FusionPipeline, FusionOutput]:
+    """Ann takes a yoghurt with her left hand and passes it with the hand labelled right (2D
+    pose swapped her sides): the labels say her touching hand holds nothing."""
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    pipe = FusionPipeline(store)
+    pipe.add_gate_event(GateObservation("entry", "entry", 0.5, "ann"))
+    pipe.add_gate_event(GateObservation("entry", "entry", 0.6, "bob"))
+    a_xy, b_xy = (1.25, 1.1), (2.05, 1.1)
+    in_bin = store.bins[B1].center + np.array([0.12, 0.0, 0.0])
+    meet = np.array([1.65, 1.1, 1.0])
+    rng = np.random.default_rng(0)
+    out = FusionOutput()
+    inputs: list[tuple[float, int, object]] = []
+    end = 16.0
+    for k in range(int(end * 15)):
+        t = k / 15.0
+        a_left = in_bin if 4.8 <= t <= 6.0 else hanging(a_xy, 0)
+        a_right, b_right = hanging(a_xy, 1), hanging(b_xy, 1)
+        if 9.0 <= t <= 9.6:
+            a_right, b_right = meet, meet + np.array([0.02, 0.0, 0.0])
+        tracks = [
+            person("TA", "ann", t, a_xy, a_left, a_right),
+            person("TB", "bob", t, b_xy, hanging(b_xy, 0), b_right),
+        ]
+        inputs.append((t, 1, tracks))
+        if with_crops and (6.5 <= t <= 8.6 or 9.9 <= t <= 12.0):
+            shown = {"TA": 0.6, "TB": 0.02} if t < 9.0 else {"TA": 0.02, "TB": 0.5}
+            crops = [
+                EvidenceItem(f"c/{k}/{tr}", "cam_front", t, SOURCE_HAND, {YOG: v}, track_id=tr)
+                for tr, v in shown.items()
+            ]
+            inputs.append((t, 2, crops))
+    for k in range(0, int(end * RATE), 3):
+        ts = (k + np.arange(3)) / RATE
+        g = 3000.0 + rng.normal(0.0, 0.5, (3, len(channels)))
+        g[:, channels.index(B1)] -= 1040.0 * np.clip((ts - 5.0) / 0.3, 0.0, 1.0)
+        inputs.append((float(ts[0]), 0, g))
+    if exit_ann_at is not None:
+        inputs.append((exit_ann_at, 3, GateObservation("exit", "exit", exit_ann_at, "ann")))
+    for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
+        if kind == 0:
+            out.extend(pipe.add_load_cells("g1_xp", channels, t, 1 / RATE, payload))
+        elif kind == 1:
+            out.extend(pipe.add_tracks(t, payload))  # type: ignore[arg-type]
+        elif kind == 2:
+            out.extend(pipe.add_product_evidence(payload))  # type: ignore[arg-type]
+        else:
+            out.extend(pipe.add_gate_event(payload))  # type: ignore[arg-type]
+    return pipe, out
+
+
+def test_product_crops_decide_a_pass_the_hand_labels_cannot(store: StoreView) -> None:
+    pipe, out = run_mislabelled_pass(store, with_crops=True)
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves == [("pick", "ann", YOG, B1), ("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    passed = [e for e in out.cart_events if not e.bin_id]
+    assert all(e.confidence == pipe.config.handoff_evidence_confidence for e in passed)
+    assert pipe.cart_view("ann").lines == ()
+    assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
+
+
+def test_without_crops_the_item_stays_with_the_one_who_took_it(store: StoreView) -> None:
+    pipe, out = run_mislabelled_pass(store, with_crops=False)
+    assert [(e.kind, e.session_id) for e in out.cart_events] == [("pick", "ann")]
+    assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("ann").lines] == [(YOG, 1)]
+    assert any("items stay where they are" in d.message for d in out.diagnostics)
+
+
+def test_an_exit_before_the_crops_are_in_decides_with_what_was_seen(store: StoreView) -> None:
+    # Ann leaves 1 s after the pass: the decision cannot wait for the whole after-window
+    pipe, out = run_mislabelled_pass(store, with_crops=True, exit_ann_at=10.6)
+    receipts = [r for r in out.receipts if r.session_id == "ann"]
+    assert len(receipts) == 1
+    moves = [(e.kind, e.session_id) for e in out.cart_events]
+    assert moves.count(("pick", "ann")) == 1
+    # the crops of the second after the pass are enough: decided before ann's receipt
+    assert receipts[0].lines == ()
+    assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
+    assert not pipe._pending_contacts

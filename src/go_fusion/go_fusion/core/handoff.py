@@ -5,7 +5,10 @@ together, at waist to chest height, away from the shelves, for a moment (people 
 other do not hold hands together for a third of a second). The detector reports each such contact
 once; which way the item went, and which item, is decided by the pipeline from what each hand
 holds (the hand that took an item from a shelf holds it until it puts it back or passes it on).
-Pure numpy; time is the stamps.
+When the hands' left/right labels cannot tell (both touching hands hold items by their labels, or
+neither does: 2D pose often swaps left and right), ``direction_from_evidence`` decides from the
+product crops placed on each shopper's hands: the giver's hands show the item before the contact
+and not after it, the taker's the other way round. Pure numpy; time is the stamps.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ class HandoffConfig:
     shelf_clearance_m: float = 0.3  # contacts this close to a bin are reaches, not passes
     min_reach_m: float = 0.32  # each wrist this far from its own body (arms held out, not hanging)
     release_s: float = 0.5  # a contact ends after this long apart
+    # Direction from product evidence (``direction_from_evidence``). Windows: before the contact
+    # began and after it was reported, each ``evidence_guard_s`` away from it (hands touching
+    # show both people's items).
+    evidence_before_s: float = 2.0
+    evidence_after_s: float = 2.0
+    evidence_guard_s: float = 0.5
+    min_evidence_items: int = 3  # crops of the giver's hands needed in each window
+    min_evidence_gain: float = 0.15  # mean-score drop at the giver + rise at the taker
+    min_evidence_margin: float = 0.05  # over the best other (giver, SKU)
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,94 @@ class Contact:
     track_b: str
     side_b: int
     position: np.ndarray
+
+
+@dataclass(frozen=True)
+class HandSighting:
+    """A product crop placed on a hand of ``track_id`` at t [s]: SKU -> score in [0, 1]."""
+
+    t: float
+    track_id: str
+    scores: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class EvidenceDirection:
+    """``giver`` passed one ``sku`` to ``taker``: ``gain`` of this answer, ``runner_up`` the best
+    other answer's (both mean-score changes, see ``direction_from_evidence``)."""
+
+    giver: str
+    taker: str
+    sku: str
+    gain: float
+    runner_up: float
+
+
+def evidence_windows(contact: Contact, config: HandoffConfig) -> tuple[float, float, float, float]:
+    """(before t0, before t1, after t0, after t1) [s] of ``direction_from_evidence``.
+
+    The contact began ``min_contact_s`` before it was reported at ``contact.t``.
+    """
+    began = contact.t - config.min_contact_s
+    before_end = began - config.evidence_guard_s
+    after_start = contact.t + config.evidence_guard_s
+    return (
+        before_end - config.evidence_before_s,
+        before_end,
+        after_start,
+        after_start + config.evidence_after_s,
+    )
+
+
+def direction_from_evidence(
+    contact: Contact,
+    held: Mapping[str, Sequence[str]],
+    sightings: Sequence[HandSighting],
+    config: HandoffConfig,
+) -> EvidenceDirection | None:
+    """Which of the two shoppers passed which held SKU, from product crops on their hands.
+
+    held: track -> SKUs its hands hold (either hand). For a giver X of SKU s and the other track
+    Y: gain = (mean score of s over X's crops before - after) + (Y's after - before), a mean
+    over all crops of the track in the window (a window without crops counts 0 for the taker;
+    the giver needs ``min_evidence_items`` in each). The best (X, s) is returned when its gain
+    reaches ``min_evidence_gain`` and beats every other (X, s) by ``min_evidence_margin``;
+    otherwise None (the item stays where it is).
+    """
+    b0, b1, a0, a1 = evidence_windows(contact, config)
+    pair = (contact.track_a, contact.track_b)
+
+    def window(track: str, t0: float, t1: float) -> dict[float, list[Mapping[str, float]]]:
+        stamps: dict[float, list[Mapping[str, float]]] = {}
+        for s in sightings:
+            if s.track_id == track and t0 <= s.t <= t1:
+                stamps.setdefault(s.t, []).append(s.scores)
+        return stamps
+
+    def mean(stamps: dict[float, list[Mapping[str, float]]], sku: str) -> float:
+        if not stamps:
+            return 0.0
+        best = [max(float(r.get(sku, 0.0)) for r in rows) for rows in stamps.values()]
+        return sum(best) / len(best)
+
+    views = {tr: (window(tr, b0, b1), window(tr, a0, a1)) for tr in pair}
+    answers: list[tuple[float, str, str, str]] = []
+    for giver, taker in (pair, pair[::-1]):
+        before, after = views[giver]
+        if len(before) < config.min_evidence_items or len(after) < config.min_evidence_items:
+            continue
+        t_before, t_after = views[taker]
+        for sku in sorted(set(held.get(giver, ()))):
+            gain = mean(before, sku) - mean(after, sku) + mean(t_after, sku) - mean(t_before, sku)
+            answers.append((gain, giver, taker, sku))
+    if not answers:
+        return None
+    answers.sort(key=lambda a: -a[0])
+    gain, giver, taker, sku = answers[0]
+    runner_up = answers[1][0] if len(answers) > 1 else 0.0
+    if gain < config.min_evidence_gain or gain - runner_up < config.min_evidence_margin:
+        return None
+    return EvidenceDirection(giver, taker, sku, gain, runner_up)
 
 
 class HandoffDetector:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from go_fusion.core.attribution import (
+    SOURCE_HAND,
     AttributionConfig,
     Attributor,
     CandidateTrack,
@@ -75,7 +76,14 @@ from go_fusion.core.checkout import (
     receipt_from_json,
     receipt_to_json,
 )
-from go_fusion.core.handoff import Contact, HandoffConfig, HandoffDetector
+from go_fusion.core.handoff import (
+    Contact,
+    HandoffConfig,
+    HandoffDetector,
+    HandSighting,
+    direction_from_evidence,
+    evidence_windows,
+)
 from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
 from go_fusion.core.journal import Journal
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
@@ -131,7 +139,15 @@ class FusionConfig:
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    # Looser contacts (3D wrists from 2D pose are 0.1-0.3 m off: two hands held together often
+    # measure 0.25 m apart and an arm held out as short as a hanging one). Too loose to pass an
+    # item on the hands' left/right labels, so only the product crops decide them.
+    handoff_loose: HandoffConfig = field(
+        default_factory=lambda: HandoffConfig(contact_m=0.35, min_reach_m=0.2, min_contact_s=0.5)
+    )
+    handoff_repeat_s: float = 5.0  # contacts of the same two tracks this close are one pass
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
+    handoff_evidence_confidence: float = 0.7  # ... when its direction came from product crops
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
     tracker_checkpoint_s: float = 2.0  # tracker state saved beside the journal this often
     tracker_checkpoint_max_age_s: float = 120.0  # an older checkpoint is not restored
@@ -349,8 +365,13 @@ class FusionPipeline:
         self._gate_buffer: list[GateObservation] = []
         self._anonymous_exits: list[GateObservation] = []
         self._held: dict[str, list[_HeldUnit]] = {}
+        # contacts whose direction waits for product crops after them: (contact, sessions,
+        # the detector's config)
+        self._pending_contacts: list[tuple[Contact, dict[str, str], HandoffConfig]] = []
+        self._last_contact: dict[tuple[str, str], float] = {}  # sorted track pair -> t
         boxes = [(b.min_corner, b.max_corner) for b in store.bins.values()]
         self.handoffs = HandoffDetector(self.config.handoff, boxes)
+        self.loose_handoffs = HandoffDetector(self.config.handoff_loose, boxes)
         self.now: float | None = None
         self.diagnostic_counts: dict[str, int] = {}
         self._rebuild()
@@ -884,41 +905,146 @@ class FusionPipeline:
             if sid and not self.sessions.sessions[sid].closed:
                 sessions[track_id] = sid
         bodies = {tr.track_id: tr.position for tr in tracks}
-        for contact in self.handoffs.update(t, hands, sessions, bodies):
-            out.extend(self._on_contact(contact, sessions))
+        strict = self.handoffs.update(t, hands, sessions, bodies)
+        loose = self.loose_handoffs.update(t, hands, sessions, bodies)
+        for contact, evidence_only in [(c, False) for c in strict] + [(c, True) for c in loose]:
+            pair = (min(contact.track_a, contact.track_b), max(contact.track_a, contact.track_b))
+            last = self._last_contact.get(pair)
+            if last is not None and contact.t - last < self.config.handoff_repeat_s:
+                continue  # the same pass, seen again (other hand labels, the other detector)
+            self._last_contact[pair] = contact.t
+            out.extend(self._on_contact(contact, sessions, evidence_only))
         self._prune(t)
         out.extend(self._advance())
         return out
 
-    def _on_contact(self, c: Contact, sessions: Mapping[str, str]) -> FusionOutput:
+    def _on_contact(
+        self, c: Contact, sessions: Mapping[str, str], evidence_only: bool = False
+    ) -> FusionOutput:
         """A sustained hand contact between two sessions: pass on what the giving hand holds.
 
         The giver is the one whose touching hand holds an item (taken from a shelf with that
-        hand, or received) while the other's touching hand holds none; both or neither holding
-        is left alone with a diagnostic (the item stays on the cart of the one who took it).
+        hand, or received) while the other's touching hand holds none. When the hands' labels
+        cannot tell (both or neither hold) but either shopper holds something, the contact
+        waits for the product crops after it (``_decide_contact``); when neither holds anything
+        it is left alone with a diagnostic. A loose contact (``evidence_only``) is always decided
+        from the product crops.
         """
         out = FusionOutput()
+        cfg = self.config.handoff_loose if evidence_only else self.config.handoff
 
         def holding(track: str, side: int) -> list[_HeldUnit]:
             return [u for u in self._held.get(track, []) if u.hand in (side, -1)]
 
         a, b = holding(c.track_a, c.side_a), holding(c.track_b, c.side_b)
-        if bool(a) == bool(b):
-            what = "both hands hold items" if a else "neither hand holds an item"
+        if evidence_only or bool(a) == bool(b):
+            if self._held.get(c.track_a) or self._held.get(c.track_b):
+                self._pending_contacts.append((c, dict(sessions), cfg))
+                what = (
+                    "loose contact"
+                    if evidence_only
+                    else "both hands hold items"
+                    if a
+                    else "neither touching hand holds an item"
+                )
+                self._diag(
+                    out,
+                    OK,
+                    "handoff",
+                    f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: {what}; "
+                    "direction from the product crops after it",
+                )
+                return out
             self._diag(
                 out,
-                OK if not a else WARN,
+                OK,
                 "handoff",
-                f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: {what}",
+                f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: neither holds an item",
             )
             return out
-        giver, g_side, taker, t_side, unit = (
-            (c.track_a, c.side_a, c.track_b, c.side_b, a[-1])
-            if a
-            else (c.track_b, c.side_b, c.track_a, c.side_a, b[-1])
+        if a:
+            return self._pass(c, c.track_a, c.side_a, c.track_b, c.side_b, a[-1], sessions)
+        return self._pass(c, c.track_b, c.side_b, c.track_a, c.side_a, b[-1], sessions)
+
+    def _decide_contacts(self, closing: set[str]) -> FusionOutput:
+        """Decide the waiting contacts whose after-window has passed (or whose session is about
+        to be finalised, with the crops seen so far) from the product crops on both shoppers'
+        hands (``handoff.direction_from_evidence``)."""
+        out = FusionOutput()
+        if not self._pending_contacts or self.now is None:
+            return out
+        waiting = []
+        for c, sessions, cfg in self._pending_contacts:
+            end = evidence_windows(c, cfg)[3]
+            pair_sessions = {sessions.get(c.track_a), sessions.get(c.track_b)}
+            if self.now < end and not pair_sessions & closing:
+                waiting.append((c, sessions, cfg))
+                continue
+            out.extend(self._decide_contact(c, sessions, cfg))
+        self._pending_contacts = waiting
+        return out
+
+    def _decide_contact(
+        self, c: Contact, sessions: Mapping[str, str], cfg: HandoffConfig
+    ) -> FusionOutput:
+        out = FusionOutput()
+        b0, _, _, a1 = evidence_windows(c, cfg)
+        pair = (c.track_a, c.track_b)
+        sightings = []
+        for e in self._evidence:
+            if e.source != SOURCE_HAND or not b0 <= e.t <= a1:
+                continue
+            placed = self._localised_once(e)
+            if placed.track_id in pair:
+                sightings.append(HandSighting(e.t, placed.track_id, e.scores))
+        held = {tr: [u.sku for u in self._held.get(tr, [])] for tr in pair}
+        found = direction_from_evidence(c, held, sightings, cfg)
+        closed = [
+            tr
+            for tr in pair
+            if sessions.get(tr) not in self.sessions.sessions
+            or self.sessions.sessions[sessions[tr]].closed
+        ]
+        if found is None or closed:
+            why = f"session of {closed[0]} already closed" if closed else "no clear change"
+            self._diag(
+                out,
+                OK,
+                "handoff",
+                f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: product crops "
+                f"({len(sightings)}) show {why}; items stay where they are",
+            )
+            return out
+        units = [u for u in self._held.get(found.giver, []) if u.sku == found.sku]
+        if not units:  # returned to a shelf while the crops were awaited
+            return out
+        g_side, t_side = (c.side_a, c.side_b) if found.giver == c.track_a else (c.side_b, c.side_a)
+        return self._pass(
+            c,
+            found.giver,
+            g_side,
+            found.taker,
+            t_side,
+            units[-1],
+            sessions,
+            self.config.handoff_evidence_confidence,
         )
+
+    def _pass(
+        self,
+        c: Contact,
+        giver: str,
+        g_side: int,
+        taker: str,
+        t_side: int,
+        unit: _HeldUnit,
+        sessions: Mapping[str, str],
+        confidence: float | None = None,
+    ) -> FusionOutput:
+        """``unit`` goes from ``giver``'s cart to ``taker``'s: a return and a pick."""
+        out = FusionOutput()
         handoff_id = f"handoff@{c.t:.3f}:{giver}>{taker}"
-        conf = self.config.handoff_confidence
+        conf = self.config.handoff_confidence if confidence is None else confidence
         common = dict(
             shelf_event_id=handoff_id,
             bin_id="",
@@ -1141,6 +1267,10 @@ class FusionPipeline:
             buf.prune(horizon)
         for track_id in [k for k, spans in self._busy.items() if spans[-1][1] < horizon]:
             del self._busy[track_id]  # its events are older than any wrist still kept
+        for pair in [
+            p for p, last in self._last_contact.items() if t - last > self.config.handoff_repeat_s
+        ]:
+            del self._last_contact[pair]
         ev_horizon = t - self.config.evidence_history_s
         while self._evidence and self._evidence[0].t < ev_horizon:
             self._localised_memo.pop(self._evidence.popleft().evidence_id, None)
@@ -1199,7 +1329,9 @@ class FusionPipeline:
             if self._ready(obs):
                 out.extend(self._attribute(obs))
         if self.now is not None:
-            for session in self.sessions.due(self.now):
+            due = self.sessions.due(self.now)
+            out.extend(self._decide_contacts({s.session_id for s in due}))
+            for session in due:
                 out.extend(self._finalise(session.session_id))
         self.journal.commit()
         return out
