@@ -10,9 +10,13 @@ B of another session): no shelf sees it, the cameras do. ``core.handoff`` finds 
 contact of a hand of A and a hand of B, arms held out, away from the shelves; if A's touching
 hand holds an item (it took it from a shelf, or received it) and B's does not, the item moves:
 a RETURN on A's cart and a PICK on B's, both with an empty ``bin_id`` and the shelf event id
-``handoff@<t>:<giver>><taker>``. When it cannot be told (both hands hold items, neither does, the
-contact was not seen) the item stays on the cart of the one who took it from the shelf, and a
-return of it by B is matched against B's cart, so its confidence falls and it goes to review,
+``handoff@<t>:<giver>><taker>``. When the hands' left/right labels cannot tell (both touching
+hands hold items, or neither does), or the contact was only seen loosely (3D wrists from 2D pose
+are often 0.1-0.3 m off), the product crops on both shoppers' hands decide a few seconds later:
+the giver's hands show the item before the contact and not after it, the taker's the other way
+round (``handoff.direction_from_evidence``). When nothing tells (no clear change in the crops,
+the contact was not seen) the item stays on the cart of the one who took it from the shelf, and
+a return of it by B is matched against B's cart, so its confidence falls and it goes to review,
 where a reviewer can AMEND it onto A's session.
 """
 

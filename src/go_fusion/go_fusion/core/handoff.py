@@ -156,12 +156,6 @@ class HandoffDetector:
         # (track a, side a, track b, side b) -> [first contact t, last contact t, reported]
         self._open: dict[tuple[str, int, str, int], list[float | bool]] = {}
 
-    def _held_out(self, wrist: np.ndarray, body: np.ndarray | None) -> bool:
-        if body is None:
-            return False
-        reach = float(np.linalg.norm(np.asarray(wrist)[:2] - np.asarray(body)[:2]))
-        return reach >= self.config.min_reach_m
-
     def _near_shelf(self, p: np.ndarray) -> bool:
         if len(self._lo) == 0:
             return False
@@ -184,13 +178,21 @@ class HandoffDetector:
         cfg = self.config
         out: list[Contact] = []
         seen: set[tuple[str, int, str, int]] = set()
-        rows = [
-            (track, side, np.asarray(p, dtype=float))
+        entries = [
+            (track, side, p)
             for track in sorted(wrists)
-            if sessions.get(track)
+            if sessions.get(track) and bodies.get(track) is not None
             for side, p in wrists[track]
-            if self._held_out(p, bodies.get(track))
         ]
+        rows: list[tuple[str, int, np.ndarray]] = []
+        if len(entries) >= 2:
+            # all wrists at once: (N, 3) positions, (N, 2) their bodies' floor positions
+            every = np.array([e[2] for e in entries], dtype=float).reshape(-1, 3)
+            body = np.array([bodies[e[0]] for e in entries], dtype=float).reshape(len(entries), -1)
+            reach = np.linalg.norm(every[:, :2] - body[:, :2], axis=1)
+            rows = [
+                (e[0], e[1], every[k]) for k, e in enumerate(entries) if reach[k] >= cfg.min_reach_m
+            ]
         if len(rows) >= 2:
             pos = np.stack([r[2] for r in rows])  # (N, 3), all held-out wrists at once
             close = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2) <= cfg.contact_m
