@@ -188,3 +188,53 @@ def test_garbage_views_never_crash_a_step() -> None:
         assert all(np.isfinite(s.keypoints[s.valid]).all() for s in out.skeletons)
         diagnostics += len(out.diagnostics)
     assert diagnostics >= 20  # the NaN and out-of-range views were reported
+
+
+def _with_duplicate(view: CameraPeople, person: int, rng: np.random.Generator) -> CameraPeople:
+    """The view with a second, less confident detection of ``person`` appended (a top-down pose
+    network run on two overlapping boxes): keypoints 2 px apart, the legs missing."""
+    kp = view.keypoints[person] + rng.normal(0.0, 2.0, (17, 2))
+    ks = view.keypoint_scores[person].copy()
+    ks[13:] = 0.0
+    return CameraPeople(
+        view.camera_id,
+        view.stamp,
+        np.concatenate([view.keypoints, kp[None]]),
+        np.concatenate([view.keypoint_scores, ks[None]]),
+        np.concatenate([view.scores, [0.5 * view.scores[person]]]),
+    )
+
+
+def test_a_person_found_twice_in_one_image_is_one_detection() -> None:
+    dets, _ = _render(0)
+    rng = np.random.default_rng(7)
+    dets["cam01"] = _with_duplicate(dets["cam01"], 2, rng)
+    rig = CameraRig(CAMS)
+    batch, _ = build_batch(rig, list(dets.values()), 0.0, AssociationConfig())
+    assert len(batch) == 20  # the duplicate is gone, every original stays
+    cam01 = rig.index("cam01")
+    assert sorted(batch.source_index[batch.camera_index == cam01].tolist()) == [0, 1, 2, 3, 4]
+    # without the check the duplicate stays and becomes a sixth, one-view person
+    off = AssociationConfig(duplicate_fraction=1.1)
+    assert len(build_batch(rig, list(dets.values()), 0.0, off)[0]) == 21
+    tracker = MultiViewTracker(MultiViewConfig(), CAMS)
+    out = tracker.update(0.0, dets)
+    assert len(out.skeletons) == 5
+
+
+def test_people_close_together_in_an_image_are_not_duplicates() -> None:
+    # two people a step apart, one behind the other from cam00: boxes overlap, joints do not
+    people = [
+        skeleton(np.array([3.0, 2.75]), heading=0.0),
+        skeleton(np.array([3.0, 3.25]), heading=0.0),
+    ]
+    dets, _ = render(CAMS, people, 0.0, np.random.default_rng(8), OPTIONS)
+    batch, _ = build_batch(CameraRig(CAMS), list(dets.values()), 0.0, AssociationConfig())
+    assert len(batch) == sum(len(v.scores) for v in dets.values()) == 8
+    # the check did look at them: in some camera their keypoint boxes overlap by half
+    overlapping = 0
+    for view in dets.values():
+        lo, hi = view.keypoints.min(axis=1), view.keypoints.max(axis=1)
+        gap = np.linalg.norm((lo[0] + hi[0]) / 2 - (lo[1] + hi[1]) / 2)
+        overlapping += gap <= 0.5 * np.linalg.norm(hi[0] - lo[0])
+    assert overlapping >= 1

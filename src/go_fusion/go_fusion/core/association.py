@@ -21,6 +21,7 @@ does not veto a match. A cheap gate on one "centre ray" per detection prunes the
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,12 @@ class AssociationConfig:
     min_link_fraction: float = 0.75  # share of cross pairs that must pass when two groups merge
     max_height_m: float = 3.0  # a closest point of two rays above this cannot be a person
     max_body_radius_m: float = 0.9  # joints of one person lie this close to their centre
+    # Pose-level NMS within a camera: a top-down pose network run on two overlapping person
+    # boxes often finds the same person twice. Two detections of one camera whose common
+    # keypoints lie within ``duplicate_scale`` x the person's size (keypoint box diagonal) for at
+    # least ``duplicate_fraction`` of them are one person; the less confident one is dropped.
+    duplicate_fraction: float = 0.7  # > 1 switches the check off
+    duplicate_scale: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,11 @@ def build_batch(
     n_det = ps.shape[0]
     if n_det == 0:
         return _empty_batch(), diags
+    if n_det >= 2 and config.duplicate_fraction <= 1.0:
+        dup = duplicate_detections(cam_idx, kp, ks, ps, config)
+        if dup.any():
+            cam_idx, src, kp, ks, ps = (x[~dup] for x in (cam_idx, src, kp, ks, ps))
+            n_det = ps.shape[0]
     norm = rig.undistort_normalized(kp.reshape(-1, 2), np.repeat(cam_idx, NUM_KEYPOINTS)).reshape(
         n_det, NUM_KEYPOINTS, 2
     )
@@ -220,6 +232,62 @@ def build_batch(
     dirs, c_dir = rays[:, :NUM_KEYPOINTS], rays[:, NUM_KEYPOINTS]
     batch = DetectionBatch(cam_idx, src, kp, ks, valid, norm, dirs, c_norm, c_dir, ps)
     return batch, diags
+
+
+def duplicate_detections(
+    cam_idx: np.ndarray,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    person_scores: np.ndarray,
+    config: AssociationConfig,
+) -> np.ndarray:
+    """(D,) bool: detections that repeat a more confident detection of the same camera.
+
+    cam_idx (D,), keypoints (D, 17, 2) [px], scores (D, 17) (0: missing), person_scores (D,).
+    Two detections are one person when, over the keypoints both have (at least
+    ``min_common_joints``), a share of at least ``duplicate_fraction`` lie within
+    ``duplicate_scale`` x the larger keypoint-box diagonal of each other. Confidence: person
+    score x mean keypoint score; the less confident of a pair is marked, greedily from the most
+    confident detection down (a marked one suppresses nothing).
+    """
+    valid = scores > 0
+    n = len(cam_idx)
+    out = np.zeros(n, dtype=bool)
+    big = np.where(valid[..., None], keypoints, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no keypoints
+        lo, hi = np.nanmin(big, axis=1), np.nanmax(big, axis=1)  # (D, 2) keypoint boxes
+    diag = np.nan_to_num(np.hypot(*(hi - lo).T))
+    centre = np.nan_to_num(0.5 * (lo + hi))
+    # Candidates first, on box centres and sizes only (cheap for every pair of a busy rig):
+    # duplicates' boxes overlap (they may differ by the joints one of them misses).
+    scale = np.maximum(diag[:, None], diag[None, :])
+    near = np.linalg.norm(centre[:, None] - centre[None, :], axis=2) <= 0.5 * scale
+    near &= cam_idx[:, None] == cam_idx[None, :]
+    near = np.triu(near, k=1)
+    ii, jj = np.nonzero(near)
+    if ii.size == 0:
+        return out
+    common = valid[ii] & valid[jj]  # (P, 17)
+    dist = np.linalg.norm(keypoints[ii] - keypoints[jj], axis=2)  # (P, 17)
+    close = common & (dist <= (config.duplicate_scale * scale[ii, jj])[:, None])
+    n_common = common.sum(axis=1)
+    share = close.sum(axis=1) / np.maximum(n_common, 1)
+    dup = (n_common >= config.min_common_joints) & (share >= config.duplicate_fraction)
+    if not dup.any():
+        return out
+    mean_score = scores.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    confidence = person_scores * mean_score
+    pairs = sorted(
+        zip(ii[dup].tolist(), jj[dup].tolist(), strict=True),
+        key=lambda p: -max(confidence[p[0]], confidence[p[1]]),
+    )
+    for a, b in pairs:
+        if out[a] or out[b]:
+            continue  # one of them is already gone: the other stays
+        keep_a = (confidence[a], -a) >= (confidence[b], -b)
+        out[b if keep_a else a] = True
+    return out
 
 
 def _empty_batch() -> DetectionBatch:
