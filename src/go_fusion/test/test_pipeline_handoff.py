@@ -191,16 +191,43 @@ def test_direction_from_evidence_abstains_without_a_clear_change() -> None:
     # too few crops of the giver's hands
     few = sightings("A", 8.9, 9.2, "Bravo", 0.9) + sightings("A", 10.5, 10.7, "Bravo", 0.0)
     assert direction_from_evidence(c, held, few, cfg) is None
-    # crops inside the guard around the contact (hands together show both items) are not read
-    touching = sightings("A", 9.3, 10.4, "Bravo", 0.0) + sightings("B", 9.3, 10.4, "Bravo", 0.9)
-    assert direction_from_evidence(c, held, steady + touching, cfg) is None
+    # crops inside the guard around the contact (hands together show both items) are not read:
+    # read, these would make a pass of them (checked with the guard shrunk to nothing)
+    touching = (
+        sightings("A", 7.2, 9.2, "Bravo", 0.1)
+        + sightings("A", 9.2, 9.7, "Bravo", 0.9)
+        + sightings("A", 9.7, 12.5, "Bravo", 0.1)
+        + sightings("B", 7.2, 10.0, "Bravo", 0.1)
+        + sightings("B", 10.0, 10.5, "Bravo", 0.9)
+        + sightings("B", 10.5, 12.5, "Bravo", 0.1)
+    )
+    assert direction_from_evidence(c, held, touching, cfg) is None
+    no_guard = HandoffConfig(evidence_guard_s=0.0)
+    read = direction_from_evidence(c, held, touching, no_guard)
+    assert read is not None and (read.giver, read.sku) == ("A", "Bravo")
+    assert read.gain > 2 * cfg.min_evidence_gain
+    # the item leaves the giver's hands but never shows in the taker's (into a bag): no pass
+    bag = (
+        sightings("A", 7.2, 9.2, "Bravo", 0.5)
+        + sightings("A", 10.5, 12.5, "Bravo", 0.0)
+        + sightings("B", 7.2, 12.5, "Oatly", 0.4)
+    )
+    assert direction_from_evidence(c, held, bag, cfg) is None
 
 
 def run_mislabelled_pass(
-    store: StoreView, with_crops: bool, exit_ann_at: float | None = None
+    store: StoreView,
+    with_crops: bool,
+    exit_ann_at: float | None = None,
+    gap_m: float = 0.02,
+    left_hand: bool = False,
+    approach: bool = False,
 ) -> tuple[FusionPipeline, FusionOutput]:
     """Ann takes a yoghurt with her left hand and passes it with the hand labelled right (2D
-    pose swapped her sides): the labels say her touching hand holds nothing."""
+    pose swapped her sides): the labels say her touching hand holds nothing. ``gap_m``: how far
+    apart the two wrists measure while touching; ``left_hand``: she passes with the hand
+    labelled left instead (the labels can tell); ``approach``: the hands are 0.3 m apart for
+    the 0.6 s before they touch."""
     model = load_store("small")
     channels = model.boards["g1_xp"].channels
     pipe = FusionPipeline(store)
@@ -217,8 +244,16 @@ def run_mislabelled_pass(
         t = k / 15.0
         a_left = in_bin if 4.8 <= t <= 6.0 else hanging(a_xy, 0)
         a_right, b_right = hanging(a_xy, 1), hanging(b_xy, 1)
+        a_pass = a_right
         if 9.0 <= t <= 9.6:
-            a_right, b_right = meet, meet + np.array([0.02, 0.0, 0.0])
+            half = np.array([gap_m / 2.0, 0.0, 0.0])
+            a_pass, b_right = meet - half, meet + half
+        elif approach and 8.4 <= t < 9.0:
+            a_pass, b_right = meet - np.array([0.15, 0.0, 0.0]), meet + np.array([0.15, 0.0, 0.0])
+        if left_hand:
+            a_left = a_pass if a_pass is not a_right else a_left
+        else:
+            a_right = a_pass
         tracks = [
             person("TA", "ann", t, a_xy, a_left, a_right),
             person("TB", "bob", t, b_xy, hanging(b_xy, 0), b_right),
@@ -277,4 +312,27 @@ def test_an_exit_before_the_crops_are_in_decides_with_what_was_seen(store: Store
     # the crops of the second after the pass are enough: decided before ann's receipt
     assert receipts[0].lines == ()
     assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
+    assert not pipe._pending_contacts
+
+
+def test_a_contact_seen_only_loosely_is_decided_by_the_crops(store: StoreView) -> None:
+    # the wrists measure 0.25 m apart while the hands touch: too far for the strict detector
+    _, out = run_mislabelled_pass(store, with_crops=True, gap_m=0.25)
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves == [("pick", "ann", YOG, B1), ("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    assert any("loose contact" in d.message for d in out.diagnostics)
+    # without crops a loose contact passes nothing, whatever the labels say
+    _, out = run_mislabelled_pass(store, with_crops=False, gap_m=0.25, left_hand=True)
+    assert [(e.kind, e.session_id) for e in out.cart_events] == [("pick", "ann")]
+
+
+def test_the_strict_contact_takes_over_from_the_loose_one_it_follows(store: StoreView) -> None:
+    # hands 0.3 m apart first (the loose detector reports at 8.9 s), then touching (the strict
+    # one at 9.3 s): the hand labels decide, with their confidence, and the item moves once
+    pipe, out = run_mislabelled_pass(store, with_crops=False, left_hand=True, approach=True)
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves == [("pick", "ann", YOG, B1), ("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    passed = [e for e in out.cart_events if not e.bin_id]
+    assert all(e.confidence == pipe.config.handoff_confidence for e in passed)
+    assert any("loose contact" in d.message for d in out.diagnostics)  # it came first
     assert not pipe._pending_contacts

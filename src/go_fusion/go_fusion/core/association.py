@@ -259,18 +259,17 @@ def duplicate_detections(
         lo, hi = np.nanmin(big, axis=1), np.nanmax(big, axis=1)  # (D, 2) keypoint boxes
     diag = np.nan_to_num(np.hypot(*(hi - lo).T))
     centre = np.nan_to_num(0.5 * (lo + hi))
-    # Candidates first, on box centres and sizes only (cheap for every pair of a busy rig):
-    # duplicates' boxes overlap (they may differ by the joints one of them misses).
-    scale = np.maximum(diag[:, None], diag[None, :])
-    near = np.linalg.norm(centre[:, None] - centre[None, :], axis=2) <= 0.5 * scale
-    near &= cam_idx[:, None] == cam_idx[None, :]
-    near = np.triu(near, k=1)
-    ii, jj = np.nonzero(near)
+    # Pairs of one camera, then candidates on box centres and sizes only: duplicates' boxes
+    # overlap (they may differ by the joints one of them misses).
+    ii, jj = np.nonzero(np.triu(cam_idx[:, None] == cam_idx[None, :], k=1))
+    scale = np.maximum(diag[ii], diag[jj])
+    near = np.linalg.norm(centre[ii] - centre[jj], axis=1) <= 0.5 * scale
+    ii, jj, scale = ii[near], jj[near], scale[near]
     if ii.size == 0:
         return out
     common = valid[ii] & valid[jj]  # (P, 17)
     dist = np.linalg.norm(keypoints[ii] - keypoints[jj], axis=2)  # (P, 17)
-    close = common & (dist <= (config.duplicate_scale * scale[ii, jj])[:, None])
+    close = common & (dist <= (config.duplicate_scale * scale)[:, None])
     n_common = common.sum(axis=1)
     share = close.sum(axis=1) / np.maximum(n_common, 1)
     dup = (n_common >= config.min_common_joints) & (share >= config.duplicate_fraction)

@@ -13,6 +13,7 @@ and not after it, the taker's the other way round. Pure numpy; time is the stamp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,14 +37,16 @@ class HandoffConfig:
     evidence_before_s: float = 2.0
     evidence_after_s: float = 2.0
     evidence_guard_s: float = 0.5
-    min_evidence_items: int = 3  # crops of the giver's hands needed in each window
+    min_evidence_items: int = 3  # frames with crops of each hand pair needed per window
     min_evidence_gain: float = 0.15  # mean-score drop at the giver + rise at the taker
+    min_evidence_rise: float = 0.03  # the taker's rise must reach this (the giver's drop: 0)
     min_evidence_margin: float = 0.05  # over the best other (giver, SKU)
 
 
 @dataclass(frozen=True)
 class Contact:
-    """Wrist ``side_a`` of ``track_a`` held against wrist ``side_b`` of ``track_b`` at t [s].
+    """Wrist ``side_a`` of ``track_a`` held against wrist ``side_b`` of ``track_b``, reported at
+    t [s] (held since ``t_start``).
 
     sides: 0 left, 1 right. position: (3,) [m] store frame, the middle of the two wrists.
     """
@@ -54,6 +57,7 @@ class Contact:
     track_b: str
     side_b: int
     position: np.ndarray
+    t_start: float | None = None  # [s] when the hands first came together (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,10 @@ class EvidenceDirection:
 def evidence_windows(contact: Contact, config: HandoffConfig) -> tuple[float, float, float, float]:
     """(before t0, before t1, after t0, after t1) [s] of ``direction_from_evidence``.
 
-    The contact began ``min_contact_s`` before it was reported at ``contact.t``.
+    The contact began at ``contact.t_start`` (when unknown: ``min_contact_s`` before it was
+    reported at ``contact.t``).
     """
-    began = contact.t - config.min_contact_s
+    began = contact.t_start if contact.t_start is not None else contact.t - config.min_contact_s
     before_end = began - config.evidence_guard_s
     after_start = contact.t + config.evidence_guard_s
     return (
@@ -102,11 +107,15 @@ def direction_from_evidence(
     """Which of the two shoppers passed which held SKU, from product crops on their hands.
 
     held: track -> SKUs its hands hold (either hand). For a giver X of SKU s and the other track
-    Y: gain = (mean score of s over X's crops before - after) + (Y's after - before), a mean
-    over all crops of the track in the window (a window without crops counts 0 for the taker;
-    the giver needs ``min_evidence_items`` in each). The best (X, s) is returned when its gain
-    reaches ``min_evidence_gain`` and beats every other (X, s) by ``min_evidence_margin``;
-    otherwise None (the item stays where it is).
+    Y: gain = (X's score of s before - after) + (Y's after - before), where a window's score is
+    the mean over frames of the best crop of that frame (either hand, any camera). X needs
+    crops in ``min_evidence_items`` frames of each window and Y in as many after the contact (a
+    window before it without crops counts 0 for Y); Y's rise must reach ``min_evidence_rise``
+    (an item that only leaves the giver's hands went into a bag, not to the other shopper) and
+    X's drop must not be negative (the giver's hand may have been hidden before: a drop of 0 is
+    allowed). The best (X, s) is returned when its gain reaches
+    ``min_evidence_gain`` and beats every other (X, s) by ``min_evidence_margin``; otherwise None
+    (the item stays where it is).
     """
     b0, b1, a0, a1 = evidence_windows(contact, config)
     pair = (contact.track_a, contact.track_b)
@@ -126,19 +135,24 @@ def direction_from_evidence(
 
     views = {tr: (window(tr, b0, b1), window(tr, a0, a1)) for tr in pair}
     answers: list[tuple[float, str, str, str]] = []
+    enough = config.min_evidence_items
     for giver, taker in (pair, pair[::-1]):
         before, after = views[giver]
-        if len(before) < config.min_evidence_items or len(after) < config.min_evidence_items:
-            continue
         t_before, t_after = views[taker]
+        if len(before) < enough or len(after) < enough or len(t_after) < enough:
+            continue
         for sku in sorted(set(held.get(giver, ()))):
-            gain = mean(before, sku) - mean(after, sku) + mean(t_after, sku) - mean(t_before, sku)
-            answers.append((gain, giver, taker, sku))
+            drop = mean(before, sku) - mean(after, sku)
+            rise = mean(t_after, sku) - mean(t_before, sku)
+            if drop < 0.0 or rise < config.min_evidence_rise:
+                answers.append((-math.inf, giver, taker, sku))  # no pass this way
+                continue
+            answers.append((drop + rise, giver, taker, sku))
     if not answers:
         return None
     answers.sort(key=lambda a: -a[0])
     gain, giver, taker, sku = answers[0]
-    runner_up = answers[1][0] if len(answers) > 1 else 0.0
+    runner_up = max(answers[1][0], 0.0) if len(answers) > 1 else 0.0
     if gain < config.min_evidence_gain or gain - runner_up < config.min_evidence_margin:
         return None
     return EvidenceDirection(giver, taker, sku, gain, runner_up)
@@ -155,6 +169,10 @@ class HandoffDetector:
         self._hi = np.array(hi).reshape(-1, 3)
         # (track a, side a, track b, side b) -> [first contact t, last contact t, reported]
         self._open: dict[tuple[str, int, str, int], list[float | bool]] = {}
+
+    def open_pairs(self) -> set[tuple[str, str]]:
+        """Track pairs (sorted) whose hands are together, or were less than ``release_s`` ago."""
+        return {(min(k[0], k[2]), max(k[0], k[2])) for k in self._open}
 
     def _near_shelf(self, p: np.ndarray) -> bool:
         if len(self._lo) == 0:
@@ -209,7 +227,7 @@ class HandoffDetector:
                 state[1] = t
                 if not state[2] and t - float(state[0]) >= cfg.min_contact_s:
                     state[2] = True
-                    out.append(Contact(t, a, side_a, b, side_b, mid))
+                    out.append(Contact(t, a, side_a, b, side_b, mid, float(state[0])))
         for key in [k for k, v in self._open.items() if k not in seen]:
             if t - float(self._open[key][1]) > cfg.release_s:
                 del self._open[key]

@@ -145,7 +145,6 @@ class FusionConfig:
     handoff_loose: HandoffConfig = field(
         default_factory=lambda: HandoffConfig(contact_m=0.35, min_reach_m=0.2, min_contact_s=0.5)
     )
-    handoff_repeat_s: float = 5.0  # contacts of the same two tracks this close are one pass
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
     handoff_evidence_confidence: float = 0.7  # ... when its direction came from product crops
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
@@ -368,7 +367,9 @@ class FusionPipeline:
         # contacts whose direction waits for product crops after them: (contact, sessions,
         # the detector's config)
         self._pending_contacts: list[tuple[Contact, dict[str, str], HandoffConfig]] = []
-        self._last_contact: dict[tuple[str, str], float] = {}  # sorted track pair -> t
+        # sorted track pair -> whether the contact handled for it was a loose one, while the
+        # pair's hands stay together in either detector (a contact seen again is not a new pass)
+        self._in_contact: dict[tuple[str, str], bool] = {}
         boxes = [(b.min_corner, b.max_corner) for b in store.bins.values()]
         self.handoffs = HandoffDetector(self.config.handoff, boxes)
         self.loose_handoffs = HandoffDetector(self.config.handoff_loose, boxes)
@@ -441,6 +442,7 @@ class FusionPipeline:
         self._tick(t)
         for event_id in sorted(self._pending_events, key=lambda e: self._pending_events[e].t_end):
             out.extend(self._attribute(self._pending_events[event_id]))
+        out.extend(self._decide_contacts(set(), force=True))
         out.extend(self._advance())
         return out
 
@@ -907,12 +909,25 @@ class FusionPipeline:
         bodies = {tr.track_id: tr.position for tr in tracks}
         strict = self.handoffs.update(t, hands, sessions, bodies)
         loose = self.loose_handoffs.update(t, hands, sessions, bodies)
+        together = self.handoffs.open_pairs() | self.loose_handoffs.open_pairs()
+        self._in_contact = {p: v for p, v in self._in_contact.items() if p in together}
         for contact, evidence_only in [(c, False) for c in strict] + [(c, True) for c in loose]:
             pair = (min(contact.track_a, contact.track_b), max(contact.track_a, contact.track_b))
-            last = self._last_contact.get(pair)
-            if last is not None and contact.t - last < self.config.handoff_repeat_s:
-                continue  # the same pass, seen again (other hand labels, the other detector)
-            self._last_contact[pair] = contact.t
+            if pair in self._in_contact:
+                # The same contact seen again (other hand labels, the other detector). Only a
+                # strict sighting of a contact the loose detector reported first takes over,
+                # while that one still waits for its crops: the hand labels may decide it.
+                waiting = [
+                    k
+                    for k, (c, _, cfg) in enumerate(self._pending_contacts)
+                    if cfg is self.config.handoff_loose
+                    and (min(c.track_a, c.track_b), max(c.track_a, c.track_b)) == pair
+                ]
+                if evidence_only or not self._in_contact[pair] or not waiting:
+                    continue
+                for k in reversed(waiting):
+                    del self._pending_contacts[k]
+            self._in_contact[pair] = evidence_only
             out.extend(self._on_contact(contact, sessions, evidence_only))
         self._prune(t)
         out.extend(self._advance())
@@ -939,7 +954,8 @@ class FusionPipeline:
         a, b = holding(c.track_a, c.side_a), holding(c.track_b, c.side_b)
         if evidence_only or bool(a) == bool(b):
             if self._held.get(c.track_a) or self._held.get(c.track_b):
-                self._pending_contacts.append((c, dict(sessions), cfg))
+                pair_sessions = {tr: sessions[tr] for tr in (c.track_a, c.track_b)}
+                self._pending_contacts.append((c, pair_sessions, cfg))
                 what = (
                     "loose contact"
                     if evidence_only
@@ -966,18 +982,20 @@ class FusionPipeline:
             return self._pass(c, c.track_a, c.side_a, c.track_b, c.side_b, a[-1], sessions)
         return self._pass(c, c.track_b, c.side_b, c.track_a, c.side_a, b[-1], sessions)
 
-    def _decide_contacts(self, closing: set[str]) -> FusionOutput:
-        """Decide the waiting contacts whose after-window has passed (or whose session is about
-        to be finalised, with the crops seen so far) from the product crops on both shoppers'
-        hands (``handoff.direction_from_evidence``)."""
+    def _decide_contacts(self, closing: set[str], force: bool = False) -> FusionOutput:
+        """Decide the waiting contacts whose after-window the tracks have covered (or, at most
+        ``track_wait_s`` later, whatever arrived), those of a session about to be finalised
+        (with the crops seen so far) and, with ``force``, all (end of a recording); from the
+        product crops on both shoppers' hands (``handoff.direction_from_evidence``)."""
         out = FusionOutput()
         if not self._pending_contacts or self.now is None:
             return out
         waiting = []
+        covered = self._tracks_t if self._tracks_t is not None else -math.inf
         for c, sessions, cfg in self._pending_contacts:
             end = evidence_windows(c, cfg)[3]
-            pair_sessions = {sessions.get(c.track_a), sessions.get(c.track_b)}
-            if self.now < end and not pair_sessions & closing:
+            due = covered >= end or self.now >= end + self.config.track_wait_s
+            if not (force or due or set(sessions.values()) & closing):
                 waiting.append((c, sessions, cfg))
                 continue
             out.extend(self._decide_contact(c, sessions, cfg))
@@ -994,6 +1012,8 @@ class FusionPipeline:
         for e in self._evidence:
             if e.source != SOURCE_HAND or not b0 <= e.t <= a1:
                 continue
+            if not e.track_id and not self._near_wrists(e, pair):
+                continue  # no hand of theirs on the crop's ray: skip the search over everyone
             placed = self._localised_once(e)
             if placed.track_id in pair:
                 sightings.append(HandSighting(e.t, placed.track_id, e.scores))
@@ -1016,7 +1036,14 @@ class FusionPipeline:
             )
             return out
         units = [u for u in self._held.get(found.giver, []) if u.sku == found.sku]
-        if not units:  # returned to a shelf while the crops were awaited
+        if not units:
+            self._diag(
+                out,
+                OK,
+                "handoff",
+                f"contact of {c.track_a} and {c.track_b} at {c.t:.2f} s: {found.sku} left "
+                f"{found.giver}'s hands before the crops decided (returned to a shelf)",
+            )
             return out
         g_side, t_side = (c.side_a, c.side_b) if found.giver == c.track_a else (c.side_b, c.side_a)
         return self._pass(
@@ -1267,10 +1294,6 @@ class FusionPipeline:
             buf.prune(horizon)
         for track_id in [k for k, spans in self._busy.items() if spans[-1][1] < horizon]:
             del self._busy[track_id]  # its events are older than any wrist still kept
-        for pair in [
-            p for p, last in self._last_contact.items() if t - last > self.config.handoff_repeat_s
-        ]:
-            del self._last_contact[pair]
         ev_horizon = t - self.config.evidence_history_s
         while self._evidence and self._evidence[0].t < ev_horizon:
             self._localised_memo.pop(self._evidence.popleft().evidence_id, None)
@@ -1413,6 +1436,31 @@ class FusionPipeline:
         """
         t0, t1 = self.attributor.evidence_span(obs)
         return [e for e in self._evidence if t0 <= e.t <= t1]
+
+    def _near_wrists(self, e: EvidenceItem, tracks: Sequence[str]) -> bool:
+        """Whether a wrist of one of ``tracks`` lies within ``evidence_ray_m`` of the camera ray
+        through crop ``e`` (within the localisation window): a cheap test before
+        ``_localised_once``, which searches every track."""
+        if e.pixel is None or self.tracker is None:
+            return e.position is not None
+        index = self.tracker.rig.index(e.camera_id)
+        if index is None:
+            return False
+        camera = self.tracker.rig.cameras[index]
+        direction = camera.rays(np.asarray(e.pixel, dtype=float).reshape(1, 2))[0]
+        for track_id in tracks:
+            buf = self._wrists.get(track_id)
+            if buf is None:
+                continue
+            _, pos, _, _ = buf.window(e.t - _LOCALISE_WINDOW_S, e.t + _LOCALISE_WINDOW_S)
+            if not len(pos):
+                continue
+            v = pos - camera.center
+            along = v @ direction
+            off = np.linalg.norm(v - along[:, None] * direction, axis=1)
+            if np.any((along > 0.0) & (off <= self.config.evidence_ray_m)):
+                return True
+        return False
 
     def _localised_once(self, e: EvidenceItem) -> EvidenceItem:
         """``_localised(e)``, remembered once the tracks cover its whole wrist window.
