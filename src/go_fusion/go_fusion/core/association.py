@@ -20,6 +20,7 @@ does not veto a match. A cheap gate on one "centre ray" per detection prunes the
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Sequence
@@ -261,7 +262,7 @@ def duplicate_detections(
     centre = np.nan_to_num(0.5 * (lo + hi))
     # Pairs of one camera, then candidates on box centres and sizes only: duplicates' boxes
     # overlap (they may differ by the joints one of them misses).
-    ii, jj = np.nonzero(np.triu(cam_idx[:, None] == cam_idx[None, :], k=1))
+    ii, jj = _same_camera_pairs(cam_idx)
     scale = np.maximum(diag[ii], diag[jj])
     near = np.linalg.norm(centre[ii] - centre[jj], axis=1) <= 0.5 * scale
     ii, jj, scale = ii[near], jj[near], scale[near]
@@ -287,6 +288,30 @@ def duplicate_detections(
         keep_a = (confidence[a], -a) >= (confidence[b], -b)
         out[b if keep_a else a] = True
     return out
+
+
+def _same_camera_pairs(cam_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of detections of one camera; ``cam_idx`` comes in camera blocks (the
+    batch is concatenated camera by camera), so each block gives its own upper triangle."""
+    n = len(cam_idx)
+    starts = np.flatnonzero(np.r_[True, cam_idx[1:] != cam_idx[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    if len(np.unique(cam_idx)) != len(starts):  # not in blocks: the general way
+        return np.nonzero(np.triu(cam_idx[:, None] == cam_idx[None, :], k=1))
+    parts_i, parts_j = [], []
+    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+        if size >= 2:
+            a, b = _triangle(size)
+            parts_i.append(a + start)
+            parts_j.append(b + start)
+    if not parts_i:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(parts_i), np.concatenate(parts_j)
+
+
+@functools.lru_cache(maxsize=64)
+def _triangle(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(size, k=1)
 
 
 def _empty_batch() -> DetectionBatch:
