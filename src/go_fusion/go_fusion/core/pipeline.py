@@ -1448,17 +1448,13 @@ class FusionPipeline:
             return False
         camera = self.tracker.rig.cameras[index]
         direction = camera.rays(np.asarray(e.pixel, dtype=float).reshape(1, 2))[0]
+        limit = self.config.evidence_ray_m
         for track_id in tracks:
             buf = self._wrists.get(track_id)
             if buf is None:
                 continue
             _, pos, _, _ = buf.window(e.t - _LOCALISE_WINDOW_S, e.t + _LOCALISE_WINDOW_S)
-            if not len(pos):
-                continue
-            v = pos - camera.center
-            along = v @ direction
-            off = np.linalg.norm(v - along[:, None] * direction, axis=1)
-            if np.any((along > 0.0) & (off <= self.config.evidence_ray_m)):
+            if len(pos) and np.any(_ray_offsets(camera.center, direction, pos) <= limit):
                 return True
         return False
 
@@ -1497,10 +1493,7 @@ class FusionPipeline:
             _, pos, _, side = buf.window(e.t - _LOCALISE_WINDOW_S, e.t + _LOCALISE_WINDOW_S)
             if not len(pos):
                 continue
-            v = pos - camera.center
-            along = v @ direction
-            off = np.linalg.norm(v - along[:, None] * direction, axis=1)
-            off[along <= 0.0] = np.inf
+            off = _ray_offsets(camera.center, direction, pos)
             k = int(np.argmin(off))
             if best is None or off[k] < best[0]:
                 best = (float(off[k]), pos[k], track_id, int(side[k]))
@@ -1530,6 +1523,16 @@ class FusionPipeline:
         shelf = self.live_planogram.setdefault(event.bin_id, {})
         delta = -event.quantity if event.kind == KIND_PICK else event.quantity
         shelf[event.sku] = max(0, shelf.get(event.sku, 0) + delta)
+
+
+def _ray_offsets(origin: np.ndarray, direction: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distances [m] of ``points`` (K, 3) from the ray ``origin`` + s ``direction`` (unit),
+    s > 0; points behind the origin are infinitely far."""
+    v = points - origin
+    along = v @ direction
+    off = np.linalg.norm(v - along[:, None] * direction, axis=1)
+    off[along <= 0.0] = np.inf
+    return off
 
 
 # ---- tracker types ----------------------------------------------------------------------------
