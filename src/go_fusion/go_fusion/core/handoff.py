@@ -59,6 +59,16 @@ class Contact:
     position: np.ndarray
     t_start: float | None = None  # [s] when the hands first came together (None: unknown)
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The two tracks, sorted: the same for a contact seen with the tracks swapped."""
+        return track_pair(self.track_a, self.track_b)
+
+
+def track_pair(a: str, b: str) -> tuple[str, str]:
+    """Two track ids in sorted order (the key of a pair of shoppers)."""
+    return (a, b) if a <= b else (b, a)
+
 
 @dataclass(frozen=True)
 class HandSighting:
@@ -172,7 +182,7 @@ class HandoffDetector:
 
     def open_pairs(self) -> set[tuple[str, str]]:
         """Track pairs (sorted) whose hands are together, or were less than ``release_s`` ago."""
-        return {(min(k[0], k[2]), max(k[0], k[2])) for k in self._open}
+        return {track_pair(k[0], k[2]) for k in self._open}
 
     def _near_shelf(self, p: np.ndarray) -> bool:
         if len(self._lo) == 0:

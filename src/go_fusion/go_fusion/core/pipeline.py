@@ -364,9 +364,9 @@ class FusionPipeline:
         self._gate_buffer: list[GateObservation] = []
         self._anonymous_exits: list[GateObservation] = []
         self._held: dict[str, list[_HeldUnit]] = {}
-        # contacts whose direction waits for product crops after them: (contact, sessions,
-        # the detector's config)
-        self._pending_contacts: list[tuple[Contact, dict[str, str], HandoffConfig]] = []
+        # contacts whose direction waits for product crops after them: (contact, the two
+        # tracks' sessions, whether the loose detector reported it)
+        self._pending_contacts: list[tuple[Contact, dict[str, str], bool]] = []
         # sorted track pair -> whether the contact handled for it was a loose one, while the
         # pair's hands stay together in either detector (a contact seen again is not a new pass)
         self._in_contact: dict[tuple[str, str], bool] = {}
@@ -912,16 +912,15 @@ class FusionPipeline:
         together = self.handoffs.open_pairs() | self.loose_handoffs.open_pairs()
         self._in_contact = {p: v for p, v in self._in_contact.items() if p in together}
         for contact, evidence_only in [(c, False) for c in strict] + [(c, True) for c in loose]:
-            pair = (min(contact.track_a, contact.track_b), max(contact.track_a, contact.track_b))
+            pair = contact.pair
             if pair in self._in_contact:
                 # The same contact seen again (other hand labels, the other detector). Only a
                 # strict sighting of a contact the loose detector reported first takes over,
                 # while that one still waits for its crops: the hand labels may decide it.
                 waiting = [
                     k
-                    for k, (c, _, cfg) in enumerate(self._pending_contacts)
-                    if cfg is self.config.handoff_loose
-                    and (min(c.track_a, c.track_b), max(c.track_a, c.track_b)) == pair
+                    for k, (c, _, was_loose) in enumerate(self._pending_contacts)
+                    if was_loose and c.pair == pair
                 ]
                 if evidence_only or not self._in_contact[pair] or not waiting:
                     continue
@@ -946,7 +945,6 @@ class FusionPipeline:
         from the product crops.
         """
         out = FusionOutput()
-        cfg = self.config.handoff_loose if evidence_only else self.config.handoff
 
         def holding(track: str, side: int) -> list[_HeldUnit]:
             return [u for u in self._held.get(track, []) if u.hand in (side, -1)]
@@ -955,7 +953,7 @@ class FusionPipeline:
         if evidence_only or bool(a) == bool(b):
             if self._held.get(c.track_a) or self._held.get(c.track_b):
                 pair_sessions = {tr: sessions[tr] for tr in (c.track_a, c.track_b)}
-                self._pending_contacts.append((c, pair_sessions, cfg))
+                self._pending_contacts.append((c, pair_sessions, evidence_only))
                 what = (
                     "loose contact"
                     if evidence_only
@@ -992,11 +990,12 @@ class FusionPipeline:
             return out
         waiting = []
         covered = self._tracks_t if self._tracks_t is not None else -math.inf
-        for c, sessions, cfg in self._pending_contacts:
+        for c, sessions, was_loose in self._pending_contacts:
+            cfg = self.config.handoff_loose if was_loose else self.config.handoff
             end = evidence_windows(c, cfg)[3]
             due = covered >= end or self.now >= end + self.config.track_wait_s
             if not (force or due or set(sessions.values()) & closing):
-                waiting.append((c, sessions, cfg))
+                waiting.append((c, sessions, was_loose))
                 continue
             out.extend(self._decide_contact(c, sessions, cfg))
         self._pending_contacts = waiting
