@@ -487,11 +487,8 @@ def test_a_long_lost_track_does_not_take_a_new_shopper_at_the_entry(alternative:
     a = walk([(0.0, 0.5, 3.0), (1.0, 1.6, 3.0), (60.0, 1.6, 3.0)])
     b = walk([(6.0, 0.5, 3.2), (7.0, 1.6, 3.2), (60.0, 4.0, 3.2)])
     scene = Scene([a, b], heights=[1.75, 1.75])
-    if not alternative:
-        tracking = replace(scene.tracker.config.tracking, new_entrant_cost=float("inf"))
-        scene.tracker = MultiViewTracker(
-            replace(scene.tracker.config, tracking=tracking), CAMS, [ENTRY, EXIT]
-        )
+    if not alternative:  # neither the entrant alternative nor the lost-elsewhere rule
+        scene = _scene_with(scene, new_entrant_cost=float("inf"), lost_elsewhere_s=float("inf"))
     scene.step(events=(scan(0.0, "a"),))
     id_a = nearest_track(scene.run(1.5)[-1], a(1.5)).track_id
     scene.run(6.0 - DT, hidden={0, 1})
@@ -556,3 +553,59 @@ def test_a_second_camera_joins_a_track_lifted_from_one_view(pair: bool) -> None:
     else:  # the behaviour pairing mends
         assert len(out.skeletons) == 2 and all(s.single_view for s in out.skeletons)
         assert np.linalg.norm(track.position[:2] - where) > 0.5
+
+
+def _scene_with(scene: Scene, **tracking) -> Scene:
+    """The scene with tracking parameters changed (the same cameras and gates)."""
+    config = scene.tracker.config
+    config = replace(config, tracking=replace(config.tracking, **tracking))
+    scene.tracker = MultiViewTracker(config, CAMS, [ENTRY, EXIT])
+    return scene
+
+
+@pytest.mark.parametrize("shadow", [True, False])
+def test_a_shopper_still_seen_after_the_exit_is_not_given_to_a_lost_track(shadow: bool) -> None:
+    # A walks out; the exit event ends A's track while A is still in view by the door for a
+    # second. B stands hidden behind a gondola 2.5 m away. Only a track last seen by the door may
+    # take the skeleton there: B's track must not be dragged out through the exit.
+    a = walk([(0.0, 0.5, 2.6), (4.0, 7.3, 2.6), (6.0, 7.5, 2.6)])
+    b = walk([(0.0, 0.5, 3.4), (2.0, 5.0, 3.4), (60.0, 5.0, 3.4)])
+    scene = Scene([a, b], heights=[1.7, 1.7])
+    if not shadow:
+        scene = _scene_with(scene, rebirth_block_s=0.0)
+    scene.step(events=(scan(0.0, "a"), scan(0.0, "b")))
+    before = scene.run(3.0)[-1]
+    id_b = nearest_track(before, b(before.t)).track_id
+    scene.run(4.0, hidden={1})
+    gone = GateEvent(scene.t, GateKind.EXIT, "out", "", 1, np.array([7.4, 2.6, 0.0]))
+    out = scene.step(events=(gone,), hidden={1})
+    assert [ex.session_id for ex in out.exits] == ["a"]
+    outs = scene.run(5.5, hidden={1})
+    b_xy = live(outs[-1])[id_b].position[:2]
+    if shadow:
+        assert float(np.linalg.norm(b_xy - b(scene.t))) < 1.0
+        assert all(id_b not in out.skeleton_tracks for out in outs)
+    else:
+        assert float(np.linalg.norm(b_xy - a(scene.t))) < 0.5  # dragged to the door
+
+
+@pytest.mark.parametrize("rule", [True, False])
+def test_a_track_lost_elsewhere_does_not_take_someone_in_the_entry_area(rule: bool) -> None:
+    # B stands hidden 2 m from the entry for 3 s; C walks into the entry area and scans a moment
+    # later. C is someone new; B's track, lost for seconds elsewhere, must wait for B.
+    b = walk([(0.0, 0.5, 3.0), (1.5, 2.8, 3.0), (60.0, 2.8, 3.0)])
+    c = walk([(4.0, 0.2, 2.4), (5.0, 0.6, 2.4), (60.0, 0.6, 2.4)])
+    scene = Scene([b, c], heights=[1.7, 1.7])
+    if not rule:
+        scene = _scene_with(scene, lost_elsewhere_s=float("inf"))
+    scene.step(events=(scan(0.0, "b"),))
+    id_b = nearest_track(scene.run(2.0)[-1], b(2.0)).track_id
+    scene.run(5.5, hidden={0})
+    scene.step(events=(scan(scene.t, "c"),), hidden={0})
+    last = scene.run(7.0, hidden={0})[-1]
+    c_track = nearest_track(last, c(last.t))
+    if rule:
+        assert c_track.track_id != id_b and c_track.session_id == "c"
+        assert live(last)[id_b].state == TrackState.OCCLUDED
+    else:
+        assert c_track.track_id == id_b  # C charged to B's cart

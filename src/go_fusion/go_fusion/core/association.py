@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -254,12 +253,15 @@ def duplicate_detections(
     valid = scores > 0
     n = len(cam_idx)
     out = np.zeros(n, dtype=bool)
-    big = np.where(valid[..., None], keypoints, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no keypoints
-        lo, hi = np.nanmin(big, axis=1), np.nanmax(big, axis=1)  # (D, 2) keypoint boxes
-    diag = np.nan_to_num(np.hypot(*(hi - lo).T))
-    centre = np.nan_to_num(0.5 * (lo + hi))
+    # (D, 2) keypoint boxes; min/max over +-inf fill is half the cost of nanmin/nanmax
+    has = valid[..., None]
+    lo = np.where(has, keypoints, np.inf).min(axis=1)
+    hi = np.where(has, keypoints, -np.inf).max(axis=1)
+    none = ~valid.any(axis=1)  # no keypoints: a zero box that matches nothing
+    lo[none] = 0.0
+    hi[none] = 0.0
+    diag = np.hypot(*(hi - lo).T)
+    centre = 0.5 * (lo + hi)
     # Pairs of one camera, then candidates on box centres and sizes only: duplicates' boxes
     # overlap (they may differ by the joints one of them misses).
     ii, jj = _same_camera_pairs(cam_idx)

@@ -524,6 +524,23 @@ class ShopperTracker:
             if tid and tid in index:
                 cost[index[tid], s] -= cfg.anchor_bonus
         feasible = (d2 <= cfg.gate_chi2) & (dist <= reach[:, None]) & meas.ok[None]
+        shadow = self._exit_shadow(t, meas.xy)
+        if self._entries and (since > cfg.lost_elsewhere_s).any():
+            # A skeleton in an entry area is a new shopper rather than a track lost elsewhere
+            # for seconds, unless the track was last seen right there.
+            inside = np.zeros(n_s, dtype=bool)
+            for area in self._entries:
+                inside |= area.contains(meas.xy, cfg.entry_margin_m)
+            last = np.array([r.last_xy for r in self._records]).reshape(n_t, 2)
+            far = norm2(meas.xy[None] - last[:, None]) >= cfg.rebirth_block_m
+            feasible &= ~((since > cfg.lost_elsewhere_s)[:, None] & far & inside[None])
+        if shadow.any():
+            # Someone who has just gone through an exit is still seen there for a moment. Only
+            # a track last seen right there may take such a skeleton: an occluded track whose
+            # spread has grown to metres would otherwise be dragged out through the exit.
+            last = np.array([r.last_xy for r in self._records]).reshape(n_t, 2)
+            here = norm2(meas.xy[None] - last[:, None]) < cfg.rebirth_block_m
+            feasible &= here | ~shadow[None]
         if not feasible.any():
             return []
         mat = np.where(feasible, cost, _INFEASIBLE)
@@ -697,6 +714,20 @@ class ShopperTracker:
             session = self._session_for_birth(t)
             if session is not None:
                 self._bind(rec, session)
+
+    def _exit_shadow(self, t: float, xy: np.ndarray) -> np.ndarray:
+        """(S,) bool: skeletons at ``xy`` (S, 2) [m] within ``rebirth_block_m`` of where a track
+        ended at an exit less than ``rebirth_block_s`` ago (that shopper, not yet out of view)."""
+        cfg = self.config
+        ends = [
+            rec.final_x[:2]
+            for t_exit, rec in self._finished.values()
+            if rec.state == TrackState.EXITED and 0.0 <= t - t_exit <= cfg.rebirth_block_s
+        ]
+        if not ends or xy.shape[0] == 0:
+            return np.zeros(xy.shape[0], dtype=bool)
+        d = norm2(xy[:, None] - np.array(ends)[None])
+        return np.any(d < cfg.rebirth_block_m, axis=1)
 
     def _just_left(self, t: float, xy: np.ndarray) -> bool:
         """Whether a track exited near ``xy`` moments ago: someone leaving through a gate that
