@@ -360,3 +360,22 @@ def test_what_a_hand_already_held_before_the_reach_is_not_evidence(attributor: A
     after = [seen(f"a{k}", 10.9 + 0.1 * k, {"yog_a": 0.8, "yog_b": 0.8}) for k in range(5)]
     result = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], before + after, {}, {})
     assert result.events[0].sku == "yog_b" and not result.needs_review
+
+
+@pytest.mark.parametrize("floor", [0.01, 0.0])
+def test_one_misplaced_window_does_not_zero_the_shopper_who_reached_in(floor: float) -> None:
+    # A's hand is hidden while the weight changes; just before, a wrong wrist put it by the next
+    # bin; after, A is seen holding it inside b1. B's hand hung 10 cm in front of b1 throughout,
+    # never in it. One outlier window must not hand the pick to the one who never reached in.
+    attributor = Attributor(AttributionConfig(window_outlier_floor=floor), BINS, PRODUCTS)
+    c = BINS["b1"].center
+    graze = np.array([c[0] + 0.36, c[1], c[2]])  # the bin's front face + margin + 10 cm
+    a = CandidateTrack("ta", "sa", path([(9.0, 9.9, idle("b2")), (10.85, 11.2, in_bin("b1"))]))
+    b = CandidateTrack("tb", "sb", path([(9.0, 11.2, graze)]))
+    result = attributor.attribute(pick("b1", 9.9, 10.8), [a, b], [], {}, {})
+    lead = result.shoppers[0]
+    if floor:
+        assert lead.session_id == "sa" and lead.probability > 0.9 and not result.needs_review
+        assert lead.at_start == pytest.approx(floor) and lead.at_end > 0.9  # the window raised
+    else:
+        assert lead.session_id == "sb"  # what the floor prevents

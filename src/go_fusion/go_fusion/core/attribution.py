@@ -67,6 +67,11 @@ class AttributionConfig:
     # null_likelihood ("someone we do not track"), which in a closed store is rarer still. Well
     # below any real presence, so it does not dilute the competition between shoppers.
     seen_elsewhere_likelihood: float = 3e-5
+    # One of the three windows may be an outlier: a wrist mis-placed in one window (hidden hand,
+    # left/right swapped, a neighbour's wrist) must not zero a shopper whose hand was in the bin
+    # in the other two, against one whose hands only grazed it throughout. The weakest term is
+    # raised to at least this; two weak windows still count fully.
+    window_outlier_floor: float = 0.01
     # A shopper already given another bin's event over an overlapping span would have had a hand
     # in each bin at once: possible, rarer than two shoppers each reaching once (crossed arms).
     concurrent_reach_factor: float = 0.3
@@ -388,6 +393,8 @@ class Attributor:
             if c is None and a is not None and b is not None:
                 c = max(a, b)
             full = [cfg.blind_likelihood if v is None else v for v in (a, b, c)]
+            k = int(np.argmin(full))
+            full[k] = max(full[k], cfg.window_outlier_floor)
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
             lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)
