@@ -168,6 +168,38 @@ def direction_from_evidence(
     return EvidenceDirection(giver, taker, sku, gain, runner_up)
 
 
+@dataclass(frozen=True)
+class WristTable:
+    """The wrists of one step that may touch: tracks with a session and a body position.
+
+    keys: (track, side) per wrist; positions (N, 3) [m]; reach (N,) [m], each wrist's horizontal
+    distance from its own body (arms held out, not hanging).
+    """
+
+    keys: tuple[tuple[str, int], ...]
+    positions: np.ndarray
+    reach: np.ndarray
+
+    @staticmethod
+    def build(
+        wrists: Mapping[str, Sequence[tuple[int, np.ndarray]]],
+        sessions: Mapping[str, str],
+        bodies: Mapping[str, np.ndarray],
+    ) -> WristTable:
+        entries = [
+            (track, side, p)
+            for track in sorted(wrists)
+            if sessions.get(track) and bodies.get(track) is not None
+            for side, p in wrists[track]
+        ]
+        if len(entries) < 2:  # nothing can touch
+            return WristTable((), np.zeros((0, 3)), np.zeros(0))
+        every = np.array([e[2] for e in entries], dtype=float).reshape(-1, 3)
+        body = np.array([bodies[e[0]] for e in entries], dtype=float).reshape(len(entries), -1)
+        reach = np.linalg.norm(every[:, :2] - body[:, :2], axis=1)
+        return WristTable(tuple((e[0], e[1]) for e in entries), every, reach)
+
+
 class HandoffDetector:
     """Finds sustained wrist contacts between tracks of different sessions."""
 
@@ -196,31 +228,25 @@ class HandoffDetector:
         wrists: Mapping[str, Sequence[tuple[int, np.ndarray]]],
         sessions: Mapping[str, str],
         bodies: Mapping[str, np.ndarray],
+        table: WristTable | None = None,
     ) -> list[Contact]:
         """Wrists seen at t [s] (track -> [(side, position (3,))]); returns new contacts.
 
         sessions: track -> session id; tracks without one, or of the same session, are skipped.
         bodies: track -> (2,) [m] floor position; two people standing side by side have their
-        hanging hands close together, a pass has both arms held out.
+        hanging hands close together, a pass has both arms held out. table: the same inputs
+        as a :class:`WristTable` already built (detectors with other thresholds share one).
         """
         cfg = self.config
         out: list[Contact] = []
         seen: set[tuple[str, int, str, int]] = set()
-        entries = [
-            (track, side, p)
-            for track in sorted(wrists)
-            if sessions.get(track) and bodies.get(track) is not None
-            for side, p in wrists[track]
+        if table is None:
+            table = WristTable.build(wrists, sessions, bodies)
+        rows = [
+            (track, side, table.positions[k])
+            for k, (track, side) in enumerate(table.keys)
+            if table.reach[k] >= cfg.min_reach_m
         ]
-        rows: list[tuple[str, int, np.ndarray]] = []
-        if len(entries) >= 2:
-            # all wrists at once: (N, 3) positions, (N, 2) their bodies' floor positions
-            every = np.array([e[2] for e in entries], dtype=float).reshape(-1, 3)
-            body = np.array([bodies[e[0]] for e in entries], dtype=float).reshape(len(entries), -1)
-            reach = np.linalg.norm(every[:, :2] - body[:, :2], axis=1)
-            rows = [
-                (e[0], e[1], every[k]) for k, e in enumerate(entries) if reach[k] >= cfg.min_reach_m
-            ]
         if len(rows) >= 2:
             pos = np.stack([r[2] for r in rows])  # (N, 3), all held-out wrists at once
             close = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2) <= cfg.contact_m

@@ -81,6 +81,7 @@ from go_fusion.core.handoff import (
     HandoffConfig,
     HandoffDetector,
     HandSighting,
+    WristTable,
     direction_from_evidence,
     evidence_windows,
 )
@@ -907,8 +908,9 @@ class FusionPipeline:
             if sid and not self.sessions.sessions[sid].closed:
                 sessions[track_id] = sid
         bodies = {tr.track_id: tr.position for tr in tracks}
-        strict = self.handoffs.update(t, hands, sessions, bodies)
-        loose = self.loose_handoffs.update(t, hands, sessions, bodies)
+        table = WristTable.build(hands, sessions, bodies)  # one table for both detectors
+        strict = self.handoffs.update(t, hands, sessions, bodies, table)
+        loose = self.loose_handoffs.update(t, hands, sessions, bodies, table)
         together = self.handoffs.open_pairs() | self.loose_handoffs.open_pairs()
         self._in_contact = {p: v for p, v in self._in_contact.items() if p in together}
         for contact, evidence_only in [(c, False) for c in strict] + [(c, True) for c in loose]:
