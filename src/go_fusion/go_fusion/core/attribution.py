@@ -69,8 +69,9 @@ class AttributionConfig:
     seen_elsewhere_likelihood: float = 3e-5
     # One of the three windows may be an outlier: a wrist mis-placed in one window (hidden hand,
     # left/right swapped, a neighbour's wrist) must not zero a shopper whose hand was in the bin
-    # in the other two, against one whose hands only grazed it throughout. The weakest term is
-    # raised to at least this; two weak windows still count fully.
+    # in the other two, against one whose hands only grazed it throughout. The weakest observed
+    # term is raised to at least this (a window without any wrist keeps blind_likelihood);
+    # only one term is raised, so a shopper still needs presence in two windows.
     window_outlier_floor: float = 0.01
     # A shopper already given another bin's event over an overlapping span would have had a hand
     # in each bin at once: possible, rarer than two shoppers each reaching once (crossed arms).
@@ -208,7 +209,8 @@ class EvidenceItem:
 
 @dataclass(frozen=True)
 class ShopperScore:
-    """Posterior of one candidate shopper, with its terms for inspection."""
+    """Posterior of one candidate shopper, with its terms for inspection (as used: after the
+    outlier floor, blind_likelihood for a window without any wrist)."""
 
     track_id: str
     session_id: str
@@ -392,9 +394,17 @@ class Attributor:
             c: float | None = None if np.isnan(dwell[i]) else float(dwell[i])
             if c is None and a is not None and b is not None:
                 c = max(a, b)
+            seen = [v for v in (a, b, c) if v is not None]
+            if seen:
+                weakest = min(seen)
+                k = [a, b, c].index(weakest)
+                if k == 0:
+                    a = max(weakest, cfg.window_outlier_floor)
+                elif k == 1:
+                    b = max(weakest, cfg.window_outlier_floor)
+                else:
+                    c = max(weakest, cfg.window_outlier_floor)
             full = [cfg.blind_likelihood if v is None else v for v in (a, b, c)]
-            k = int(np.argmin(full))
-            full[k] = max(full[k], cfg.window_outlier_floor)
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
             lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)

@@ -315,6 +315,7 @@ class ShopperTracker:
                     else [v if math.isfinite(v) else None for v in r.appearance.tolist()],
                     "x": self._x[i].tolist(),
                     "p": self._p[i].ravel().tolist(),
+                    "last_xy": r.last_xy.tolist(),
                 }
                 for i, r in enumerate(self._records)
                 if r.state != TrackState.TENTATIVE
@@ -340,6 +341,9 @@ class ShopperTracker:
                 if x.shape != (4,) or not (np.all(np.isfinite(x)) and np.all(np.isfinite(p))):
                     raise TrackerStateError(f"tracks[{i}]: state x/p must be finite (4,), (4, 4)")
                 height = tr["height"]
+                last_xy = np.asarray(tr.get("last_xy", x[:2]), dtype=np.float64)
+                if last_xy.shape != (2,) or not np.all(np.isfinite(last_xy)):
+                    raise TrackerStateError(f"tracks[{i}]: last_xy must be finite (2,)")
                 rec = _TrackRecord(
                     str(tr["track_id"]),
                     born=float(tr["born"]),
@@ -348,7 +352,7 @@ class ShopperTracker:
                     session_id=str(tr["session_id"]),
                     hits=int(tr["hits"]),
                     height=math.nan if height is None else float(height),
-                    last_xy=x[:2].copy(),
+                    last_xy=last_xy,
                     warned_unbound=True,
                 )
                 look = tr.get("appearance")
@@ -525,22 +529,24 @@ class ShopperTracker:
                 cost[index[tid], s] -= cfg.anchor_bonus
         feasible = (d2 <= cfg.gate_chi2) & (dist <= reach[:, None]) & meas.ok[None]
         shadow = self._exit_shadow(t, meas.xy)
-        if self._entries and (since > cfg.lost_elsewhere_s).any():
-            # A skeleton in an entry area is a new shopper rather than a track lost elsewhere
-            # for seconds, unless the track was last seen right there.
-            inside = np.zeros(n_s, dtype=bool)
-            for area in self._entries:
-                inside |= area.contains(meas.xy, cfg.entry_margin_m)
-            last = np.array([r.last_xy for r in self._records]).reshape(n_t, 2)
-            far = norm2(meas.xy[None] - last[:, None]) >= cfg.rebirth_block_m
-            feasible &= ~((since > cfg.lost_elsewhere_s)[:, None] & far & inside[None])
-        if shadow.any():
-            # Someone who has just gone through an exit is still seen there for a moment. Only
-            # a track last seen right there may take such a skeleton: an occluded track whose
-            # spread has grown to metres would otherwise be dragged out through the exit.
+        lost = since > cfg.lost_elsewhere_s
+        if shadow.any() or (self._entries and lost.any()):
             last = np.array([r.last_xy for r in self._records]).reshape(n_t, 2)
             here = norm2(meas.xy[None] - last[:, None]) < cfg.rebirth_block_m
-            feasible &= here | ~shadow[None]
+            if self._entries and lost.any():
+                # A skeleton in an entry area is a new shopper rather than a track lost
+                # elsewhere for seconds, unless the track was last seen right there.
+                inside = np.zeros(n_s, dtype=bool)
+                for area in self._entries:
+                    inside |= area.contains(meas.xy, cfg.entry_margin_m)
+                feasible &= ~(lost[:, None] & ~here & inside[None])
+            if shadow.any():
+                # Someone who has just gone through an exit is still seen there for a moment.
+                # Only a track seen moments ago or last seen right there may take such a
+                # skeleton: an occluded track whose spread has grown to metres would otherwise
+                # be dragged out through the exit.
+                recent = since <= cfg.occluded_after_s
+                feasible &= here | recent[:, None] | ~shadow[None]
         if not feasible.any():
             return []
         mat = np.where(feasible, cost, _INFEASIBLE)
@@ -717,12 +723,14 @@ class ShopperTracker:
 
     def _exit_shadow(self, t: float, xy: np.ndarray) -> np.ndarray:
         """(S,) bool: skeletons at ``xy`` (S, 2) [m] within ``rebirth_block_m`` of where a track
-        ended at an exit less than ``rebirth_block_s`` ago (that shopper, not yet out of view)."""
+        ended at an exit (gate event or lost in the exit area) less than ``rebirth_block_s``
+        before ``t`` (that shopper, not yet out of view). An exit stamped after ``t`` counts:
+        gate events are applied with the next camera step, whose frames may be older."""
         cfg = self.config
         ends = [
             rec.final_x[:2]
             for t_exit, rec in self._finished.values()
-            if rec.state == TrackState.EXITED and 0.0 <= t - t_exit <= cfg.rebirth_block_s
+            if rec.state == TrackState.EXITED and t - t_exit <= cfg.rebirth_block_s
         ]
         if not ends or xy.shape[0] == 0:
             return np.zeros(xy.shape[0], dtype=bool)

@@ -109,7 +109,9 @@ class TrackingConfig:
     # new_entrant_cost (a track seen moments ago costs far less; one lost for seconds, whose
     # position spread has grown to metres, costs more). inf turns the alternative off.
     new_entrant_cost: float = 0.0
-    lost_elsewhere_s: float = 1.0  # a track unseen this long is not re-found in an entry area
+    # A track unseen this long may take a skeleton inside an entry area only if it was last seen
+    # within rebirth_block_m of it (new shoppers appear there).
+    lost_elsewhere_s: float = 1.0
     appearance_sd: float = 0.25
     appearance_cost_cap: float = 9.0
     appearance_region_bins: int = 16
