@@ -111,7 +111,7 @@ class TrackingConfig:
     new_entrant_cost: float = 0.0
     # A track unseen this long may take a skeleton inside an entry area only if it was last seen
     # within rebirth_block_m of it (new shoppers appear there).
-    lost_elsewhere_s: float = 1.0
+    lost_elsewhere_s: float = 0.5
     appearance_sd: float = 0.25
     appearance_cost_cap: float = 9.0
     appearance_region_bins: int = 16
