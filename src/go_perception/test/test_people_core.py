@@ -269,6 +269,9 @@ def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
         {"detector_size": 300},
         {"detector_size": 0},
         {"candidate_overlap": -0.1},
+        {"pose_nms_fraction": 0.0},
+        {"pose_nms_scale": -1.0},
+        {"pose_nms_min_score": 1.5},
     ],
 )
 def test_bad_backend_config_is_rejected(kwargs: dict) -> None:
@@ -337,6 +340,39 @@ def test_weak_candidates_overlapping_a_person_cost_no_pose_run(
     )
     estimator(np.zeros((200, 400, 3), np.uint8))
     assert check.boxes == checked
+
+
+class _OnePersonPose:
+    """The same person (x 20-60 px) in every box that contains her, nothing elsewhere: a
+    top-down pose model run on her box and on a box around her and her neighbour."""
+
+    def __call__(self, image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        kp = np.zeros((17, 3), np.float32)
+        if bbox[0] <= 20 and bbox[2] >= 60:
+            kp[:, 0] = np.linspace(20.0, 60.0, 17)
+            kp[:, 1] = np.linspace(5.0, 145.0, 17)
+            kp[:, 2] = 0.8
+        else:  # someone else, further right
+            kp[:, 0] = np.linspace(bbox[0], bbox[2], 17)
+            kp[:, 1] = np.linspace(bbox[1], bbox[3], 17)
+            kp[:, 2] = 0.7
+        return kp
+
+
+@pytest.mark.parametrize("fraction, people", [(0.7, 2), (1.1, 3)])
+def test_a_person_found_in_two_overlapping_boxes_is_published_once(
+    fraction: float, people: int
+) -> None:
+    found = [
+        Detection(np.float32([10, 0, 70, 150]), 0.9),  # her
+        Detection(np.float32([200, 0, 260, 150]), 0.8),  # someone else
+        Detection(np.float32([5, 0, 120, 150]), 0.6),  # her and her neighbour: her skeleton again
+    ]
+    config = BackendConfig(pose_nms_fraction=fraction)
+    estimator = PoseEstimator(_FakeDetector(found), _OnePersonPose(), config)  # type: ignore[arg-type]
+    out = estimator(np.zeros((200, 400, 3), np.uint8))
+    assert len(out) == people
+    assert [float(p.bbox[0]) for p in out][:2] == [10.0, 200.0]  # the more confident one stays
 
 
 def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:

@@ -173,6 +173,7 @@ def test_camera_stats_rate_and_overhead() -> None:
         ({"diagnostics_period_s": 0.0}, "diagnostics_period_s"),
         ({"pose_precision": "fp16"}, "pose_precision"),
         ({"detector_size": 400}, "detector_size"),
+        ({"pose_nms_min_score": 2.0}, "pose_nms_min_score"),
         ({"candidate_overlap": 1.5}, "candidate_overlap"),
     ],
 )
@@ -202,6 +203,9 @@ def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
         pose_precision="int8",
         check_precision="fp32",
         detector_size=416,
+        pose_nms_fraction=0.7,
+        pose_nms_scale=0.1,
+        pose_nms_min_score=0.2,
         diagnostics_period_s=1.0,
         warn_period_s=5.0,
     )

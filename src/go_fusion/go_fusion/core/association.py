@@ -20,7 +20,6 @@ does not veto a match. A cheap gate on one "centre ray" per detection prunes the
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from go_common.core.pose_nms import duplicate_poses
 from go_fusion.core.cameras import CameraRig
 from go_fusion.core.vecmath import dot3, norm2, norm3, sum_last
 
@@ -244,76 +244,19 @@ def duplicate_detections(
     """(D,) bool: detections that repeat a more confident detection of the same camera.
 
     cam_idx (D,), keypoints (D, 17, 2) [px], scores (D, 17) (0: missing), person_scores (D,).
-    Two detections are one person when, over the keypoints both have (at least
-    ``min_common_joints``), a share of at least ``duplicate_fraction`` lie within
-    ``duplicate_scale`` x the larger keypoint-box diagonal of each other. Confidence: person
-    score x mean keypoint score; the less confident of a pair is marked, greedily from the most
-    confident detection down (a marked one suppresses nothing).
+    Pose-level NMS (``go_common.core.pose_nms``) with ``duplicate_fraction``,
+    ``duplicate_scale`` and ``min_common_joints``; go_perception's default backend already runs
+    it per image, so here it catches detectors that do not.
     """
-    valid = scores > 0
-    n = len(cam_idx)
-    out = np.zeros(n, dtype=bool)
-    # (D, 2) keypoint boxes; min/max over +-inf fill is half the cost of nanmin/nanmax
-    has = valid[..., None]
-    lo = np.where(has, keypoints, np.inf).min(axis=1)
-    hi = np.where(has, keypoints, -np.inf).max(axis=1)
-    none = ~valid.any(axis=1)  # no keypoints: a zero box that matches nothing
-    lo[none] = 0.0
-    hi[none] = 0.0
-    diag = np.hypot(*(hi - lo).T)
-    centre = 0.5 * (lo + hi)
-    # Pairs of one camera, then candidates on box centres and sizes only: duplicates' boxes
-    # overlap (they may differ by the joints one of them misses).
-    ii, jj = _same_camera_pairs(cam_idx)
-    scale = np.maximum(diag[ii], diag[jj])
-    near = np.linalg.norm(centre[ii] - centre[jj], axis=1) <= 0.5 * scale
-    ii, jj, scale = ii[near], jj[near], scale[near]
-    if ii.size == 0:
-        return out
-    common = valid[ii] & valid[jj]  # (P, 17)
-    dist = np.linalg.norm(keypoints[ii] - keypoints[jj], axis=2)  # (P, 17)
-    close = common & (dist <= (config.duplicate_scale * scale)[:, None])
-    n_common = common.sum(axis=1)
-    share = close.sum(axis=1) / np.maximum(n_common, 1)
-    dup = (n_common >= config.min_common_joints) & (share >= config.duplicate_fraction)
-    if not dup.any():
-        return out
-    mean_score = scores.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
-    confidence = person_scores * mean_score
-    pairs = sorted(
-        zip(ii[dup].tolist(), jj[dup].tolist(), strict=True),
-        key=lambda p: -max(confidence[p[0]], confidence[p[1]]),
+    return duplicate_poses(
+        cam_idx,
+        keypoints,
+        scores,
+        person_scores,
+        fraction=config.duplicate_fraction,
+        scale=config.duplicate_scale,
+        min_common=config.min_common_joints,
     )
-    for a, b in pairs:
-        if out[a] or out[b]:
-            continue  # one of them is already gone: the other stays
-        keep_a = (confidence[a], -a) >= (confidence[b], -b)
-        out[b if keep_a else a] = True
-    return out
-
-
-def _same_camera_pairs(cam_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) of detections of one camera; ``cam_idx`` comes in camera blocks (the
-    batch is concatenated camera by camera), so each block gives its own upper triangle."""
-    n = len(cam_idx)
-    starts = np.flatnonzero(np.r_[True, cam_idx[1:] != cam_idx[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    if len(np.unique(cam_idx)) != len(starts):  # not in blocks: the general way
-        return np.nonzero(np.triu(cam_idx[:, None] == cam_idx[None, :], k=1))
-    parts_i, parts_j = [], []
-    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
-        if size >= 2:
-            a, b = _triangle(size)
-            parts_i.append(a + start)
-            parts_j.append(b + start)
-    if not parts_i:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(parts_i), np.concatenate(parts_j)
-
-
-@functools.lru_cache(maxsize=64)
-def _triangle(size: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(size, k=1)
 
 
 def _empty_batch() -> DetectionBatch:

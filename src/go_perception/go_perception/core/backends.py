@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from go_common.core.pose_nms import duplicate_poses
 from go_perception.core.detector import NanoDetDetector, YoloDetector
 from go_perception.core.keypoints import NUM_KEYPOINTS, Detection, Person
 from go_perception.core.onnx_io import open_session
@@ -73,6 +74,13 @@ class BackendConfig:
     run slightly low (the right basketball player, a weak candidate, fails it in int8).
     detector_size: NanoDet's input longer side [px], a multiple of 32 (416 = its training size;
     smaller is faster and misses small people). A fixed-size NanoDet file ignores it.
+    pose_nms_fraction / pose_nms_scale / pose_nms_min_score: pose-level NMS
+    (``go_common.core.pose_nms``). A top-down pose model run on two overlapping boxes (one
+    person, and a box around her and her neighbour) finds the same person twice; two people of
+    one image whose keypoints (those scoring at least ``pose_nms_min_score``) lie within
+    ``pose_nms_scale`` x the larger keypoint box diagonal of each other for at least
+    ``pose_nms_fraction`` of them are one, and the less confident is dropped. A fraction above
+    1 switches it off.
     """
 
     backend: str = "default"
@@ -97,6 +105,9 @@ class BackendConfig:
     pose_precision: str = "int8"
     check_precision: str = "fp32"
     detector_size: int = 416
+    pose_nms_fraction: float = 0.7
+    pose_nms_scale: float = 0.1
+    pose_nms_min_score: float = 0.2
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -126,6 +137,10 @@ class BackendConfig:
                 )
         if self.detector_size < 32 or self.detector_size % 32:
             raise ValueError(f"detector_size {self.detector_size} must be a multiple of 32")
+        if not self.pose_nms_fraction > 0 or not self.pose_nms_scale > 0:
+            raise ValueError("pose_nms_fraction and pose_nms_scale must be > 0 (fraction > 1: off)")
+        if not 0.0 <= self.pose_nms_min_score <= 1.0:
+            raise ValueError(f"pose_nms_min_score {self.pose_nms_min_score} must be in [0, 1]")
 
 
 # The simulator-trained pose network shipped with go_perception (src/go_perception/models/).
@@ -213,7 +228,24 @@ class PoseEstimator:
             person = self._skeleton(image, found, self.check_pose)
             if pose_confidence(person.keypoints) >= config.min_pose_confidence:
                 people.append(person)
+        return drop_duplicate_people(people, config)
+
+
+def drop_duplicate_people(people: list[Person], config: BackendConfig) -> list[Person]:
+    """``people`` (of one image) without those that repeat a more confident one (pose NMS)."""
+    if len(people) < 2 or config.pose_nms_fraction > 1.0:
         return people
+    kps = np.stack([p.keypoints for p in people]).astype(np.float64)
+    scores = np.where(kps[:, :, 2] >= config.pose_nms_min_score, kps[:, :, 2], 0.0)
+    dup = duplicate_poses(
+        np.zeros(len(people), dtype=np.int64),
+        kps[:, :, :2],
+        scores,
+        np.array([p.score for p in people], dtype=np.float64),
+        fraction=config.pose_nms_fraction,
+        scale=config.pose_nms_scale,
+    )
+    return [p for p, d in zip(people, dup.tolist(), strict=True) if not d]
 
 
 def _setup_hint(precision: str) -> str:

@@ -68,6 +68,9 @@ class PerceptionNodeConfig:
     pose_precision: str
     check_precision: str
     detector_size: int
+    pose_nms_fraction: float
+    pose_nms_scale: float
+    pose_nms_min_score: float
     diagnostics_period_s: float
     warn_period_s: float
 
@@ -109,6 +112,9 @@ class PerceptionNodeConfig:
             pose_precision=self.pose_precision,
             check_precision=self.check_precision,
             detector_size=self.detector_size,
+            pose_nms_fraction=self.pose_nms_fraction,
+            pose_nms_scale=self.pose_nms_scale,
+            pose_nms_min_score=self.pose_nms_min_score,
         )
 
 
