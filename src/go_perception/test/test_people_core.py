@@ -359,9 +359,9 @@ class _OnePersonPose:
         return kp
 
 
-@pytest.mark.parametrize("fraction, people", [(0.7, 2), (1.1, 3)])
-def test_a_person_found_in_two_overlapping_boxes_is_published_once(
-    fraction: float, people: int
+@pytest.mark.parametrize("fraction, skeletons", [(0.7, 2), (1.1, 3)])
+def test_a_skeleton_found_in_two_overlapping_boxes_is_published_once(
+    fraction: float, skeletons: int
 ) -> None:
     found = [
         Detection(np.float32([10, 0, 70, 150]), 0.9),  # her
@@ -371,8 +371,9 @@ def test_a_person_found_in_two_overlapping_boxes_is_published_once(
     config = BackendConfig(pose_nms_fraction=fraction)
     estimator = PoseEstimator(_FakeDetector(found), _OnePersonPose(), config)  # type: ignore[arg-type]
     out = estimator(np.zeros((200, 400, 3), np.uint8))
-    assert len(out) == people
-    assert [float(p.bbox[0]) for p in out][:2] == [10.0, 200.0]  # the more confident one stays
+    assert [float(p.bbox[0]) for p in out] == [10.0, 200.0, 5.0]  # every box stays
+    assert sum(bool((p.keypoints[:, 2] > 0).any()) for p in out) == skeletons
+    assert (out[0].keypoints[:, 2] > 0).all()  # the more confident skeleton is the one kept
 
 
 def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:

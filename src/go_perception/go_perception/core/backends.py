@@ -75,12 +75,12 @@ class BackendConfig:
     detector_size: NanoDet's input longer side [px], a multiple of 32 (416 = its training size;
     smaller is faster and misses small people). A fixed-size NanoDet file ignores it.
     pose_nms_fraction / pose_nms_scale / pose_nms_min_score: pose-level NMS
-    (``go_common.core.pose_nms``). A top-down pose model run on two overlapping boxes (one
-    person, and a box around her and her neighbour) finds the same person twice; two people of
-    one image whose keypoints (those scoring at least ``pose_nms_min_score``) lie within
-    ``pose_nms_scale`` x the larger keypoint box diagonal of each other for at least
-    ``pose_nms_fraction`` of them are one, and the less confident is dropped. A fraction above
-    1 switches it off.
+    (``go_common.core.pose_nms``). A top-down pose model run on two overlapping boxes finds the
+    same skeleton twice; two skeletons of one image whose keypoints (those scoring at least
+    ``pose_nms_min_score``) lie within ``pose_nms_scale`` x the larger keypoint box diagonal of
+    each other for at least ``pose_nms_fraction`` of them are one, and the less confident
+    person keeps only its box and score (see ``drop_duplicate_skeletons``). A fraction above 1
+    switches it off.
     """
 
     backend: str = "default"
@@ -228,11 +228,17 @@ class PoseEstimator:
             person = self._skeleton(image, found, self.check_pose)
             if pose_confidence(person.keypoints) >= config.min_pose_confidence:
                 people.append(person)
-        return drop_duplicate_people(people, config)
+        return drop_duplicate_skeletons(people, config)
 
 
-def drop_duplicate_people(people: list[Person], config: BackendConfig) -> list[Person]:
-    """``people`` (of one image) without those that repeat a more confident one (pose NMS)."""
+def drop_duplicate_skeletons(people: list[Person], config: BackendConfig) -> list[Person]:
+    """``people`` (of one image) with the skeletons that repeat a more confident one removed
+    (pose NMS): such a person keeps the detector's box and score, with zero keypoint scores.
+
+    The box is usually a real person whose crop the pose model read as her neighbour (in the
+    labelled vtest.avi frames, two of the 79 people found); dropping the whole detection would
+    lose that person, keeping the skeleton would show the neighbour twice.
+    """
     if len(people) < 2 or config.pose_nms_fraction > 1.0:
         return people
     kps = np.stack([p.keypoints for p in people]).astype(np.float64)
@@ -245,7 +251,12 @@ def drop_duplicate_people(people: list[Person], config: BackendConfig) -> list[P
         fraction=config.pose_nms_fraction,
         scale=config.pose_nms_scale,
     )
-    return [p for p, d in zip(people, dup.tolist(), strict=True) if not d]
+    if not dup.any():
+        return people
+    return [
+        Person(p.bbox, p.score, np.zeros((NUM_KEYPOINTS, 3), np.float32)) if d else p
+        for p, d in zip(people, dup.tolist(), strict=True)
+    ]
 
 
 def _setup_hint(precision: str) -> str:
