@@ -67,3 +67,35 @@ def test_pairs_are_those_of_one_group(group: list[int]) -> None:
     ii, jj = same_group_pairs(g)
     want = {(i, j) for i in range(5) for j in range(i + 1, 5) if g[i] == g[j]}
     assert set(zip(ii.tolist(), jj.tolist(), strict=True)) == want
+
+
+def test_a_dropped_detection_suppresses_nothing() -> None:
+    # A ~ B and B ~ C, but A and C are 8 px apart (more than 0.1 x the ~125 px diagonal)
+    rng = np.random.default_rng(4)
+    a = _person(100.0, rng)
+    kp = np.stack([a, a + np.array([4.0, 0.0]), a + np.array([8.0, 0.0])])
+    scale = 0.05  # 6 px: A-B and B-C match, A-C does not
+    dup = duplicate_poses(
+        np.zeros(3, int), kp, np.full((3, 17), 0.8), np.array([0.9, 0.6, 0.5]), scale=scale
+    )
+    assert dup.tolist() == [False, True, False]  # B goes; C, which only B matched, stays
+
+
+def test_equal_confidence_keeps_the_first() -> None:
+    rng = np.random.default_rng(5)
+    a = _person(100.0, rng)
+    kp, ks = np.stack([a, a + 1.0]), np.full((2, 17), 0.8)
+    dup = duplicate_poses(np.zeros(2, int), kp, ks, np.ones(2))
+    assert dup.tolist() == [False, True]
+
+
+def test_non_finite_input_is_missing_not_a_match() -> None:
+    rng = np.random.default_rng(6)
+    a, b = _person(100.0, rng), _person(580.0, rng)  # 480 px apart
+    b[3, 0] = np.inf  # one broken keypoint must not make b everyone's duplicate
+    ks = np.full((2, 17), 0.8)
+    assert not duplicate_poses(np.zeros(2, int), np.stack([a, b]), ks, np.ones(2)).any()
+    # a NaN person score loses the tie-break instead of winning it
+    copy = a + 1.0
+    dup = duplicate_poses(np.zeros(2, int), np.stack([a, copy]), ks, np.array([np.nan, 0.5]))
+    assert dup.tolist() == [True, False]

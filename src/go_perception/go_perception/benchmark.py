@@ -119,6 +119,10 @@ def wrist_results(estimator: PoseEstimator, min_score: float = 0.2) -> list[Wris
             if not people or overlaps.max() < 0.5:
                 results.append(WristResult(name, index, False, False, False))
                 continue
+            # among the matching boxes, prefer one with a skeleton (a pose-NMS duplicate keeps
+            # only its box), then the best overlap
+            skeleton = np.array([(p.keypoints[:, 2] > 0).any() for p in people], dtype=float)
+            overlaps = np.where(overlaps >= 0.5, overlaps + 2.0 * skeleton, -1.0)
             person = people[int(overlaps.argmax())]
             tol = 0.1 * (body[3] - body[1])
             hands = np.array(player["hands"], dtype=float) + np.array([-tol, -tol, tol, tol])

@@ -272,6 +272,7 @@ def test_corrupt_model_file_is_a_model_error(tmp_path: Path) -> None:
         {"pose_nms_fraction": 0.0},
         {"pose_nms_scale": -1.0},
         {"pose_nms_min_score": 1.5},
+        {"pose_nms_min_keypoints": 2},
     ],
 )
 def test_bad_backend_config_is_rejected(kwargs: dict) -> None:
@@ -374,6 +375,36 @@ def test_a_skeleton_found_in_two_overlapping_boxes_is_published_once(
     assert [float(p.bbox[0]) for p in out] == [10.0, 200.0, 5.0]  # every box stays
     assert sum(bool((p.keypoints[:, 2] > 0).any()) for p in out) == skeletons
     assert (out[0].keypoints[:, 2] > 0).all()  # the more confident skeleton is the one kept
+
+
+class _PartialPose(_OnePersonPose):
+    """Her whole skeleton in her own box; three very confident joints of her in the wide box."""
+
+    def __call__(self, image: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        kp = super().__call__(image, bbox)
+        if bbox[2] > 100:
+            kp[3:, 2] = 0.0
+            kp[:3, 2] = 0.95
+        return kp
+
+
+@pytest.mark.parametrize("min_keypoints, stripped", [(4, None), (3, 0)])
+def test_a_partial_skeleton_does_not_strip_a_whole_one(
+    min_keypoints: int, stripped: int | None
+) -> None:
+    found = [
+        Detection(np.float32([10, 0, 70, 150]), 0.8),  # her: 17 joints at 0.8
+        Detection(np.float32([5, 0, 120, 150]), 0.7),  # the wide box: 3 joints at 0.95
+    ]
+    config = BackendConfig(pose_nms_min_keypoints=min_keypoints)
+    out = PoseEstimator(_FakeDetector(found), _PartialPose(), config)(  # type: ignore[arg-type]
+        np.zeros((200, 400, 3), np.uint8)
+    )
+    found_any = [bool((p.keypoints[:, 2] > 0).any()) for p in out]
+    if stripped is None:  # the 3-joint skeleton takes no part: both stay as they are
+        assert found_any == [True, True]
+    else:  # were it allowed to, its mean score (0.95 x 0.7) would beat hers (0.8 x 0.8)
+        assert found_any[stripped] is False
 
 
 def test_weak_detections_need_a_body_and_must_not_sit_inside_a_person() -> None:

@@ -203,15 +203,23 @@ def test_bad_node_config_is_rejected(change: dict, match: str) -> None:
         pose_precision="int8",
         check_precision="fp32",
         detector_size=416,
-        pose_nms_fraction=0.7,
-        pose_nms_scale=0.1,
-        pose_nms_min_score=0.2,
+        pose_nms_fraction=0.8,
+        pose_nms_scale=0.15,
+        pose_nms_min_score=0.25,
+        pose_nms_min_keypoints=5,
         diagnostics_period_s=1.0,
         warn_period_s=5.0,
     )
     backend = PerceptionNodeConfig(**values).backend_config()
     assert (backend.detector_precision, backend.pose_precision) == ("int8", "int8")
     assert (backend.check_precision, backend.detector_size) == ("fp32", 416)
+    nms = (
+        backend.pose_nms_fraction,
+        backend.pose_nms_scale,
+        backend.pose_nms_min_score,
+        backend.pose_nms_min_keypoints,
+    )
+    assert nms == (0.8, 0.15, 0.25, 5)
     with pytest.raises(ValueError, match=match):
         PerceptionNodeConfig(**{**values, **change})
 

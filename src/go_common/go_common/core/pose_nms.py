@@ -33,6 +33,7 @@ def duplicate_poses(
     group: (D,) int, the image (camera) of each detection; detections of different groups are
     never duplicates. keypoints: (D, K, 2) [px]. scores: (D, K), 0 = missing (threshold before
     calling). person_scores: (D,) detection confidence. ``fraction`` > 1 marks nothing.
+    A non-finite keypoint counts as missing; a non-finite person score loses every tie.
     """
     group = np.asarray(group)
     n = len(group)
@@ -41,7 +42,8 @@ def duplicate_poses(
         return out
     keypoints = np.asarray(keypoints, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    valid = scores > 0
+    valid = (scores > 0) & np.isfinite(keypoints).all(axis=2)
+    keypoints = np.where(valid[..., None], keypoints, 0.0)
     # (D, 2) keypoint boxes; min/max over +-inf fill is half the cost of nanmin/nanmax
     has = valid[..., None]
     lo = np.where(has, keypoints, np.inf).min(axis=1)
@@ -67,8 +69,9 @@ def duplicate_poses(
     dup = (n_common >= min_common) & (share >= fraction)
     if not dup.any():
         return out
-    mean_score = scores.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    mean_score = np.where(valid, scores, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
     confidence = np.asarray(person_scores, dtype=np.float64) * mean_score
+    confidence = np.nan_to_num(confidence, nan=-np.inf, posinf=-np.inf)
     pairs = sorted(
         zip(ii[dup].tolist(), jj[dup].tolist(), strict=True),
         key=lambda p: -max(confidence[p[0]], confidence[p[1]]),

@@ -126,7 +126,7 @@ def _camera_people(
 
 # What perception made of one simulator step: people per camera, product evidence.
 StepPerception = tuple[dict[str, CameraPeople], list[EvidenceItem]]
-CACHE_VERSION = 3  # 3: perception strips duplicate skeletons (pose NMS)
+CACHE_VERSION = 4  # 3, 4: perception strips duplicate skeletons (pose NMS; partial ones take no part)
 
 
 def perception_cache_key(config: RunConfig) -> str:

@@ -245,8 +245,8 @@ def duplicate_detections(
 
     cam_idx (D,), keypoints (D, 17, 2) [px], scores (D, 17) (0: missing), person_scores (D,).
     Pose-level NMS (``go_common.core.pose_nms``) with ``duplicate_fraction``,
-    ``duplicate_scale`` and ``min_common_joints``; go_perception's default backend already runs
-    it per image, so here it catches detectors that do not.
+    ``duplicate_scale`` and ``min_common_joints``. go_perception runs it on every image
+    already (every backend); here it covers other publishers and bags recorded before that.
     """
     return duplicate_poses(
         cam_idx,

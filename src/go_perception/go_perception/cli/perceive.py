@@ -4,7 +4,9 @@ For every image, or every frame of a video, writes ``DIR/<name>.json``:
 
     {"people": [{"bbox": [x1, y1, x2, y2], "score": s, "keypoints": [[x, y, s] x 17]}]}
 
-(pixels of that image, COCO-17 keypoint order, scores in [0, 1]) and ``DIR/<name>.jpg``, the
+(pixels of that image, COCO-17 keypoint order, scores in [0, 1]; a person whose skeleton
+repeated a more confident one's, by pose-level NMS, has all 17 keypoint scores 0) and
+``DIR/<name>.jpg``, the
 frame with boxes and skeletons drawn. ``<name>`` is the file stem for an image and
 ``<stem>_<frame:06d>`` for a video frame (0-based frame index).
 """

@@ -80,7 +80,7 @@ class BackendConfig:
     ``pose_nms_min_score``) lie within ``pose_nms_scale`` x the larger keypoint box diagonal of
     each other for at least ``pose_nms_fraction`` of them are one, and the less confident
     person keeps only its box and score (see ``drop_duplicate_skeletons``). A fraction above 1
-    switches it off.
+    switches it off. pose_nms_min_keypoints: skeletons with fewer keypoints take no part.
     """
 
     backend: str = "default"
@@ -108,6 +108,7 @@ class BackendConfig:
     pose_nms_fraction: float = 0.7
     pose_nms_scale: float = 0.1
     pose_nms_min_score: float = 0.2
+    pose_nms_min_keypoints: int = 4
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -141,6 +142,10 @@ class BackendConfig:
             raise ValueError("pose_nms_fraction and pose_nms_scale must be > 0 (fraction > 1: off)")
         if not 0.0 <= self.pose_nms_min_score <= 1.0:
             raise ValueError(f"pose_nms_min_score {self.pose_nms_min_score} must be in [0, 1]")
+        if not 3 <= self.pose_nms_min_keypoints <= NUM_KEYPOINTS:
+            raise ValueError(
+                f"pose_nms_min_keypoints {self.pose_nms_min_keypoints} must be in [3, 17]"
+            )
 
 
 # The simulator-trained pose network shipped with go_perception (src/go_perception/models/).
@@ -237,17 +242,25 @@ def drop_duplicate_skeletons(people: list[Person], config: BackendConfig) -> lis
 
     The box is usually a real person whose crop the pose model read as her neighbour (in the
     labelled vtest.avi frames, two of the 79 people found); dropping the whole detection would
-    lose that person, keeping the skeleton would show the neighbour twice.
+    lose that person, keeping the skeleton would show the neighbour twice. Skeletons with
+    fewer than ``pose_nms_min_keypoints`` keypoints take no part: confidence is a mean over
+    the keypoints found, so a few confident joints could otherwise strip a whole body (and
+    fusion ignores such skeletons anyway).
     """
     if len(people) < 2 or config.pose_nms_fraction > 1.0:
         return people
     kps = np.stack([p.keypoints for p in people]).astype(np.float64)
     scores = np.where(kps[:, :, 2] >= config.pose_nms_min_score, kps[:, :, 2], 0.0)
-    dup = duplicate_poses(
-        np.zeros(len(people), dtype=np.int64),
-        kps[:, :, :2],
-        scores,
-        np.array([p.score for p in people], dtype=np.float64),
+    scores = np.nan_to_num(scores, nan=0.0)
+    whole = np.flatnonzero((scores > 0).sum(axis=1) >= config.pose_nms_min_keypoints)
+    if len(whole) < 2:
+        return people
+    dup = np.zeros(len(people), dtype=bool)
+    dup[whole] = duplicate_poses(
+        np.zeros(len(whole), dtype=np.int64),
+        kps[whole, :, :2],
+        scores[whole],
+        np.array([people[i].score for i in whole], dtype=np.float64),
         fraction=config.pose_nms_fraction,
         scale=config.pose_nms_scale,
     )

@@ -71,6 +71,7 @@ class PerceptionNodeConfig:
     pose_nms_fraction: float
     pose_nms_scale: float
     pose_nms_min_score: float
+    pose_nms_min_keypoints: int
     diagnostics_period_s: float
     warn_period_s: float
 
@@ -115,6 +116,7 @@ class PerceptionNodeConfig:
             pose_nms_fraction=self.pose_nms_fraction,
             pose_nms_scale=self.pose_nms_scale,
             pose_nms_min_score=self.pose_nms_min_score,
+            pose_nms_min_keypoints=self.pose_nms_min_keypoints,
         )
 
 
