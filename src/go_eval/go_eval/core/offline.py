@@ -126,7 +126,8 @@ def _camera_people(
 
 # What perception made of one simulator step: people per camera, product evidence.
 StepPerception = tuple[dict[str, CameraPeople], list[EvidenceItem]]
-CACHE_VERSION = 4  # 3, 4: perception strips duplicate skeletons (pose NMS; partial ones take no part)
+# 3, 4: perception strips duplicate skeletons (pose NMS; partial skeletons take no part)
+CACHE_VERSION = 4
 
 
 def perception_cache_key(config: RunConfig) -> str:
