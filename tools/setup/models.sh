@@ -111,7 +111,7 @@ fi  # all_ok = 0
 # --- 4. int8 copies of NanoDet and MoveNet Lightning (the default backend runs them) ----------------
 if ! quantized; then
   say "quantizing nanodet and movenet-lightning to int8 (calibration on vtest.avi, ~30 s)"
-  PYTHONPATH="$ROOT/src/go_perception${PYTHONPATH:+:$PYTHONPATH}" \
+  PYTHONPATH="$ROOT/src/go_perception:$ROOT/src/go_common${PYTHONPATH:+:$PYTHONPATH}" \
     "$RUNTIME_PY" "$HERE/models/quantize.py" "$OUT" || die "int8 quantization failed (output above)"
 fi
 

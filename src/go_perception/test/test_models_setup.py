@@ -73,3 +73,27 @@ def test_second_run_with_models_present_does_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+@pytest.mark.skipif(
+    not (default_models_dir() / NANODET_FILE).is_file(),
+    reason="models absent: run ./gostore setup (tools/setup/models.sh converts them once)",
+)
+def test_int8_copies_remade_from_the_setup_environment_alone(tmp_path: Path) -> None:
+    """The quantize step runs on a fresh machine with only the PYTHONPATH models.sh gives it.
+
+    The test suite itself runs with every package on PYTHONPATH, which once hid that the step
+    could not import go_common (CI failed in set-up); here that variable is removed first.
+    """
+    out = tmp_path / "models"
+    shutil.copytree(default_models_dir(), out)
+    removed = sorted(p.name for p in out.glob("*.int8.onnx"))
+    assert removed, "no int8 copies to remake"
+    for name in removed:
+        (out / name).unlink()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH")}
+    env["GOSTORE_CACHE"] = str(tmp_path / "no-cache")
+    result = _run(str(out), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "quantizing" in result.stdout
+    assert sorted(p.name for p in out.glob("*.int8.onnx")) == removed
