@@ -31,7 +31,7 @@ differ in the last bits of a scale (their weights digest is not pinned, the reci
 
 usage: python quantize.py MODELS_DIR          (writes {nanodet,movenet-lightning}.int8.onnx there)
        python quantize.py --check MODELS_DIR  (exit 0 when both are present and current)
-Needs go_perception's and go_common's cores on PYTHONPATH (models.sh sets both) and opencv-doc's vtest.avi.
+Needs go_perception and go_common on PYTHONPATH (models.sh sets both) and opencv-doc's vtest.avi.
 """
 
 from __future__ import annotations
