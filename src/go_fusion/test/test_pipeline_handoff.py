@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from go_fusion.core.handoff import (
     HandSighting,
     direction_from_evidence,
 )
+from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import TRACK_CONFIRMED, FusionOutput, FusionPipeline, TrackSnapshot
 from go_fusion.core.store_view import StoreView, store_view_from_model
 
@@ -222,15 +225,18 @@ def run_mislabelled_pass(
     gap_m: float = 0.02,
     left_hand: bool = False,
     approach: bool = False,
+    restart_at: float | None = None,
+    journal: Path | None = None,
 ) -> tuple[FusionPipeline, FusionOutput]:
     """Ann takes a yoghurt with her left hand and passes it with the hand labelled right (2D
     pose swapped her sides): the labels say her touching hand holds nothing. ``gap_m``: how far
     apart the two wrists measure while touching; ``left_hand``: she passes with the hand
     labelled left instead (the labels can tell); ``approach``: the hands are 0.3 m apart for
-    the 0.6 s before they touch."""
+    the 0.6 s before they touch; ``restart_at``: the pipeline is killed then and a new one
+    continues on the same ``journal``."""
     model = load_store("small")
     channels = model.boards["g1_xp"].channels
-    pipe = FusionPipeline(store)
+    pipe = FusionPipeline(store, journal=Journal(journal))
     pipe.add_gate_event(GateObservation("entry", "entry", 0.5, "ann"))
     pipe.add_gate_event(GateObservation("entry", "entry", 0.6, "bob"))
     a_xy, b_xy = (1.25, 1.1), (2.05, 1.1)
@@ -274,6 +280,10 @@ def run_mislabelled_pass(
     if exit_ann_at is not None:
         inputs.append((exit_ann_at, 3, GateObservation("exit", "exit", exit_ann_at, "ann")))
     for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
+        if restart_at is not None and t >= restart_at:
+            pipe.journal.close()
+            pipe = FusionPipeline(store, journal=Journal(journal))
+            restart_at = None
         if kind == 0:
             out.extend(pipe.add_load_cells("g1_xp", channels, t, 1 / RATE, payload))
         elif kind == 1:
@@ -313,6 +323,20 @@ def test_an_exit_before_the_crops_are_in_decides_with_what_was_seen(store: Store
     assert receipts[0].lines == ()
     assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
     assert not pipe._pending_contacts
+
+
+def test_a_contact_waiting_for_its_crops_survives_a_restart(
+    store: StoreView, tmp_path: Path
+) -> None:
+    # The hands touch at 9.0-9.6 s; the fusion node is killed at 10.5 s, while the contact
+    # waits for the crops after it (until 12 s). The contact, the crops before it and those
+    # after it up to the last checkpoint (10 s) come back from the checkpoint.
+    path = tmp_path / "journal.jsonl"
+    pipe, out = run_mislabelled_pass(store, with_crops=True, restart_at=10.5, journal=path)
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves[-2:] == [("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    assert pipe.cart_view("ann").lines == ()
+    assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
 
 
 def test_a_contact_seen_only_loosely_is_decided_by_the_crops(store: StoreView) -> None:

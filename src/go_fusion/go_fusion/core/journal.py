@@ -76,6 +76,11 @@ class Journal:
         """Every record, in order (what was read at start plus what was appended since)."""
         return list(self._records)
 
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest record (0 when empty)."""
+        return self._records[-1].seq if self._records else 0
+
     def __iter__(self) -> Iterator[JournalRecord]:
         return iter(list(self._records))
 

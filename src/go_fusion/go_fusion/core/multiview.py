@@ -167,6 +167,10 @@ class MultiViewTracker:
         self.tracker.restore_state(state["tracker"])
         self._t = None if state.get("t") is None else float(state["t"])
 
+    def forget_tracks(self, track_ids: Iterable[str]) -> list[str]:
+        """Drop live tracks that exited while a restored state was saved (see ShopperTracker)."""
+        return self.tracker.forget_tracks(track_ids)
+
     def wrist_history(self, track_id: str, t0: float, t1: float) -> WristHistory:
         """Wrist samples of a live or recently exited track in ``[t0, t1]`` [s]."""
         return self.tracker.wrist_history(track_id, t0, t1)

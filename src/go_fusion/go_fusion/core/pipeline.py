@@ -14,7 +14,13 @@ from :meth:`FusionPipeline.unpublished_receipts`). Cart events and receipts carr
 ids, and the books refuse an id twice, so a restart never adds an item or a receipt twice. The
 tracker's sessions and tracks are checkpointed beside the journal (``<journal>.tracker.json``,
 atomic, every ``tracker_checkpoint_s``) and restored on restart, so shoppers already in the store
-keep their tracks (OCCLUDED until re-found) and still leave through the exit.
+keep their tracks (OCCLUDED until re-found) and still leave through the exit. With it goes the
+short-term memory the journal does not hold (``<journal>.memory.pkl``, :data:`MEMORY_FIELDS`):
+the shelf detector's levels and changes in progress, the recent wrists and product crops, the
+hand contacts waiting for crops. Without it a restart within a second or two of a pick lost
+the pick: the restarted detector took the lighter shelf as its level. Bins with an event
+journalled after the checkpoint warm up again instead (that event is already in the books), and
+a checkpoint written under another configuration or store layout is not restored.
 
 Offline use (the evaluation)::
 
@@ -34,10 +40,12 @@ Attribution waits until the tracks cover the event window (``t_end + edge_window
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import pickle
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -110,6 +118,24 @@ TRACK_CONFIRMED = 1
 TRACK_OCCLUDED = 2
 TRACK_EXITED = 3
 
+# What a restart restores from <journal>.memory.pkl rather than from the journal (see the module
+# docstring); MEMORY_VERSION changes whenever these objects change shape.
+MEMORY_VERSION = 1
+MEMORY_FIELDS = (
+    "detector",
+    "_wrists",
+    "_evidence",
+    "_busy",
+    "_board_last_t",
+    "_tracks_t",
+    "_gate_buffer",
+    "_anonymous_exits",
+    "handoffs",
+    "loose_handoffs",
+    "_pending_contacts",
+    "_in_contact",
+)
+
 # Diagnostic levels (diagnostic_msgs/DiagnosticStatus).
 OK = 0
 WARN = 1
@@ -149,7 +175,7 @@ class FusionConfig:
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
     handoff_evidence_confidence: float = 0.7  # ... when its direction came from product crops
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
-    tracker_checkpoint_s: float = 2.0  # tracker state saved beside the journal this often
+    tracker_checkpoint_s: float = 2.0  # tracker + short-term memory saved beside the journal
     tracker_checkpoint_max_age_s: float = 120.0  # an older checkpoint is not restored
 
 
@@ -377,6 +403,7 @@ class FusionPipeline:
         self.now: float | None = None
         self.diagnostic_counts: dict[str, int] = {}
         self._rebuild()
+        self._restore_memory()
         if self._pending_cameras:
             self.set_cameras(self._pending_cameras)
 
@@ -451,25 +478,113 @@ class FusionPipeline:
         path = self.journal.path
         return None if path is None else path.with_name(path.name + ".tracker.json")
 
+    def _memory_path(self) -> Path | None:
+        path = self.journal.path
+        return None if path is None else path.with_name(path.name + ".memory.pkl")
+
+    def _fingerprint(self) -> str:
+        """What a saved short-term memory must have been made under: configuration and layout."""
+        bins = sorted(
+            (b.bin_id, tuple(b.skus), b.center.tolist(), b.size.tolist())
+            for b in self.store.bins.values()
+        )
+        text = repr((MEMORY_VERSION, self.config, bins, sorted(self.store.camera_ids)))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def _save_tracker(self, t: float) -> None:
-        """Write the tracker's sessions and tracks beside the journal (atomic replace)."""
+        """Every ``tracker_checkpoint_s`` of sensor time: write the tracker's sessions and tracks
+        and the short-term memory beside the journal (each an atomic replace)."""
         path = self._checkpoint_path()
-        if path is None or self.tracker is None:
+        if path is None:
             return
         if self._checkpoint_t is not None and t - self._checkpoint_t < (
             self.config.tracker_checkpoint_s
         ):
             return
         self._checkpoint_t = t
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            with open(tmp, "w") as f:
-                json.dump({"t": t, "state": self.tracker.export_state()}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except (OSError, TypeError, ValueError) as error:
-            LOGGER.warning("fusion: cannot save the tracker checkpoint %s: %s", path, error)
+            if self.tracker is not None:
+                state = json.dumps(
+                    {
+                        "t": t,
+                        "journal_seq": self.journal.last_seq,
+                        "state": self.tracker.export_state(),
+                    }
+                )
+                _write_atomic(path, state.encode())
+            memory = {
+                "version": MEMORY_VERSION,
+                "fingerprint": self._fingerprint(),
+                "t": t,
+                "journal_seq": self.journal.last_seq,
+                "fields": {name: getattr(self, name) for name in MEMORY_FIELDS},
+            }
+            memory_path = self._memory_path()
+            assert memory_path is not None
+            # Not fsync'd (2 MB with 400 bins: the fsync would cost ~4 ms of the fusion thread
+            # every checkpoint): a killed node's file is intact in the page cache, and a power
+            # cut's torn file is refused on restart like any unreadable one.
+            _write_atomic(
+                memory_path,
+                pickle.dumps(memory, protocol=pickle.HIGHEST_PROTOCOL),
+                fsync=False,
+            )
+        except (OSError, TypeError, ValueError, pickle.PicklingError) as error:
+            LOGGER.warning("fusion: cannot save the checkpoint beside %s: %s", path, error)
+
+    def _restore_memory(self) -> None:
+        """Continue the short-term memory of a previous run (see the module docstring)."""
+        path = self._memory_path()
+        if path is None or not path.exists():
+            return
+        try:
+            with open(path, "rb") as f:
+                saved = pickle.load(f)  # written by this pipeline beside its own journal
+            if saved.get("version") != MEMORY_VERSION or saved.get("fingerprint") != (
+                self._fingerprint()
+            ):
+                LOGGER.warning(
+                    "fusion: %s was written under another configuration or store layout: "
+                    "not restored (shelf levels are learnt again)",
+                    path,
+                )
+                return
+            t = float(saved["t"])
+            age = (self.now if self.now is not None else t) - t
+            if age > self.config.tracker_checkpoint_max_age_s:
+                LOGGER.warning("fusion: %s is %.0f s old: not restored", path, age)
+                return
+            fields = saved["fields"]
+            if set(fields) != set(MEMORY_FIELDS):
+                raise ValueError(f"fields {sorted(fields)} instead of {sorted(MEMORY_FIELDS)}")
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as error:
+            LOGGER.warning("fusion: %s not restored: %s", path, error)
+            return
+        except pickle.UnpicklingError as error:
+            LOGGER.warning("fusion: %s not restored: %s", path, error)
+            return
+        for name in MEMORY_FIELDS:
+            setattr(self, name, fields[name])
+        # A shelf event journalled after the checkpoint is in the books already: its bins learn
+        # their level again rather than find the same change a second time.
+        after = [r for r in self.journal if r.seq > int(saved["journal_seq"])]
+        stale = {
+            b
+            for r in after
+            if r.type == "shelf_event"
+            for b in (r.data.get("bin_ids") or [r.data.get("bin_id")])
+            if b
+        }
+        if stale:
+            self.detector.forget_bins(stale)
+        self.now = t if self.now is None else max(self.now, t)
+        self._checkpoint_t = t
+        LOGGER.info(
+            "fusion: short-term memory restored from %s (t=%.2f s; %d bins re-learn their level)",
+            path,
+            t,
+            len(stale),
+        )
 
     def _restore_tracker(self) -> None:
         """Continue the tracks of a previous run from its checkpoint, when recent enough."""
@@ -490,6 +605,39 @@ class FusionPipeline:
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             LOGGER.warning("fusion: tracker checkpoint %s not restored: %s", path, error)
+            return
+        self._catch_up_tracker(int(saved.get("journal_seq", 0)))
+
+    def _catch_up_tracker(self, seq: int) -> None:
+        """Tell a restored tracker what the journal recorded after its checkpoint (journal
+        sequence ``seq``): tracks that exited are dropped (else a departed shopper's track,
+        restored where it last was, could take someone else's exit), and entry scans go to it
+        with the next camera set (else their shoppers are never born)."""
+        assert self.tracker is not None
+        exited: list[str] = []
+        for record in self.journal:
+            if record.seq <= seq:
+                continue
+            if record.type == "track_exit":
+                exited.append(str(record.data["track_id"]))
+            elif record.type == "gate" and record.data.get("kind") == ENTRY:
+                obs = GateObservation(
+                    str(record.data["gate_id"]),
+                    ENTRY,
+                    float(record.data["t"]),
+                    str(record.data.get("token", "")),
+                    int(record.data.get("group_size", 1)),
+                )
+                if obs not in self._gate_buffer:
+                    self._gate_buffer.append(obs)
+        dropped = self.tracker.forget_tracks(exited)
+        if dropped or self._gate_buffer:
+            LOGGER.info(
+                "fusion: journal after the tracker checkpoint: %d tracks exited, %d scans to "
+                "give the tracker",
+                len(dropped),
+                len(self._gate_buffer),
+            )
 
     def set_cameras(self, cameras: Sequence[Any]) -> None:
         """Set or replace the calibrated cameras (creates the tracker on first use, continuing
@@ -707,6 +855,7 @@ class FusionPipeline:
         for ev in events:
             out.extend(self._on_shelf_event(ev))
         out.extend(self._advance())
+        self._save_tracker(float(stamps[-1]))
         return out
 
     def _on_shelf_event(self, ev: ShelfEventCore) -> FusionOutput:
@@ -1143,11 +1292,11 @@ class FusionPipeline:
         gates = [tracker_gate_event(g) for g in self._gate_buffer]
         self._gate_buffer.clear()
         result = self.tracker.update(t, detections_by_camera, gates)
-        self._save_tracker(t)
         for line in result.diagnostics:
             self._diag(out, WARN, "tracker", line)
         tracks, exits = snapshots_from_tracker(result)
         out.extend(self.add_tracks(t, tracks, exits))
+        self._save_tracker(t)
         out.skeletons = (result.skeletons, result.skeleton_tracks)
         return out
 
@@ -1524,6 +1673,17 @@ class FusionPipeline:
         shelf = self.live_planogram.setdefault(event.bin_id, {})
         delta = -event.quantity if event.kind == KIND_PICK else event.quantity
         shelf[event.sku] = max(0, shelf.get(event.sku, 0) + delta)
+
+
+def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file (fsync'd), then renamed over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _ray_offsets(origin: np.ndarray, direction: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -391,6 +391,27 @@ class ShelfEventDetector:
         for b, v in self._min_event_by_name.items():
             self._min_event[self._index[b]] = max(self.config.min_event_g, v)
 
+    def forget_bins(self, bin_ids: Iterable[str]) -> None:
+        """Forget the level and any change in progress of these bins: they warm up again from
+        their next samples (a restored checkpoint older than an event already journalled)."""
+        idx = {self._index[b] for b in bin_ids if b in self._index}
+        for b in idx:
+            self._mode[b] = _WARMUP
+            self._prev_x[b] = np.nan
+            self._tail_x[b] = np.nan
+            self._tail_t[b] = np.nan
+            self._active.pop(b, None)
+            self._warm.pop(b, None)
+            self._carry.pop(b, None)
+        self._pending = [p for p in self._pending if p.bin not in idx]
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled state (the fusion checkpoint) without the caches keyed by object ids."""
+        state = dict(self.__dict__)
+        state["_index_cache"] = {}
+        state["_sel_cache"] = {}
+        return state
+
     @property
     def bin_ids(self) -> tuple[str, ...]:
         """Every bin known to the detector, in registration order."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -623,6 +623,27 @@ class ShopperTracker:
                 drop.append(i)
         self._remove(drop, t)
         self._compact()
+
+    def forget_tracks(self, track_ids: Iterable[str]) -> list[str]:
+        """Drop live tracks whose exits were recorded elsewhere while this state was saved
+        (the journal, after a restored checkpoint); a session left without a live track is
+        closed. No exit event, no exit shadow: where they left is not known here. Returns the
+        ids dropped."""
+        ids = set(track_ids)
+        gone = [i for i, r in enumerate(self._records) if r.track_id in ids]
+        if not gone:
+            return []
+        dropped = [self._records[i].track_id for i in gone]
+        for i in gone:
+            self._wrists.release(self._records[i].slot)
+        keep = [i for i in range(len(self._records)) if i not in set(gone)]
+        self._records = [self._records[i] for i in keep]
+        self._x, self._p = self._x[keep], self._p[keep]
+        live = {r.track_id for r in self._records}
+        for session in self._sessions.values():
+            if set(dropped) & set(session.tracks) and not set(session.tracks) & live:
+                session.closed = True
+        return dropped
 
     def _exit_area_of(self, xy: np.ndarray) -> GateArea | None:
         for gate in self._exits:
