@@ -65,3 +65,25 @@ def test_cache_key_follows_the_settings(config: RunConfig) -> None:
     assert key == perception_cache_key(replace(config))
     assert key != perception_cache_key(replace(config, seed=1))
     assert key != perception_cache_key(replace(config, camera_hz=5.0))
+
+
+def test_fusion_restarts_mid_run_give_the_same_receipts(config: RunConfig, tmp_path: Path) -> None:
+    # (python -m go_eval.bench.restarts does this over a suite with real perception.)
+    first = OfflineRun(config, estimator=_ImageDrivenEstimator(), perception_cache=tmp_path)
+    a = first.run()
+    assert a.predicted  # a receipt to compare
+    journal = tmp_path / "journal.jsonl"
+    run = OfflineRun(
+        config,
+        estimator=_ForbiddenEstimator(),
+        perception_cache=tmp_path,
+        journal=journal,
+        restarts=[a.duration_s / 3, a.duration_s / 2],
+    )
+    b = run.run()
+    assert run.restarted == 2
+    assert b.predicted == a.predicted
+    assert b.receipts == a.receipts
+    assert (tmp_path / "journal.jsonl.memory.pkl").exists()
+    with pytest.raises(ValueError, match="journal"):
+        OfflineRun(config, estimator=_ForbiddenEstimator(), restarts=[1.0])

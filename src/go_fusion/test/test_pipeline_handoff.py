@@ -281,7 +281,7 @@ def run_mislabelled_pass(
         inputs.append((exit_ann_at, 3, GateObservation("exit", "exit", exit_ann_at, "ann")))
     for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
         if restart_at is not None and t >= restart_at:
-            pipe.journal.close()
+            pipe.close()
             pipe = FusionPipeline(store, journal=Journal(journal))
             restart_at = None
         if kind == 0:

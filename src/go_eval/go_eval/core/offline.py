@@ -20,7 +20,7 @@ import hashlib
 import logging
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from go_eval.core.scoring import ShelfInteraction, TrackFrame
 from go_fusion.core.association import CameraPeople
 from go_fusion.core.attribution import SOURCE_HAND, EvidenceItem
 from go_fusion.core.checkout import GateObservation
+from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import (
     TRACK_CONFIRMED,
     TRACK_OCCLUDED,
@@ -157,6 +158,10 @@ class OfflineRun:
     ``<folder>/<scenario>-<seed>-<key>.pkl`` when that file exists (rendering and the networks
     are skipped) and written there otherwise. For fusion experiments only: the file is a pickle,
     so read only caches this tool wrote.
+
+    ``journal``: the fusion journal file (default: in memory). ``restarts``: sensor times [s] at
+    which the fusion pipeline is killed and a new one started on the same journal, as a fusion
+    node restart would (needs ``journal``); the figures should not change.
     """
 
     def __init__(
@@ -165,8 +170,15 @@ class OfflineRun:
         estimator: PoseEstimator | None = None,
         classifier: ProductClassifier | None = None,
         perception_cache: Path | None = None,
+        journal: Path | None = None,
+        restarts: Sequence[float] = (),
     ):
+        if restarts and journal is None:
+            raise ValueError("restarts need a journal file to restart from")
         self.config = config
+        self._journal = journal
+        self._restarts = sorted(float(t) for t in restarts)
+        self.restarted = 0
         self._cache_path: Path | None = None
         self._cached: list[StepPerception] | None = None
         self._recorded: list[StepPerception] = []
@@ -188,19 +200,24 @@ class OfflineRun:
         if config.products and classifier is None:
             self.classifier = ProductClassifier(config=ClassifierConfig(top_k=5))
         self.crop_config = HandCropConfig()
-        self.pipeline = FusionPipeline.for_store(self.store)
+        self.pipeline = FusionPipeline.for_store(
+            self.store, journal=Journal(journal) if journal is not None else None
+        )
         self.result = RunResult(config.store, config.scenario, config.seed, self.sim.duration)
         self._shelf_event_known: dict[str, float] = {}  # event id -> sensor time it was emitted
 
     def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
         for step in self.sim.run(step_s=1.0 / self.config.camera_hz):
             self._truth(step)
+            while self._restarts and step.t >= self._restarts[0]:
+                self._restart()
             self._sensors(step)
             if progress:
                 progress(step.t)
         with _Timer(self.result.compute_s, "fusion") as timer:
             out = self.pipeline.finish(self.sim.t_end)
         self._collect(out, self.sim.t_end, timer.elapsed)
+        self.pipeline.close()  # its journal and last checkpoint on disk
         if self._cache_path is not None and self._cached is None:
             self._cache_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._cache_path.with_suffix(".tmp")
@@ -208,6 +225,13 @@ class OfflineRun:
                 pickle.dump(self._recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(self._cache_path)
         return self.result
+
+    def _restart(self) -> None:
+        """Kill the fusion pipeline and start a new one on its journal (and checkpoints)."""
+        self._restarts.pop(0)
+        self.pipeline.close()
+        self.pipeline = FusionPipeline.for_store(self.store, journal=Journal(self._journal))
+        self.restarted += 1
 
     def _truth(self, step: SimStep) -> None:
         res = self.result

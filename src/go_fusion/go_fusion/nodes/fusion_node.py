@@ -295,7 +295,7 @@ class FusionNode(LifecycleNode):
 
     def _close(self) -> None:
         if self.pipeline is not None:
-            self.pipeline.journal.close()
+            self.pipeline.close()  # the pending checkpoint, then the journal
             self.pipeline = None
         for p in self._pubs.values():
             self.destroy_lifecycle_publisher(p)
