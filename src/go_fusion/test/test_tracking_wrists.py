@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
 from go_fusion.core.wrist_history import WristStore
@@ -28,3 +30,17 @@ def test_windows_stay_in_time_order_after_the_ring_wraps() -> None:
     assert store.last_time(a) == -np.inf
     c = store.new_slot()
     assert c == a and store.window(c, 0.0, 10.0).size == 0
+
+
+def test_a_pickled_wrist_store_keeps_its_slots_but_not_its_samples() -> None:
+    store = WristStore(8, slots=2)
+    a, b = store.new_slot(), store.new_slot()
+    store.release(a)
+    store.push(np.array([b]), 1.0, np.ones((1, 2, 3)), np.zeros((1, 2, 3, 3)), np.ones((1, 2)))
+    again = pickle.loads(pickle.dumps(store))
+    assert len(pickle.dumps(store)) < 200  # no sample arrays
+    assert again.t.shape == store.t.shape and again._free == store._free
+    assert again.last_time(b) == -np.inf  # slot b still belongs to its track, but empty
+    assert again.new_slot() == a  # the free slot is handed out again, not b
+    again.push(np.array([b]), 2.0, np.ones((1, 2, 3)), np.zeros((1, 2, 3, 3)), np.ones((1, 2)))
+    assert again.last_time(b) == 2.0

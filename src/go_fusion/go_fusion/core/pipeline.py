@@ -528,7 +528,9 @@ class FusionPipeline:
                 "t": t,
                 "journal_seq": self.journal.last_seq,
                 "fields": {name: getattr(self, name) for name in MEMORY_FIELDS},
-                "tracker": self.tracker,  # exactly as it is (the JSON above is for long gaps)
+                # the tracker as it is, less its own wrist samples (WristStore.__getstate__);
+                # the JSON above is for a restart after a longer gap or a changed configuration
+                "tracker": self.tracker,
             }
             memory_path = self._memory_path()
             assert memory_path is not None
