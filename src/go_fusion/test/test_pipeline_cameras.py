@@ -220,9 +220,37 @@ def test_memory_from_another_configuration_is_not_restored(tmp_path: Path, caplo
     assert all(h.mode == "warmup" for h in again.detector.health().values())
     # a corrupt file is a warning too, never a crash
     (tmp_path / "journal.jsonl.memory.pkl").write_bytes(b"not a pickle")
+    caplog.clear()
     with caplog.at_level("WARNING"):
         FusionPipeline.for_store(model, journal=Journal(path))
-    assert "not restored" in caplog.text
+    assert "memory.pkl not restored" in caplog.text
+
+
+def test_memory_older_than_the_limit_at_the_first_input_is_dropped(tmp_path: Path) -> None:
+    # The node was down for 5 minutes: the shelves may have been restocked and the shoppers
+    # have moved on. The age is known only when the first input arrives (sensor time).
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline.for_store(model, journal=Journal(path))
+    feed(first, [x for x in scenario_inputs(model) if x[0] < 6.0], channels)
+    first.close()
+    again = FusionPipeline.for_store(model, journal=Journal(path))
+    assert again.tracker is not None and again.tracker.export_state()["tracker"]["tracks"]
+    assert any(h.mode != "warmup" for h in again.detector.health().values())
+    again.add_load_cells(
+        "g1_xp", channels, 306.0, 1 / RATE_CELLS, np.full((3, len(channels)), 2.0e3)
+    )
+    assert all(h.mode == "warmup" for h in again.detector.health().values())
+    assert again.tracker.export_state()["tracker"]["tracks"] == []
+    # ... but a restart within the limit keeps it: 1 s later, the warm-up samples of 306 s are
+    # still there, so 3 more samples end the warm-up (a dropped memory would start it again)
+    again.close()
+    third = FusionPipeline.for_store(model, journal=Journal(path))
+    third.add_load_cells(
+        "g1_xp", channels, 307.0, 1 / RATE_CELLS, np.full((3, len(channels)), 2.0e3)
+    )
+    assert third.detector.health()[channels[0]].mode != "warmup"
 
 
 def test_a_bin_whose_event_was_journalled_after_the_checkpoint_is_not_counted_twice(

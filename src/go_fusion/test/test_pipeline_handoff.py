@@ -18,7 +18,13 @@ from go_fusion.core.handoff import (
     direction_from_evidence,
 )
 from go_fusion.core.journal import Journal
-from go_fusion.core.pipeline import TRACK_CONFIRMED, FusionOutput, FusionPipeline, TrackSnapshot
+from go_fusion.core.pipeline import (
+    TRACK_CONFIRMED,
+    FusionConfig,
+    FusionOutput,
+    FusionPipeline,
+    TrackSnapshot,
+)
 from go_fusion.core.store_view import StoreView, store_view_from_model
 
 B1 = "g1_xp_s1_b1"  # Arla-Natural-Yoghurt, 1040 g
@@ -227,6 +233,7 @@ def run_mislabelled_pass(
     approach: bool = False,
     restart_at: float | None = None,
     journal: Path | None = None,
+    config: FusionConfig | None = None,
 ) -> tuple[FusionPipeline, FusionOutput]:
     """Ann takes a yoghurt with her left hand and passes it with the hand labelled right (2D
     pose swapped her sides): the labels say her touching hand holds nothing. ``gap_m``: how far
@@ -236,7 +243,7 @@ def run_mislabelled_pass(
     continues on the same ``journal``."""
     model = load_store("small")
     channels = model.boards["g1_xp"].channels
-    pipe = FusionPipeline(store, journal=Journal(journal))
+    pipe = FusionPipeline(store, config, journal=Journal(journal))
     pipe.add_gate_event(GateObservation("entry", "entry", 0.5, "ann"))
     pipe.add_gate_event(GateObservation("entry", "entry", 0.6, "bob"))
     a_xy, b_xy = (1.25, 1.1), (2.05, 1.1)
@@ -282,7 +289,7 @@ def run_mislabelled_pass(
     for t, kind, payload in sorted(inputs, key=lambda x: (x[0], x[1])):
         if restart_at is not None and t >= restart_at:
             pipe.close()
-            pipe = FusionPipeline(store, journal=Journal(journal))
+            pipe = FusionPipeline(store, config, journal=Journal(journal))
             restart_at = None
         if kind == 0:
             out.extend(pipe.add_load_cells("g1_xp", channels, t, 1 / RATE, payload))
@@ -337,6 +344,25 @@ def test_a_contact_waiting_for_its_crops_survives_a_restart(
     assert moves[-2:] == [("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
     assert pipe.cart_view("ann").lines == ()
     assert [(ln.sku, ln.quantity) for ln in pipe.cart_view("bob").lines] == [(YOG, 1)]
+
+
+def test_a_contact_decided_after_the_checkpoint_is_not_decided_again(
+    store: StoreView, tmp_path: Path
+) -> None:
+    # Checkpoints every 4.7 s: the one at 9.4 s holds the contact (reported at 9.33 s) still
+    # waiting; it is decided (journalled) before the kill at 14 s. The restored contact must not
+    # be decided again.
+    path = tmp_path / "journal.jsonl"
+    config = FusionConfig(tracker_checkpoint_s=4.7)
+    _, out = run_mislabelled_pass(
+        store, with_crops=True, restart_at=14.0, journal=path, config=config
+    )
+    moves = [(e.kind, e.session_id, e.sku, e.bin_id) for e in out.cart_events]
+    assert moves == [("pick", "ann", YOG, B1), ("return", "ann", YOG, ""), ("pick", "bob", YOG, "")]
+    # decided once: a second decision (here "no clear change", as bob now holds the item) could
+    # also have come out the other way and passed it back
+    about = [d.message for d in out.diagnostics if d.message.startswith("contact of TA and TB")]
+    assert len(about) == 1 and "direction from the product crops after it" in about[0]
 
 
 def test_a_contact_seen_only_loosely_is_decided_by_the_crops(store: StoreView) -> None:

@@ -40,6 +40,7 @@ Attribution waits until the tracks cover the event window (``t_end + edge_window
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -177,7 +178,7 @@ class FusionConfig:
     handoff_evidence_confidence: float = 0.7  # ... when its direction came from product crops
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
     tracker_checkpoint_s: float = 1.0  # tracker + short-term memory saved beside the journal
-    tracker_checkpoint_max_age_s: float = 120.0  # an older checkpoint is not restored
+    tracker_checkpoint_max_age_s: float = 120.0  # older at the first input: not restored
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,10 @@ class FusionPipeline:
         # the tracker of the short-term memory, until set_cameras continues it
         self._restored_tracker: MultiViewTracker | None = None
         self._restored_seq = 0
+        # restored state whose age the first input decides: (checkpoint t, fresh memory fields)
+        self._memory_t: float | None = None
+        self._fresh_memory: dict[str, Any] = {}
+        self._tracker_t: float | None = None
         self._fingerprint_value = ""
         self._writer = _CheckpointWriter()
         self._pending_cameras = list(cameras)
@@ -493,10 +498,15 @@ class FusionPipeline:
         if self._fingerprint_value:
             return self._fingerprint_value
         bins = sorted(
-            (b.bin_id, tuple(b.skus), b.center.tolist(), b.size.tolist())
+            (b.bin_id, b.shelf_id, tuple(b.skus), b.center.tolist(), b.size.tolist())
             for b in self.store.bins.values()
         )
-        text = repr((MEMORY_VERSION, self.config, bins, sorted(self.store.camera_ids)))
+        gates = sorted(
+            (g.gate_id, g.kind, tuple(map(float, g.min_xy)), tuple(map(float, g.max_xy)))
+            for g in self.store.gates.values()
+        )
+        layout = (bins, gates, sorted(self.store.camera_ids))
+        text = repr((MEMORY_VERSION, _code_digest(), self.config, layout))
         self._fingerprint_value = hashlib.sha256(text.encode()).hexdigest()
         return self._fingerprint_value
 
@@ -504,11 +514,10 @@ class FusionPipeline:
         """Every ``tracker_checkpoint_s`` of sensor time: write the tracker's sessions and tracks
         and the short-term memory beside the journal (each an atomic replace)."""
         path = self._checkpoint_path()
-        if path is None:
-            return
-        if self._checkpoint_t is not None and t - self._checkpoint_t < (
-            self.config.tracker_checkpoint_s
-        ):
+        if path is None or self._restored_tracker is not None:
+            return  # (the restored tracker waits for the cameras: keep the file that holds it)
+        period = self.config.tracker_checkpoint_s
+        if self._checkpoint_t is not None and t - self._checkpoint_t < period:
             return
         self._checkpoint_t = t
         files: list[tuple[Path, bytes]] = []
@@ -537,15 +546,44 @@ class FusionPipeline:
             # The state is pickled here (a consistent snapshot, ~2 ms with 400 bins and 50
             # shoppers); writing and fsync'ing its ~2 MB is left to the writer thread.
             files.append((memory_path, pickle.dumps(memory, protocol=pickle.HIGHEST_PROTOCOL)))
-        except (TypeError, ValueError, pickle.PicklingError) as error:
+        except Exception as error:  # a checkpoint must never stop fusion
             LOGGER.warning("fusion: cannot save the checkpoint beside %s: %s", path, error)
             return
         self._writer.submit(files)
 
+    def _age_restored(self, t: float) -> None:
+        """At the first input after a restart: drop restored state older than
+        ``tracker_checkpoint_max_age_s`` (the node was down too long for it to hold)."""
+        limit = self.config.tracker_checkpoint_max_age_s
+        if self._memory_t is not None:
+            if t - self._memory_t > limit:
+                LOGGER.warning(
+                    "fusion: short-term memory is %.0f s old at the first input: dropped "
+                    "(shelf levels are learnt again)",
+                    t - self._memory_t,
+                )
+                for name, value in self._fresh_memory.items():
+                    setattr(self, name, value)
+                self._restored_tracker = None
+                self._tracker_t = self._memory_t if self._tracker_t is None else self._tracker_t
+            self._memory_t = None
+            self._fresh_memory = {}
+        if self._tracker_t is not None:
+            if t - self._tracker_t > limit and self.tracker is not None:
+                LOGGER.warning(
+                    "fusion: restored tracks are %.0f s old at the first input: dropped",
+                    t - self._tracker_t,
+                )
+                self.tracker = MultiViewTracker(
+                    self.config.tracker, list(self.tracker.rig.cameras), self._gate_areas()
+                )
+            self._tracker_t = None
+
     def close(self) -> None:
         """Write the pending checkpoint and close the journal (a node's cleanup; a crash skips
         this, and the previous checkpoint stays)."""
-        self._writer.flush()
+        if not self._writer.flush():
+            LOGGER.warning("fusion: the last checkpoint was not written within 10 s")
         self.journal.close()
 
     def _restore_memory(self) -> None:
@@ -560,35 +598,44 @@ class FusionPipeline:
                 self._fingerprint()
             ):
                 LOGGER.warning(
-                    "fusion: %s was written under another configuration or store layout: "
-                    "not restored (shelf levels are learnt again)",
+                    "fusion: %s was written under another configuration, store layout or "
+                    "version of go_fusion: not restored (shelf levels are learnt again)",
                     path,
                 )
                 return
             t = float(saved["t"])
-            age = (self.now if self.now is not None else t) - t
-            if age > self.config.tracker_checkpoint_max_age_s:
-                LOGGER.warning("fusion: %s is %.0f s old: not restored", path, age)
+            seq = int(saved["journal_seq"])
+            if seq > self.journal.last_seq:
+                LOGGER.warning(
+                    "fusion: %s is newer than the journal (record %d of %d): not restored",
+                    path,
+                    seq,
+                    self.journal.last_seq,
+                )
                 return
             fields = saved["fields"]
             if set(fields) != set(MEMORY_FIELDS):
                 raise ValueError(f"fields {sorted(fields)} instead of {sorted(MEMORY_FIELDS)}")
-        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as error:
+            tracker = saved.get("tracker")
+            if tracker is not None and not isinstance(tracker, MultiViewTracker):
+                raise TypeError(f"tracker is a {type(tracker).__name__}")
+        except Exception as error:  # any unreadable file: start without it
             LOGGER.warning("fusion: %s not restored: %s", path, error)
             return
-        except pickle.UnpicklingError as error:
-            LOGGER.warning("fusion: %s not restored: %s", path, error)
-            return
+        # Its age is known only from the first input after the restart (sensor time, not the
+        # wall clock): _check_stamp drops it then if the node was down too long.
+        self._fresh_memory = {name: getattr(self, name) for name in MEMORY_FIELDS}
+        self._memory_t = t
         for name in MEMORY_FIELDS:
             setattr(self, name, fields[name])
         # The tracker itself, when there was one: set_cameras continues it instead of the JSON
         # checkpoint's tracks, which come back OCCLUDED to be re-found (two shoppers re-found
         # by position can swap; the exact state keeps their identities).
-        self._restored_tracker = saved.get("tracker")
-        self._restored_seq = int(saved["journal_seq"])
+        self._restored_tracker = tracker
+        self._restored_seq = seq
+        after = [r for r in self.journal if r.seq > seq]
         # A shelf event journalled after the checkpoint is in the books already: its bins learn
         # their level again rather than find the same change a second time.
-        after = [r for r in self.journal if r.seq > int(saved["journal_seq"])]
         stale = {
             b
             for r in after
@@ -598,6 +645,26 @@ class FusionPipeline:
         }
         if stale:
             self.detector.forget_bins(stale)
+        # Anonymous exits applied (a journalled exit) or explained (a track's exit) since.
+        wait = self.config.anonymous_exit_wait_s
+        exits = [float(r.data["t"]) for r in after if r.type == "gate" and r.data["kind"] == EXIT]
+        track_exits = [float(r.data["t"]) for r in after if r.type == "track_exit"]
+        self._anonymous_exits = [
+            a
+            for a in self._anonymous_exits
+            if a.t not in exits and not any(abs(a.t - x) <= wait for x in track_exits)
+        ]
+        # Contacts decided since (their cart events are journalled) are not decided again.
+        moved = [
+            str(r.data["event"].get("event_id", ""))
+            for r in after
+            if r.type in ("cart_event", "review_queued")
+        ]
+        self._pending_contacts = [
+            p
+            for p in self._pending_contacts
+            if not any(e.startswith(h + ":") for h in _handoff_ids(p[0]) for e in moved)
+        ]
         self.now = t if self.now is None else max(self.now, t)
         self._checkpoint_t = t
         LOGGER.info(
@@ -614,16 +681,13 @@ class FusionPipeline:
             return
         try:
             saved = json.loads(path.read_text())
-            age = (self.now or 0.0) - float(saved["t"])
-            if age > self.config.tracker_checkpoint_max_age_s:
-                LOGGER.warning(
-                    "fusion: tracker checkpoint %s is %.0f s old: not restored", path, age
-                )
+            if int(saved.get("journal_seq", 0)) > self.journal.last_seq:
+                LOGGER.warning("fusion: %s is newer than the journal: not restored", path)
                 return
             self.tracker.restore_state(saved["state"])
-            LOGGER.info(
-                "fusion: tracker restored from %s (%.1f s before the journal's end)", path, age
-            )
+            # (its age is checked at the first input: _age_restored)
+            self._tracker_t = float(saved["t"])
+            LOGGER.info("fusion: tracker restored from %s (t=%.1f s)", path, self._tracker_t)
         except (OSError, ValueError, KeyError, TypeError) as error:
             LOGGER.warning("fusion: tracker checkpoint %s not restored: %s", path, error)
             return
@@ -664,15 +728,6 @@ class FusionPipeline:
         """Set or replace the calibrated cameras (creates the tracker on first use, continuing
         from the checkpoint of a previous run when there is a recent one)."""
         if self.tracker is None:
-            gates = [
-                GateArea(
-                    g.gate_id,
-                    GateKind.ENTRY if g.kind == ENTRY else GateKind.EXIT,
-                    g.min_xy,
-                    g.max_xy,
-                )
-                for g in self.store.gates.values()
-            ]
             restored = self._restored_tracker
             if isinstance(restored, MultiViewTracker):
                 self.tracker = restored
@@ -681,10 +736,18 @@ class FusionPipeline:
                 LOGGER.info("fusion: tracker continued from the short-term memory")
                 self._catch_up_tracker(self._restored_seq)
                 return
-            self.tracker = MultiViewTracker(self.config.tracker, list(cameras), gates)
+            self.tracker = MultiViewTracker(self.config.tracker, list(cameras), self._gate_areas())
             self._restore_tracker()
         else:
             self.tracker.set_cameras(list(cameras))
+
+    def _gate_areas(self) -> list[GateArea]:
+        return [
+            GateArea(
+                g.gate_id, GateKind.ENTRY if g.kind == ENTRY else GateKind.EXIT, g.min_xy, g.max_xy
+            )
+            for g in self.store.gates.values()
+        ]
 
     def _rebuild(self) -> None:
         for record in self.journal:
@@ -738,6 +801,8 @@ class FusionPipeline:
                 f"{what}: stamp {t:.3f} s is {self.now - t:.1f} s older than the newest input",
             )
             return False
+        if self._memory_t is not None or self._tracker_t is not None:
+            self._age_restored(t)
         return True
 
     def _tick(self, t: float) -> None:
@@ -1249,7 +1314,7 @@ class FusionPipeline:
     ) -> FusionOutput:
         """``unit`` goes from ``giver``'s cart to ``taker``'s: a return and a pick."""
         out = FusionOutput()
-        handoff_id = f"handoff@{c.t:.3f}:{giver}>{taker}"
+        handoff_id = _handoff_id(c.t, giver, taker)
         conf = self.config.handoff_confidence if confidence is None else confidence
         common = dict(
             shelf_event_id=handoff_id,
@@ -1737,18 +1802,29 @@ class _CheckpointWriter:
             try:
                 for path, data in job:
                     _write_atomic(path, data)
-            except OSError as error:
+            except Exception as error:  # e.g. a full disk: the next job retries
                 LOGGER.warning("fusion: cannot write the checkpoint %s: %s", job[0][0], error)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def flush(self) -> None:
-        """Wait until the newest job is on disk."""
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the newest job is on disk (at most ``timeout_s``); False on timeout."""
         with self._cond:
-            while self._job is not None or self._busy:
-                self._cond.wait()
+            return self._cond.wait_for(
+                lambda: self._job is None and not self._busy, timeout=timeout_s
+            )
+
+
+def _handoff_id(t: float, giver: str, taker: str) -> str:
+    """Id of an item passed between two tracks at a contact reported at t [s]."""
+    return f"handoff@{t:.3f}:{giver}>{taker}"
+
+
+def _handoff_ids(c: Contact) -> tuple[str, str]:
+    """The ids a contact's pass may get, one per direction."""
+    return _handoff_id(c.t, c.track_a, c.track_b), _handoff_id(c.t, c.track_b, c.track_a)
 
 
 def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
@@ -1756,12 +1832,29 @@ def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     temporary name is the writer's own, so two writers (a killed pipeline's thread still
     finishing, the new one's) never share one."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        if fsync:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        # owner-only: the memory file is a pickle, read back by the next run
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """SHA-256 of go_fusion's core sources: a pickled memory is read back only by the code that
+    wrote it (an upgraded node starts from the journal and the JSON tracker checkpoint)."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def _ray_offsets(origin: np.ndarray, direction: np.ndarray, points: np.ndarray) -> np.ndarray:
