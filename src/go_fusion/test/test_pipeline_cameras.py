@@ -358,3 +358,19 @@ def _snapshot(track: str, session: str, t: float, wrist: np.ndarray) -> TrackSna
     cov = np.tile(np.eye(3) * 0.03**2, (17, 1, 1))
     pos = np.array([wrist[0] + 0.6, wrist[1], 0.0])
     return TrackSnapshot(track, session, 1, pos, np.zeros(3), np.eye(6) * 0.01, t, kp, scores, cov)
+
+
+def test_memory_newer_than_its_journal_is_not_restored(tmp_path: Path, caplog) -> None:
+    # The journal was replaced (a new day, a wiped disk) but the checkpoint files stayed.
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline.for_store(model, journal=Journal(path))
+    feed(first, [x for x in scenario_inputs(model) if x[0] < 6.0], channels)
+    first.close()
+    path.unlink()
+    with caplog.at_level("WARNING"):
+        again = FusionPipeline.for_store(model, journal=Journal(path))
+    assert "newer than the journal" in caplog.text
+    assert all(h.mode == "warmup" for h in again.detector.health().values())
+    assert again.tracker is not None and again.tracker.export_state()["tracker"]["tracks"] == []
