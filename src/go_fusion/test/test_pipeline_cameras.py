@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from go_common.core.store import load_store
+from go_common.core.store import StoreModel, load_store
 from go_fusion.bench.synthetic import render, skeleton
 from go_fusion.core.attribution import (
     SOURCE_HAND,
@@ -204,14 +204,20 @@ def test_a_pick_during_the_downtime_goes_to_review_not_lost(tmp_path: Path) -> N
     assert ("amy", (("Arla-Mild-Vanilla-Yoghurt", 1),)) in receipts
 
 
-def test_memory_from_another_configuration_is_not_restored(tmp_path: Path, caplog) -> None:
+def stopped_at_6s(tmp_path: Path) -> tuple[StoreModel, list[str], Path]:
+    """The two-shopper run up to 6 s on an on-disk journal, then closed: (store, load-cell
+    channels, journal path) for a new pipeline to restart from."""
     model = load_store("small")
     channels = model.boards["g1_xp"].channels
-    inputs = scenario_inputs(model)
     path = tmp_path / "journal.jsonl"
     first = FusionPipeline.for_store(model, journal=Journal(path))
-    feed(first, [x for x in inputs if x[0] < 6.0], channels)
+    feed(first, [x for x in scenario_inputs(model) if x[0] < 6.0], channels)
     first.close()
+    return model, channels, path
+
+
+def test_memory_from_another_configuration_is_not_restored(tmp_path: Path, caplog) -> None:
+    model, _, path = stopped_at_6s(tmp_path)
     assert (tmp_path / "journal.jsonl.memory.pkl").exists()
     other = FusionConfig(checkout_grace_s=0.4)
     with caplog.at_level("WARNING"):
@@ -229,12 +235,7 @@ def test_memory_from_another_configuration_is_not_restored(tmp_path: Path, caplo
 def test_memory_older_than_the_limit_at_the_first_input_is_dropped(tmp_path: Path) -> None:
     # The node was down for 5 minutes: the shelves may have been restocked and the shoppers
     # have moved on. The age is known only when the first input arrives (sensor time).
-    model = load_store("small")
-    channels = model.boards["g1_xp"].channels
-    path = tmp_path / "journal.jsonl"
-    first = FusionPipeline.for_store(model, journal=Journal(path))
-    feed(first, [x for x in scenario_inputs(model) if x[0] < 6.0], channels)
-    first.close()
+    model, channels, path = stopped_at_6s(tmp_path)
     again = FusionPipeline.for_store(model, journal=Journal(path))
     assert again.tracker is not None and again.tracker.export_state()["tracker"]["tracks"]
     assert any(h.mode != "warmup" for h in again.detector.health().values())
@@ -362,12 +363,7 @@ def _snapshot(track: str, session: str, t: float, wrist: np.ndarray) -> TrackSna
 
 def test_memory_newer_than_its_journal_is_not_restored(tmp_path: Path, caplog) -> None:
     # The journal was replaced (a new day, a wiped disk) but the checkpoint files stayed.
-    model = load_store("small")
-    channels = model.boards["g1_xp"].channels
-    path = tmp_path / "journal.jsonl"
-    first = FusionPipeline.for_store(model, journal=Journal(path))
-    feed(first, [x for x in scenario_inputs(model) if x[0] < 6.0], channels)
-    first.close()
+    model, _, path = stopped_at_6s(tmp_path)
     path.unlink()
     with caplog.at_level("WARNING"):
         again = FusionPipeline.for_store(model, journal=Journal(path))
