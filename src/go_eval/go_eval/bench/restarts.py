@@ -31,7 +31,7 @@ from go_sensors.core.simulator import Simulator
 
 def _run(
     entry: Any, cache: Path | None, journal: Path, restarts: list[float]
-) -> tuple[dict[str, dict[str, int]], int, int, int]:
+) -> tuple[dict[str, dict[str, int]], int, int, int, int]:
     run = OfflineRun(
         RunConfig(entry.store, entry.scenario, entry.seed),
         perception_cache=cache,
@@ -41,7 +41,8 @@ def _run(
     result = run.run()
     score = score_receipts(result.expected, result.predicted)
     correct = round(score.receipt_accuracy * len(result.expected))
-    return result.predicted, correct, len(result.expected), run.restarted
+    reviews = len(result.reviewed_interactions)
+    return result.predicted, correct, len(result.expected), run.restarted, reviews
 
 
 def check(
@@ -55,7 +56,9 @@ def check(
     bar = tqdm(total=len(entries) * (1 + trials), desc=f"restarts {name}", unit="run")
     with tempfile.TemporaryDirectory() as tmp:
         for k, entry in enumerate(entries):
-            base, correct, n, _ = _run(entry, cache, Path(tmp) / f"{k}-base.jsonl", [])
+            base, correct, n, _, base_reviews = _run(
+                entry, cache, Path(tmp) / f"{k}-base.jsonl", []
+            )
             bar.update()
             duration = Simulator(load_store(entry.store), entry.scenario, entry.seed).duration
             rng = np.random.default_rng([entry.seed, k, restarts])
@@ -63,7 +66,7 @@ def check(
             for trial in range(trials):
                 times = sorted(round(float(t), 1) for t in rng.uniform(1.0, duration, restarts))
                 path = Path(tmp) / f"{k}-{trial}.jsonl"
-                predicted, t_correct, _, done = _run(entry, cache, path, times)
+                predicted, t_correct, _, done, reviews = _run(entry, cache, path, times)
                 bar.update()
                 differ = {
                     s: {"uninterrupted": base.get(s, {}), "restarted": predicted.get(s, {})}
@@ -76,6 +79,8 @@ def check(
                         "restarted": done,
                         "same_receipts": not differ,
                         "receipts_correct": t_correct,
+                        "reviews": reviews,
+                        "items": sum(sum(v.values()) for v in predicted.values()),
                         "differ": differ,
                     }
                 )
@@ -86,6 +91,8 @@ def check(
                     "duration_s": round(duration, 1),
                     "sessions": n,
                     "receipts_correct_uninterrupted": correct,
+                    "reviews_uninterrupted": base_reviews,
+                    "items_uninterrupted": sum(sum(v.values()) for v in base.values()),
                     "trials": runs,
                 }
             )
@@ -103,18 +110,20 @@ def check(
 
 def markdown(data: dict[str, Any]) -> str:
     lines = [
-        "| scenario | sessions | correct, uninterrupted | trial: restarts [s] -> correct, same? |",
+        "| scenario | sessions | uninterrupted: correct, items, reviews | trial: restarts [s] -> "
+        "correct, items, reviews, same? |",
         "|---|---|---|---|",
     ]
     for s in data["scenarios"]:
         trials = "; ".join(
             f"{', '.join(f'{t:.1f}' for t in tr['restarts_s'])} -> {tr['receipts_correct']}, "
-            + ("same" if tr["same_receipts"] else "**differs**")
+            f"{tr['items']}, {tr['reviews']}, " + ("same" if tr["same_receipts"] else "**differs**")
             for tr in s["trials"]
         )
         lines.append(
             f"| {s['scenario']} (seed {s['seed']}) | {s['sessions']} | "
-            f"{s['receipts_correct_uninterrupted']} | {trials} |"
+            f"{s['receipts_correct_uninterrupted']}, {s['items_uninterrupted']}, "
+            f"{s['reviews_uninterrupted']} | {trials} |"
         )
     lines.append(
         f"\n{data['trials_same_receipts']} of {data['trials']} trials "
