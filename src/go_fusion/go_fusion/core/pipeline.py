@@ -706,12 +706,14 @@ class FusionPipeline:
             if record.type == "track_exit":
                 exited.append(str(record.data["track_id"]))
             elif record.type == "gate" and record.data.get("kind") == ENTRY:
+                where = record.data.get("position")
                 obs = GateObservation(
                     str(record.data["gate_id"]),
                     ENTRY,
                     float(record.data["t"]),
                     str(record.data.get("token", "")),
                     int(record.data.get("group_size", 1)),
+                    None if where is None else tuple(float(v) for v in where),  # type: ignore[arg-type]
                 )
                 if obs not in self._gate_buffer:
                     self._gate_buffer.append(obs)
@@ -835,6 +837,8 @@ class FusionPipeline:
             "token": obs.session_token,
             "group_size": max(1, int(obs.group_size)),
         }
+        if obs.position is not None:  # where the scan was (binds the right person at the gate)
+            record["position"] = [float(v) for v in obs.position]
         self._gate_buffer.append(obs)
         tracked = self.tracker is not None or self._tracks_t is not None
         if obs.kind == EXIT and not obs.session_token and tracked:
