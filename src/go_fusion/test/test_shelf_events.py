@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -344,3 +345,28 @@ def test_per_bin_minimum_ignores_a_steady_hand_on_a_heavy_bin() -> None:
         events += det.add_samples(["milk"], t[i : i + 6], x[i : i + 6, None])
     events += det.flush()
     assert [round(e.delta_g, -1) for e in events] == [-1040.0]
+
+
+def test_a_pickled_detector_finds_the_same_events_from_its_last_seconds() -> None:
+    # The fusion checkpoint pickles the detector every second, with only the newest 128
+    # samples of each bin's history: what follows must not change.
+    ids = [f"b{i}" for i in range(40)]
+    rng = np.random.default_rng(0)
+    det = ShelfEventDetector(ShelfEventConfig(), ids)
+    for k in range(100):
+        det.add_samples(ids, np.arange(3) / 30 + k * 0.1, 3000 + rng.normal(0, 0.5, (3, 40)))
+    data = pickle.dumps(det)
+    assert len(data) < 0.6 * det.config.history_samples * 40 * 16  # the rings are cut
+    again = pickle.loads(data)
+    found, found_again = [], []
+    for k in range(100, 200):
+        g = 3000 + rng.normal(0, 0.5, (3, 40))
+        g[:, 5] -= 500.0 * (k >= 130)
+        g[:, 6] -= 300.0 * (k >= 131)
+        stamps = np.arange(3) / 30 + k * 0.1
+        found += det.add_samples(ids, stamps, g)
+        found_again += again.add_samples(ids, stamps, g.copy())
+    assert [(e.event_id, e.delta_g) for e in found] == [
+        (e.event_id, e.delta_g) for e in found_again
+    ]
+    assert [e.bin_id for e in found] == ["b5", "b6"]

@@ -110,6 +110,7 @@ STATE_DRIFT = 2
 STATE_NAMES = {STATE_SETTLED: "settled", STATE_UNSETTLED: "unsettled", STATE_DRIFT: "drift"}
 
 _WARMUP, _IDLE, _ACTIVE = 0, 1, 2
+_PICKLED_HISTORY = 128  # samples of each bin's history kept in a pickled detector (~4 s)
 _MODE_NAMES = {_WARMUP: "warmup", _IDLE: "idle", _ACTIVE: "active"}
 
 
@@ -406,11 +407,33 @@ class ShelfEventDetector:
         self._pending = [p for p in self._pending if p.bin not in idx]
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled state (the fusion checkpoint) without the caches keyed by object ids."""
+        """Pickled state (the fusion checkpoint): without the caches keyed by object ids, and
+        with only the newest ``_PICKLED_HISTORY`` samples of each bin's history ring (the
+        rings are most of the file: 2 MB with 400 bins, written every second)."""
         state = dict(self.__dict__)
         state["_index_cache"] = {}
         state["_sel_cache"] = {}
+        n, h = self._n, self.config.history_samples
+        k = min(h, _PICKLED_HISTORY)
+        cols = (self._hist_pos[:n, None] - k + np.arange(k)) % h  # oldest to newest
+        rows = np.arange(n)[:, None]
+        state["_hist_x"] = self._hist_x[rows, cols]
+        state["_hist_t"] = self._hist_t[rows, cols]
+        del state["_hist_pos"]
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        kept_x = np.asarray(state.pop("_hist_x"))
+        kept_t = np.asarray(state.pop("_hist_t"))
+        self.__dict__.update(state)
+        h = self.config.history_samples
+        n, k = kept_x.shape
+        self._hist_x = np.full((self._cap, h), np.nan)
+        self._hist_t = np.full((self._cap, h), np.nan)
+        self._hist_x[:n, :k] = kept_x
+        self._hist_t[:n, :k] = kept_t
+        self._hist_pos = np.zeros(self._cap, dtype=np.int64)
+        self._hist_pos[:n] = k % h
 
     @property
     def bin_ids(self) -> tuple[str, ...]:
