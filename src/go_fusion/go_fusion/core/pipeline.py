@@ -543,7 +543,7 @@ class FusionPipeline:
             }
             memory_path = self._memory_path()
             assert memory_path is not None
-            # The state is pickled here (a consistent snapshot, ~2 ms with 400 bins and 50
+            # The state is pickled here (a consistent snapshot, ~3 ms with 400 bins and 50
             # shoppers); writing and fsync'ing its ~2 MB is left to the writer thread.
             files.append((memory_path, pickle.dumps(memory, protocol=pickle.HIGHEST_PROTOCOL)))
         except Exception as error:  # a checkpoint must never stop fusion
