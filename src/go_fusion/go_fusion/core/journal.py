@@ -9,6 +9,7 @@ the torn line is closed with a newline so the next append starts on a clean line
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -80,6 +81,11 @@ class Journal:
     def last_seq(self) -> int:
         """Sequence number of the newest record (0 when empty)."""
         return self._records[-1].seq if self._records else 0
+
+    def since(self, seq: int) -> list[JournalRecord]:
+        """The records after sequence number ``seq`` (what came after a checkpoint)."""
+        start = bisect.bisect_right(self._records, seq, key=lambda r: r.seq)
+        return self._records[start:]
 
     def __iter__(self) -> Iterator[JournalRecord]:
         return iter(list(self._records))

@@ -121,7 +121,8 @@ TRACK_OCCLUDED = 2
 TRACK_EXITED = 3
 
 # What a restart restores from <journal>.memory.pkl rather than from the journal (see the module
-# docstring); MEMORY_VERSION changes whenever these objects change shape.
+# docstring). A memory written by other go_fusion code is refused anyway (_code_digest);
+# MEMORY_VERSION changes with the file's own layout.
 MEMORY_VERSION = 1
 MEMORY_FIELDS = (
     "detector",
@@ -367,7 +368,6 @@ class FusionPipeline:
         self._memory_t: float | None = None
         self._fresh_memory: dict[str, Any] = {}
         self._tracker_t: float | None = None
-        self._fingerprint_value = ""
         self._writer = _CheckpointWriter()
         self._pending_cameras = list(cameras)
         self.attributor = Attributor(
@@ -493,10 +493,10 @@ class FusionPipeline:
         path = self.journal.path
         return None if path is None else path.with_name(path.name + ".memory.pkl")
 
+    @functools.cached_property
     def _fingerprint(self) -> str:
-        """What a saved short-term memory must have been made under: configuration and layout."""
-        if self._fingerprint_value:
-            return self._fingerprint_value
+        """What a saved short-term memory must have been made under: configuration, layout and
+        go_fusion's code."""
         bins = sorted(
             (b.bin_id, b.shelf_id, tuple(b.skus), b.center.tolist(), b.size.tolist())
             for b in self.store.bins.values()
@@ -507,10 +507,9 @@ class FusionPipeline:
         )
         layout = (bins, gates, sorted(self.store.camera_ids))
         text = repr((MEMORY_VERSION, _code_digest(), self.config, layout))
-        self._fingerprint_value = hashlib.sha256(text.encode()).hexdigest()
-        return self._fingerprint_value
+        return hashlib.sha256(text.encode()).hexdigest()
 
-    def _save_tracker(self, t: float) -> None:
+    def _save_checkpoint(self, t: float) -> None:
         """Every ``tracker_checkpoint_s`` of sensor time: write the tracker's sessions and tracks
         and the short-term memory beside the journal (each an atomic replace)."""
         path = self._checkpoint_path()
@@ -533,7 +532,7 @@ class FusionPipeline:
                 files.append((path, state.encode()))
             memory = {
                 "version": MEMORY_VERSION,
-                "fingerprint": self._fingerprint(),
+                "fingerprint": self._fingerprint,
                 "t": t,
                 "journal_seq": self.journal.last_seq,
                 "fields": {name: getattr(self, name) for name in MEMORY_FIELDS},
@@ -595,7 +594,7 @@ class FusionPipeline:
             with open(path, "rb") as f:
                 saved = pickle.load(f)  # written by this pipeline beside its own journal
             if saved.get("version") != MEMORY_VERSION or saved.get("fingerprint") != (
-                self._fingerprint()
+                self._fingerprint
             ):
                 LOGGER.warning(
                     "fusion: %s was written under another configuration, store layout or "
@@ -633,7 +632,7 @@ class FusionPipeline:
         # by position can swap; the exact state keeps their identities).
         self._restored_tracker = tracker
         self._restored_seq = seq
-        after = [r for r in self.journal if r.seq > seq]
+        after = self.journal.since(seq)
         # A shelf event journalled after the checkpoint is in the books already: its bins learn
         # their level again rather than find the same change a second time.
         stale = {
@@ -700,21 +699,11 @@ class FusionPipeline:
         with the next camera set (else their shoppers are never born)."""
         assert self.tracker is not None
         exited: list[str] = []
-        for record in self.journal:
-            if record.seq <= seq:
-                continue
+        for record in self.journal.since(seq):
             if record.type == "track_exit":
                 exited.append(str(record.data["track_id"]))
             elif record.type == "gate" and record.data.get("kind") == ENTRY:
-                where = record.data.get("position")
-                obs = GateObservation(
-                    str(record.data["gate_id"]),
-                    ENTRY,
-                    float(record.data["t"]),
-                    str(record.data.get("token", "")),
-                    int(record.data.get("group_size", 1)),
-                    None if where is None else tuple(float(v) for v in where),  # type: ignore[arg-type]
-                )
+                obs = _gate_observation(record.data)
                 if obs not in self._gate_buffer:
                     self._gate_buffer.append(obs)
         dropped = self.tracker.forget_tracks(exited)
@@ -865,13 +854,7 @@ class FusionPipeline:
         return out
 
     def _apply_gate(self, data: Mapping[str, Any]) -> Any:
-        obs = GateObservation(
-            data["gate_id"],
-            data["kind"],
-            float(data["t"]),
-            data.get("token", ""),
-            int(data["group_size"]),
-        )
+        obs = _gate_observation(data)
         outcome = self.sessions.entry(obs) if obs.kind == ENTRY else self.sessions.exit_scan(obs)
         if outcome.opened and outcome.session is not None:
             self.carts.open(outcome.session.session_id, obs.t)
@@ -953,7 +936,7 @@ class FusionPipeline:
         for ev in events:
             out.extend(self._on_shelf_event(ev))
         out.extend(self._advance())
-        self._save_tracker(float(stamps[-1]))
+        self._save_checkpoint(float(stamps[-1]))
         return out
 
     def _on_shelf_event(self, ev: ShelfEventCore) -> FusionOutput:
@@ -1394,7 +1377,7 @@ class FusionPipeline:
             self._diag(out, WARN, "tracker", line)
         tracks, exits = snapshots_from_tracker(result)
         out.extend(self.add_tracks(t, tracks, exits))
-        self._save_tracker(t)
+        self._save_checkpoint(t)
         out.skeletons = (result.skeletons, result.skeleton_tracks)
         return out
 
@@ -1819,6 +1802,19 @@ class _CheckpointWriter:
             return self._cond.wait_for(
                 lambda: self._job is None and not self._busy, timeout=timeout_s
             )
+
+
+def _gate_observation(data: Mapping[str, Any]) -> GateObservation:
+    """A gate observation from its journal record."""
+    where = data.get("position")
+    return GateObservation(
+        str(data["gate_id"]),
+        str(data["kind"]),
+        float(data["t"]),
+        str(data.get("token", "")),
+        int(data.get("group_size", 1)),
+        None if where is None else (float(where[0]), float(where[1]), float(where[2])),
+    )
 
 
 def _handoff_id(t: float, giver: str, taker: str) -> str:
