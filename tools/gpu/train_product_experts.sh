@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Train full-size product experts on one CUDA machine, with a fair way to choose how they mix.
+#
+#   OUT=/tmp/gpu tools/gpu/train_product_experts.sh        # from the repository root
+#
+# Runs with the machine's own python3 (torch with CUDA, OpenCV, onnx, onnxruntime, tqdm); no ROS.
+# All at once, each training on the GPU with its augmentation in 2 CPU worker processes:
+#   - on the train split only (val held out, to choose the expert's weight and the ensemble on):
+#     the shipped degradation-trained recipe (128 px, seeds 0 and 1) and the full-size expert
+#     recipe (160 px, seeds 5 and 6). Each pair is averaged into one ONNX graph, so what comes
+#     back mirrors the shipped set-up (products.onnx = degraded seeds 0 + 1, the expert = 160 px
+#     seeds); their val top-1 per epoch is in the logs. No test image is looked at here.
+#   - on train + val: more seeds of the 160 px expert (EXPERT_SEEDS, default 7 8 9 10), to ship
+#     with the two already trained (seeds 5 and 6) if the val choice says an ensemble helps.
+# Writes under $OUT: val_degraded.onnx, val_expert.onnx, expert_s<seed>.onnx, logs.tar.gz and
+# summary.txt (at most 8 files come back from the device machine). Every model's recipe (command,
+# seed, data hash, torch version, device) is in its ONNX metadata.
+set -u
+OUT=${OUT:?set OUT to a folder for the results}
+mkdir -p "$OUT/logs"
+export PYTHONPATH="$PWD/src/go_perception:$PWD/src/go_common${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+PY=${PYTHON:-python3}
+DEVICE=${DEVICE:-cuda}
+EPOCHS=${EPOCHS:-240}
+EXPERT_SEEDS=${EXPERT_SEEDS:-7 8 9 10}
+WORK=${WORK:-/tmp/go_experts}
+mkdir -p "$WORK"
+start=$(date +%s)
+stamp() { echo "[$(($(date +%s) - start)) s] $*"; }
+
+$PY -c "import torch, cv2, onnx, onnxruntime; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
+nproc
+
+EXPERT=(--size 160 --widths 48,96,160,256 --augment p_small=0 --augment p_blur=0
+  --augment p_jpeg=0 --augment p_noise=0)
+DEGRADED=(--size 128 --widths 48,96,160,256)
+train() { # file, log name, then train_products options
+  local file=$1 name=$2; shift 2
+  $PY -m go_perception.cli.train_products --device "$DEVICE" --workers 2 --threads 1 \
+    --epochs "$EPOCHS" --out "$file" "$@" >"$OUT/logs/$name.txt" 2>&1 &&
+    stamp "$name done"
+}
+
+train "$WORK/val_degraded_s0.onnx" val_degraded_s0 "${DEGRADED[@]}" --seed 0 &
+train "$WORK/val_degraded_s1.onnx" val_degraded_s1 "${DEGRADED[@]}" --seed 1 &
+train "$WORK/val_expert_s5.onnx" val_expert_s5 "${EXPERT[@]}" --seed 5 &
+train "$WORK/val_expert_s6.onnx" val_expert_s6 "${EXPERT[@]}" --seed 6 &
+for seed in $EXPERT_SEEDS; do
+  train "$OUT/expert_s$seed.onnx" "expert_s$seed" "${EXPERT[@]}" --seed "$seed" --include-val &
+done
+stamp "trainings started"
+wait
+stamp "trainings done"
+
+for kind in degraded expert; do
+  members=("$WORK"/val_${kind}_s*.onnx)
+  $PY -m go_perception.core.products.ensemble "${members[@]}" --out "$OUT/val_$kind.onnx" \
+    >>"$OUT/logs/ensemble.txt" 2>&1 || echo "ensemble $kind failed"
+done
+{
+  echo "# val top-1 at the last epoch of the train-only runs"
+  for f in "$OUT"/logs/val_*.txt; do
+    echo "$(basename "$f" .txt): $(grep -o 'val top-1 [0-9.]*' "$f" | tail -1)"
+  done
+  ls -l "$OUT"
+} | tee "$OUT/summary.txt"
+tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -r "$OUT/logs"
+stamp "all done"
