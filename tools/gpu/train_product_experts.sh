@@ -15,6 +15,13 @@
 # Writes under $OUT: val_degraded.onnx, val_expert.onnx, expert_s<seed>.onnx, logs.tar.gz and
 # summary.txt (at most 8 files come back from the device machine). Every model's recipe (command,
 # seed, data hash, torch version, device) is in its ONNX metadata.
+# The ninth session's two runs (docs/benchmarks/products.md), each about 6 minutes of one H100:
+#   OUT=... EXPERT_SEEDS="7 8 9" tools/gpu/train_product_experts.sh
+#   OUT=... EXPERT_SEEDS="10 11 12" VAL_DEGRADED_SEEDS= VAL_EXPERT_SEEDS="7 8" \
+#     tools/gpu/train_product_experts.sh
+# The device tool carries at most 64 MiB of working tree; the recorded bags (36 MB) do not fit
+# with the rest, and this script does not need them: `git rm -r -q --cached bags` and `/bags/` in
+# .git/info/exclude for the run, then `git reset -q bags` and drop that line again.
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 mkdir -p "$OUT/logs"
@@ -23,7 +30,9 @@ export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 PY=${PYTHON:-python3}
 DEVICE=${DEVICE:-cuda}
 EPOCHS=${EPOCHS:-240}
-EXPERT_SEEDS=${EXPERT_SEEDS:-7 8 9 10}
+EXPERT_SEEDS=${EXPERT_SEEDS-7 8 9 10}
+VAL_DEGRADED_SEEDS=${VAL_DEGRADED_SEEDS-0 1} # train only; empty: none
+VAL_EXPERT_SEEDS=${VAL_EXPERT_SEEDS-5 6}
 WORK=${WORK:-/tmp/go_experts}
 mkdir -p "$WORK"
 start=$(date +%s)
@@ -42,10 +51,12 @@ train() { # file, log name, then train_products options
     stamp "$name done"
 }
 
-train "$WORK/val_degraded_s0.onnx" val_degraded_s0 "${DEGRADED[@]}" --seed 0 &
-train "$WORK/val_degraded_s1.onnx" val_degraded_s1 "${DEGRADED[@]}" --seed 1 &
-train "$WORK/val_expert_s5.onnx" val_expert_s5 "${EXPERT[@]}" --seed 5 &
-train "$WORK/val_expert_s6.onnx" val_expert_s6 "${EXPERT[@]}" --seed 6 &
+for seed in $VAL_DEGRADED_SEEDS; do
+  train "$WORK/val_degraded_s$seed.onnx" "val_degraded_s$seed" "${DEGRADED[@]}" --seed "$seed" &
+done
+for seed in $VAL_EXPERT_SEEDS; do
+  train "$WORK/val_expert_s$seed.onnx" "val_expert_s$seed" "${EXPERT[@]}" --seed "$seed" &
+done
 for seed in $EXPERT_SEEDS; do
   train "$OUT/expert_s$seed.onnx" "expert_s$seed" "${EXPERT[@]}" --seed "$seed" --include-val &
 done
@@ -55,6 +66,7 @@ stamp "trainings done"
 
 for kind in degraded expert; do
   members=("$WORK"/val_${kind}_s*.onnx)
+  [[ ${#members[@]} -ge 2 && -f ${members[0]} ]] || continue
   $PY -m go_perception.core.products.ensemble "${members[@]}" --out "$OUT/val_$kind.onnx" \
     >>"$OUT/logs/ensemble.txt" 2>&1 || echo "ensemble $kind failed"
 done
