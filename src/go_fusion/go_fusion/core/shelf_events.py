@@ -143,7 +143,7 @@ class ShelfEventConfig:
     drift_event_g: float = 15.0  # [g] absorbed drift that triggers a STATE_DRIFT event
     drift_max_rate_g_s: float = 5.0  # [g/s] an unsettled clean ramp slower than this is drift
     merge_start_tol_s: float = 0.6  # [s] neighbours' changes starting this close ...
-    merge_end_tol_s: float = 0.3  # [s] ... and settling this close are one item (one event)
+    merge_end_tol_s: float = 0.4  # [s] ... and settling this close are one item (one event)
     settle_band_frac: float = 0.05  # t_end: first sample within this share of |delta| (or 3 sd)
     merge_hold_s: float = 0.1  # [s] neighbour data past t_detect needed before releasing
     max_hold_s: float = 2.0  # [s] release anyway after this (a neighbour's data stopped)
