@@ -8,10 +8,12 @@ Weight alone cannot tell the two picks apart; the wrists seen by the cameras mus
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from go_common.core.store import StoreModel, load_store
 from go_fusion.bench.synthetic import render, skeleton
@@ -62,8 +64,9 @@ def shopper(
     return joints
 
 
-def scenario_inputs(model) -> list[tuple[float, int, object]]:
-    """Gate events, camera detections and load cells of the two-shopper run, time ordered."""
+def scenario_inputs(model, extra_b1_at: float | None = None) -> list[tuple[float, int, object]]:
+    """Gate events, camera detections and load cells of the two-shopper run, time ordered;
+    ``extra_b1_at``: another item leaves b1 then [s], with nobody's hand there."""
     store = store_view_from_model(model)
     cameras = [FusionCamera.from_store_camera(c) for c in model.cameras.values()]
     b1, b2 = "g1_xp_s1_b1", "g1_xp_s1_b2"
@@ -90,6 +93,8 @@ def scenario_inputs(model) -> list[tuple[float, int, object]]:
         g = np.tile(base, (3, 1)) + rng.normal(0.0, 0.5, (3, len(channels)))
         g[:, channels.index(b1)] -= 1040.0 * np.clip((ts - 5.2) / 0.3, 0, 1)
         g[:, channels.index(b2)] -= 1040.0 * np.clip((ts - 5.8) / 0.3, 0, 1)
+        if extra_b1_at is not None:
+            g[:, channels.index(b1)] -= 1040.0 * np.clip((ts - extra_b1_at) / 0.3, 0, 1)
         inputs.append((float(ts[0]), 2, g))
     return sorted(inputs, key=lambda x: (x[0], x[1]))
 
@@ -158,13 +163,17 @@ def outcome(outs: list[FusionOutput]) -> tuple[list[tuple[str, str, bool]], int,
 
 
 def run_with_restart(
-    tmp: Path, cut: float | None, gap_s: float = 0.0, config: FusionConfig | None = None
+    tmp: Path,
+    cut: float | None,
+    gap_s: float = 0.0,
+    config: FusionConfig | None = None,
+    extra_b1_at: float | None = None,
 ) -> tuple[list[tuple[str, str, bool]], int, list[tuple]]:
     """The two-shopper run, the fusion pipeline killed at ``cut`` [s] and a new one started on
     the same journal; inputs stamped within ``gap_s`` after the cut never arrive."""
     model = load_store("small")
     channels = model.boards["g1_xp"].channels
-    inputs = scenario_inputs(model)
+    inputs = scenario_inputs(model, extra_b1_at)
     path = tmp / "journal.jsonl"
     if cut is None:
         pipe = FusionPipeline.for_store(model, config, journal=Journal(path))
@@ -263,6 +272,41 @@ def test_a_bin_whose_event_was_journalled_after_the_checkpoint_is_not_counted_tw
     config = FusionConfig(tracker_checkpoint_s=4.0)
     uninterrupted = run_with_restart(tmp_path / "base", None, config=config)
     restarted = run_with_restart(tmp_path / "cut", 7.5, config=config)
+    assert restarted == uninterrupted
+
+
+def test_a_change_right_after_a_restart_on_a_bin_with_a_journalled_event_is_found(
+    tmp_path: Path,
+) -> None:
+    # As above, killed at 7.5 s after both picks were journalled; 0.2 s after the restart a
+    # third item leaves b1 with nobody's hand there (a review). Before the journal held the
+    # bins' levels, b1 learnt its level again from its first second of samples after the
+    # restart and took that change as the level: the item vanished.
+    config = FusionConfig(tracker_checkpoint_s=4.0)
+    uninterrupted = run_with_restart(tmp_path / "base", None, config=config, extra_b1_at=7.7)
+    assert uninterrupted[1] == 1  # the third item waits for review
+    restarted = run_with_restart(tmp_path / "cut", 7.5, config=config, extra_b1_at=7.7)
+    assert restarted == uninterrupted
+    records = [json.loads(line) for line in (tmp_path / "cut" / "journal.jsonl").open()]
+    levels = [r["bin_levels_g"] for r in records if r["type"] == "shelf_event"]
+    assert levels[0] == [pytest.approx(3000.0 - 1040.0, abs=1.0)]
+
+
+def test_a_journal_without_bin_levels_still_restarts_without_counting_twice(
+    tmp_path: Path,
+) -> None:
+    # A journal written before the levels were recorded: the bins learn their level again.
+    config = FusionConfig(tracker_checkpoint_s=4.0)
+    uninterrupted = run_with_restart(tmp_path / "base", None, config=config)
+    real = FusionPipeline._record
+
+    def without_levels(self: FusionPipeline, type_: str, data: dict) -> None:
+        data.pop("bin_levels_g", None)
+        real(self, type_, data)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FusionPipeline, "_record", without_levels)
+        restarted = run_with_restart(tmp_path / "cut", 7.5, config=config)
     assert restarted == uninterrupted
 
 

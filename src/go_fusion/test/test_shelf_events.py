@@ -392,3 +392,30 @@ def test_a_pickled_detector_finds_the_same_events_from_its_last_seconds() -> Non
         (e.event_id, e.delta_g) for e in found_again
     ]
     assert [e.bin_id for e in found] == ["b5", "b6"]
+
+
+def test_restored_levels_find_a_change_right_after_a_restart_where_a_warm_up_loses_it() -> None:
+    # A detector restored from a checkpoint older than a journalled event on bin "a": the
+    # journal's level after that event (600 g) is set, and an item taken 0.2 s later is found.
+    t = stamps(6.0)
+    rng = np.random.default_rng(3)
+    a = bin_signal(t, noise_sd_g=0.5, rng=rng)
+    b = bin_signal(t, noise_sd_g=0.5, rng=rng)
+    _, det = run({"a": a, "b": b}, t)  # the checkpoint: "a" still at its old 1000 g
+    assert det.levels(["a", "b", "nope"])[:2] == pytest.approx([1000.0, 1000.0], abs=1.0)
+    assert math.isnan(det.levels(["nope"])[0])
+    later = stamps(4.0, t0=6.0)
+    # since the checkpoint 400 g left "a" (journalled); then 250 g more
+    taken = bin_signal(later, changes=[Change(6.2, 0.3, -250.0)], noise_sd_g=0.5, rng=rng) - 400
+    restored = pickle.loads(pickle.dumps(det))
+    restored.restore_levels({"a": 600.0}, 6.0)
+    events = restored.add_samples(["a"], later, taken[:, None]) + restored.flush()
+    assert [(e.bin_id, round(e.delta_g, -1)) for e in events] == [("a", -250.0)]
+    # learning the level again instead (forget_bins) takes the change as the level
+    forgot = pickle.loads(pickle.dumps(det))
+    forgot.forget_bins(["a"])
+    assert forgot.add_samples(["a"], later, taken[:, None]) + forgot.flush() == []
+    # no level known: the bin warms up
+    unknown = pickle.loads(pickle.dumps(det))
+    unknown.restore_levels({"a": math.nan}, 6.0)
+    assert unknown.health()["a"].mode == "warmup"

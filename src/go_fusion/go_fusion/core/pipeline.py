@@ -633,17 +633,22 @@ class FusionPipeline:
         self._restored_tracker = tracker
         self._restored_seq = seq
         after = self.journal.since(seq)
-        # A shelf event journalled after the checkpoint is in the books already: its bins learn
-        # their level again rather than find the same change a second time.
-        stale = {
-            b
-            for r in after
-            if r.type == "shelf_event"
-            for b in (r.data.get("bin_ids") or [r.data.get("bin_id")])
-            if b
-        }
-        if stale:
-            self.detector.forget_bins(stale)
+        # A shelf event journalled after the checkpoint is in the books already: its bins take
+        # the level the journal recorded after it (the latest event's), so the same change is
+        # not found a second time and the next one is; without a recorded level (a journal from
+        # before these were written) a bin learns its level again.
+        levels: dict[str, float] = {}
+        for r in after:
+            if r.type != "shelf_event":
+                continue
+            bins = r.data.get("bin_ids") or [r.data.get("bin_id")]
+            recorded = r.data.get("bin_levels_g") or [None] * len(bins)
+            for b, v in zip(bins, recorded, strict=False):
+                if b:
+                    levels[b] = math.nan if v is None else float(v)
+        if levels:
+            self.detector.restore_levels(levels, t)
+        stale = levels
         # Anonymous exits applied (a journalled exit) or explained (a track's exit) since.
         wait = self.config.anonymous_exit_wait_s
         exits = [float(r.data["t"]) for r in after if r.type == "gate" and r.data["kind"] == EXIT]
@@ -667,7 +672,8 @@ class FusionPipeline:
         self.now = t if self.now is None else max(self.now, t)
         self._checkpoint_t = t
         LOGGER.info(
-            "fusion: short-term memory restored from %s (t=%.2f s; %d bins re-learn their level)",
+            "fusion: short-term memory restored from %s (t=%.2f s; %d bins set to their "
+            "journalled level)",
             path,
             t,
             len(stale),
@@ -978,7 +984,13 @@ class FusionPipeline:
                 hypotheses=hyps,
                 settled=ev.state == STATE_SETTLED,
             )
-            self._record("shelf_event", observation_to_json(obs))
+            record = observation_to_json(obs)
+            # The bins' levels after the event: a restart from an older checkpoint sets them
+            # (restore_levels) rather than learning them again.
+            record["bin_levels_g"] = [
+                v if math.isfinite(v) else None for v in self.detector.levels(bins)
+            ]
+            self._record("shelf_event", record)
         return out
 
     def _split(

@@ -406,6 +406,42 @@ class ShelfEventDetector:
             self._carry.pop(b, None)
         self._pending = [p for p in self._pending if p.bin not in idx]
 
+    def levels(self, bin_ids: Sequence[str]) -> list[float]:
+        """The level [g] each bin's next change will be measured from: its settled weight (the
+        weight before a change in progress), NaN for a bin warming up or unknown."""
+        out = []
+        for b in bin_ids:
+            i = self._index.get(b)
+            ok = i is not None and self._mode[i] != _WARMUP
+            out.append(float(self._level[i]) if ok else math.nan)  # type: ignore[index]
+        return out
+
+    def restore_levels(self, levels: Mapping[str, float], t: float) -> None:
+        """Set bins' levels to values known from elsewhere, as of time ``t`` [s], and make them
+        idle, dropping any change in progress: a restored checkpoint older than an event already
+        journalled, whose level after the event the journal holds. Measured from that level, a
+        change right after the restart is found; a warm-up (``forget_bins``) would take it as
+        the level. A bin without a finite level or a noise estimate warms up instead."""
+        warm = []
+        for name, level in levels.items():
+            b = self._index.get(name)
+            if b is None:
+                continue
+            sd2 = float(self._sd2[b])
+            if not (math.isfinite(level) and math.isfinite(sd2) and sd2 > 0.0):
+                warm.append(name)
+                continue
+            self._active.pop(b, None)
+            self._warm.pop(b, None)
+            self._carry.pop(b, None)
+            self._to_idle(b, t, float(level), sd2, math.nan)
+            self._drift_ref[b] = level
+            self._drift_t[b] = t
+        idx = {self._index[b] for b in levels if b in self._index}
+        self._pending = [p for p in self._pending if p.bin not in idx]
+        if warm:
+            self.forget_bins(warm)
+
     def __getstate__(self) -> dict[str, object]:
         """Pickled state (the fusion checkpoint): without the caches keyed by object ids, and
         with only the newest ``_PICKLED_HISTORY`` samples of each bin's history ring (the
