@@ -347,6 +347,22 @@ def test_two_shoppers_grabbing_from_one_bin_each_get_one(attributor: Attributor)
     assert not result.needs_review and len({e.event_id for e in result.events}) == 2
 
 
+def test_no_split_of_the_units_beside_a_concurrent_neighbouring_event(
+    attributor: Attributor,
+) -> None:
+    # The same two hands in the bin, but another shelf event overlapped this one at a bin
+    # nearby: the second hand was reaching into that one, and the units are not shared out
+    # (one shopper takes both, or the event waits for review).
+    a = CandidateTrack("ta", "sa", path([(9.6, 11.1, in_bin("b1", dy=-0.1))]))
+    b = CandidateTrack("tb", "sb", path([(9.7, 11.2, in_bin("b1", dy=0.1))]))
+    two = (WeightHypothesis((("yog_a", 2),), 0.95), WeightHypothesis((), 0.05))
+    obs = pick("b1", 10.0, 10.8, two, -2080.0)
+    result = attributor.attribute(obs, [a, b], [], {}, {}, concurrent_nearby=True)
+    assert len({e.session_id for e in result.events}) == 1
+    assert sum(e.quantity for e in result.events) == 2
+    assert result.needs_review  # neither hand is the likely one: 0.5 each
+
+
 def test_what_a_hand_already_held_before_the_reach_is_not_evidence(attributor: Attributor) -> None:
     # The shopper carries a yog_a in the hand before reaching; afterwards the cameras see yog_a
     # (still carried) and yog_b (just taken). Only yog_b is new.

@@ -475,3 +475,27 @@ def test_a_stale_planogram_seen_by_two_cameras_is_not_charged_blindly(store: Sto
     decided = [(e.sku, e.needs_review) for e in out.cart_events + out.review_events]
     assert ("Bravo-Apple-Juice", False) not in decided
     assert decided and decided[0][0] == mandarin
+
+
+def test_concurrent_shelf_events_nearby_are_known_to_attribution(tmp_path: Path) -> None:
+    from go_fusion.core.attribution import ShelfObservation, WeightHypothesis
+
+    model = load_store("small")
+    pipe = FusionPipeline.for_store(model, journal=Journal(tmp_path / "j.jsonl"))
+    hyp = (WeightHypothesis((("Arla-Natural-Yoghurt", 1),), 0.9),)
+
+    def obs(bin_id: str, t0: float, t1: float) -> ShelfObservation:
+        return ShelfObservation(f"{bin_id}@{t0}", bin_id, (bin_id,), t0, t1, -1040.0, 0.5, hyp)
+
+    here = obs("g1_xp_s2_b1", 10.0, 10.8)  # milk shelf, y 1.1 m
+    pipe.add_shelf_event(here)
+    pipe.add_shelf_event(obs("g1_xp_s3_b4", 10.2, 11.0))  # top shelf, y 2.9 m: 1.9 m away
+    assert not pipe._concurrent_nearby(here)
+    pipe.add_shelf_event(obs("g1_xp_s1_b1", 12.0, 12.5))  # right below, but later
+    assert not pipe._concurrent_nearby(here)
+    pipe.add_shelf_event(obs("g1_xp_s1_b1", 10.5, 11.2))  # right below (0.45 m), overlapping
+    assert pipe._concurrent_nearby(here)
+    # the journal rebuilds it after a restart
+    pipe.close()
+    again = FusionPipeline.for_store(model, journal=Journal(tmp_path / "j.jsonl"))
+    assert again._concurrent_nearby(here)

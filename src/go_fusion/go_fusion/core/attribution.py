@@ -84,6 +84,11 @@ class AttributionConfig:
     measured_scale_sd: float = 0.005  # relative sd of a unit weight measured at the pick
     shared_reach_min_p: float = 0.25  # sessions this likely each took a share of the units
     shared_reach_confidence: float = 0.8  # how much a split of the units is believed
+    # ... but not while another shelf event overlapped it at a bin this close [m] (centres):
+    # a second hand near the bin then was reaching into that one (hard scenarios, seeds 0-5:
+    # all five splits made beside a concurrent neighbouring event were wrong, one shopper took
+    # every unit; same_bin_grab has none). 0: off.
+    shared_reach_exclusion_m: float = 1.0
     review_threshold: float = 0.6  # joint confidence below this goes to review
 
 
@@ -599,11 +604,13 @@ class Attributor:
         live_planogram: Mapping[str, Mapping[str, int]],
         cart_weights: Mapping[str, Mapping[str, float]] | None = None,
         busy: Mapping[str, Sequence[tuple[float, float, tuple[str, ...]]]] | None = None,
+        concurrent_nearby: bool = False,
     ) -> Attribution:
         """Decide who took (or put back) what for one shelf event.
 
         busy: track id -> (t_start, t_end, bins) of the events already attributed to it (see
-        ``score_shoppers``).
+        ``score_shoppers``). concurrent_nearby: another shelf event overlapped this one in time
+        at a bin within ``shared_reach_exclusion_m``: no split of the units between shoppers.
 
         carts: session id -> {sku: units} (the return prior). live_planogram: bin id ->
         {sku: units} as the shelf holds it now, for the misplaced-stock flag. cart_weights:
@@ -682,7 +689,8 @@ class Attributor:
             key=lambda p: (-p.probability, p.session_id),
         )
         units = abs(hyp.items[0][1]) if len(hyp.items) == 1 else 0
-        if kind == KIND_PICK and len(together) >= 2 and units >= len(together):
+        shared = kind == KIND_PICK and len(together) >= 2 and units >= len(together)
+        if shared and not concurrent_nearby:
             # Several shoppers' hands in the bin together and as many units gone as hands:
             # each took their share (two people grabbing from one bin at once).
             sku = hyp.items[0][0]

@@ -391,6 +391,8 @@ class FusionPipeline:
         self._published: set[str] = set()
         self._pending_events: dict[str, ShelfObservation] = {}
         self._seen_shelf_events: set[str] = set()
+        # (event id, t_start, t_end, bins) of the latest shelf events, for concurrent_nearby
+        self._shelf_spans: deque[tuple[str, float, float, tuple[str, ...]]] = deque(maxlen=256)
         self._wrists: dict[str, _WristBuffer] = {}
         self._evidence: deque[EvidenceItem] = deque()
         # track id -> (t_start, t_end, bins) of its latest attributed events (concurrent reaches)
@@ -439,7 +441,11 @@ class FusionPipeline:
                 self.sessions.session_exit(data["session_id"], data["t"])
         elif type_ == "shelf_event":
             self._seen_shelf_events.add(data["event_id"])
-            self._pending_events[data["event_id"]] = observation_from_json(data)
+            obs = observation_from_json(data)
+            self._pending_events[data["event_id"]] = obs
+            self._shelf_spans.append(
+                (obs.event_id, obs.t_start, obs.t_end, tuple(obs.bin_ids or (obs.bin_id,)))
+            )
         elif type_ == "shelf_done":
             self._pending_events.pop(data["event_id"], None)
         elif type_ == "cart_event":
@@ -1602,6 +1608,26 @@ class FusionPipeline:
         self.journal.commit()
         return out
 
+    def _concurrent_nearby(self, obs: ShelfObservation) -> bool:
+        """Whether another shelf event overlapped ``obs`` in time at other bins within
+        ``AttributionConfig.shared_reach_exclusion_m`` of its own (see ``Attributor.attribute``)."""
+        reach = self.attributor.config.shared_reach_exclusion_m
+        mine = tuple(obs.bin_ids or (obs.bin_id,))
+        centres = np.array([self.store.bins[b].center for b in mine if b in self.store.bins])
+        if reach <= 0 or centres.size == 0:
+            return False
+        for event_id, t0, t1, bins in self._shelf_spans:
+            if event_id == obs.event_id or t0 > obs.t_end or t1 < obs.t_start:
+                continue
+            if set(bins) & set(mine):
+                continue
+            other = np.array([self.store.bins[b].center for b in bins if b in self.store.bins])
+            if other.size == 0:
+                continue
+            if np.min(np.linalg.norm(other[:, None] - centres[None], axis=2)) <= reach:
+                return True
+        return False
+
     def _attribute(self, obs: ShelfObservation) -> FusionOutput:
         out = FusionOutput()
         open_carts = [c for c in self.carts.carts() if not c.closed]
@@ -1613,6 +1639,7 @@ class FusionPipeline:
             self.live_planogram,
             {c.session_id: c.unit_weights() for c in open_carts},
             self._busy,
+            concurrent_nearby=self._concurrent_nearby(obs),
         )
         for event in result.events:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
