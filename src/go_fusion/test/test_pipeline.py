@@ -16,6 +16,7 @@ from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import (
     TRACK_CONFIRMED,
     TRACK_EXITED,
+    FusionConfig,
     FusionOutput,
     FusionPipeline,
     TrackSnapshot,
@@ -495,7 +496,54 @@ def test_concurrent_shelf_events_nearby_are_known_to_attribution(tmp_path: Path)
     assert not pipe._concurrent_nearby(here)
     pipe.add_shelf_event(obs("g1_xp_s1_b1", 10.5, 11.2))  # right below (0.45 m), overlapping
     assert pipe._concurrent_nearby(here)
+    # a change still in progress at a bin nearby counts too (it may settle after this one)
+    other = FusionPipeline.for_store(model)
+    channels = model.boards["g1_xp"].channels
+    base = np.full((1, len(channels)), 3000.0)
+    for k in range(60):
+        other.add_load_cells("g1_xp", channels, 8.0 + k / 30, 1 / 30, base)
+    other.add_load_cells(
+        "g1_xp",
+        channels,
+        10.1,
+        1 / 30,
+        base - 500.0 * np.eye(len(channels))[[channels.index("g1_xp_s1_b1")]],
+    )
+    assert other.detector.changes_in_progress()
+    assert other._concurrent_nearby(here)
     # the journal rebuilds it after a restart
     pipe.close()
     again = FusionPipeline.for_store(model, journal=Journal(tmp_path / "j.jsonl"))
     assert again._concurrent_nearby(here)
+
+
+def test_an_unsettled_event_journals_no_level_for_a_restart(tmp_path: Path) -> None:
+    # Its bin is still moving: the level then is the one before the change, and the settled
+    # event that follows has the same id (not journalled). A restart must not take that old
+    # level, or it would find the same change again.
+    import json
+    from dataclasses import replace
+
+    from go_fusion.core.shelf_events import ShelfEventConfig
+
+    model = load_store("small")
+    base_cfg = FusionConfig()
+    shelf = replace(base_cfg.shelf, unsettled_timeout_s=3.0)
+    config = replace(base_cfg, shelf=shelf)
+    assert isinstance(shelf, ShelfEventConfig)
+    pipe = FusionPipeline.for_store(model, config, journal=Journal(tmp_path / "j.jsonl"))
+    channels = model.boards["g1_xp"].channels
+    col = channels.index("g1_xp_s1_b1")
+    rng = np.random.default_rng(0)
+    for k in range(0, 30 * 14, 3):
+        ts = (k + np.arange(3)) / 30.0
+        g = 3000.0 + rng.normal(0.0, 0.5, (3, len(channels)))
+        g[:, col] -= 300.0 * np.clip((ts - 3.0) / 0.5, 0, 1)
+        shaking = (ts > 3.5) & (ts < 10.0)
+        g[shaking, col] += 40.0 * np.sin(2 * np.pi * 3.0 * ts[shaking])
+        pipe.add_load_cells("g1_xp", channels, float(ts[0]), 1 / 30.0, g)
+    pipe.close()
+    records = [json.loads(line) for line in (tmp_path / "j.jsonl").open()]
+    shelf_records = [r for r in records if r["type"] == "shelf_event"]
+    assert shelf_records and not shelf_records[0]["settled"]
+    assert shelf_records[0]["bin_levels_g"] == [None]

@@ -419,3 +419,21 @@ def test_restored_levels_find_a_change_right_after_a_restart_where_a_warm_up_los
     unknown = pickle.loads(pickle.dumps(det))
     unknown.restore_levels({"a": math.nan}, 6.0)
     assert unknown.health()["a"].mode == "warmup"
+    # a bin still warming up at the checkpoint has no noise estimate: it warms up too
+    young = ShelfEventDetector(None, ["a"])
+    young.add_samples(["a"], t[:10], a[:10, None])
+    young.restore_levels({"a": 600.0}, 6.0)
+    assert young.health()["a"].mode == "warmup"
+
+
+def test_changes_in_progress_are_listed_until_reported() -> None:
+    t = stamps(8.0)
+    rng = np.random.default_rng(5)
+    a = bin_signal(t, changes=[Change(4.0, 1.0, -300.0)], noise_sd_g=0.5, rng=rng)
+    det = ShelfEventDetector(None, ["a"])
+    cut = int(4.5 * RATE)
+    det.add_samples(["a"], t[:cut], a[:cut, None])
+    ((name, t0),) = det.changes_in_progress()
+    assert name == "a" and 3.9 <= t0 <= 4.1
+    events = det.add_samples(["a"], t[cut:], a[cut:, None])
+    assert len(events) == 1 and det.changes_in_progress() == []

@@ -19,8 +19,9 @@ short-term memory the journal does not hold (``<journal>.memory.pkl``, :data:`ME
 the shelf detector's levels and changes in progress, the recent wrists and product crops, the
 hand contacts waiting for crops. Without it a restart within a second or two of a pick lost
 the pick: the restarted detector took the lighter shelf as its level. Bins with an event
-journalled after the checkpoint warm up again instead (that event is already in the books), and
-a checkpoint written under another configuration or store layout is not restored.
+journalled after the checkpoint take the level the journal recorded after it (that event is
+already in the books), and a checkpoint written under another configuration or store layout is
+not restored.
 
 Offline use (the evaluation)::
 
@@ -993,8 +994,11 @@ class FusionPipeline:
             record = observation_to_json(obs)
             # The bins' levels after the event: a restart from an older checkpoint sets them
             # (restore_levels) rather than learning them again.
+            # An unsettled event's bins are still moving: their level is the one before the
+            # change, and the settled event that follows is not journalled (same id); none is
+            # recorded, so a restart makes them learn it again.
             record["bin_levels_g"] = [
-                v if math.isfinite(v) else None for v in self.detector.levels(bins)
+                v if math.isfinite(v) and obs.settled else None for v in self.detector.levels(bins)
             ]
             self._record("shelf_event", record)
         return out
@@ -1616,7 +1620,11 @@ class FusionPipeline:
         centres = np.array([self.store.bins[b].center for b in mine if b in self.store.bins])
         if reach <= 0 or centres.size == 0:
             return False
-        for event_id, t0, t1, bins in self._shelf_spans:
+        # Journalled events, and changes the detector has not reported yet (a neighbour's
+        # change that settles later must count too, whichever settles first).
+        spans = list(self._shelf_spans)
+        spans += [("", t0, math.inf, (b,)) for b, t0 in self.detector.changes_in_progress()]
+        for event_id, t0, t1, bins in spans:
             if event_id == obs.event_id or t0 > obs.t_end or t1 < obs.t_start:
                 continue
             if set(bins) & set(mine):

@@ -416,27 +416,39 @@ class ShelfEventDetector:
             out.append(float(self._level[i]) if ok else math.nan)  # type: ignore[index]
         return out
 
+    def changes_in_progress(self) -> list[tuple[str, float]]:
+        """(bin, t_start [s]) of every change not reported yet: moving, or settled and held for
+        the merge with its neighbours."""
+        out = [(self._names[b], a.t_start) for b, a in self._active.items()]
+        out += [(self._names[p.bin], p.t_start) for p in self._pending]
+        return out
+
     def restore_levels(self, levels: Mapping[str, float], t: float) -> None:
         """Set bins' levels to values known from elsewhere, as of time ``t`` [s], and make them
         idle, dropping any change in progress: a restored checkpoint older than an event already
         journalled, whose level after the event the journal holds. Measured from that level, a
         change right after the restart is found; a warm-up (``forget_bins``) would take it as
-        the level. A bin without a finite level or a noise estimate warms up instead."""
+        the level. A bin without a finite level, or still warming up (no noise estimate yet),
+        warms up instead. The bin's older samples are dropped from its history, so the onset of
+        its next change is not traced back to the weight before the journalled event."""
         warm = []
         for name, level in levels.items():
             b = self._index.get(name)
             if b is None:
                 continue
             sd2 = float(self._sd2[b])
-            if not (math.isfinite(level) and math.isfinite(sd2) and sd2 > 0.0):
+            if not math.isfinite(level) or self._mode[b] == _WARMUP:
                 warm.append(name)
                 continue
+            var = float(self._level_var[b])
             self._active.pop(b, None)
             self._warm.pop(b, None)
             self._carry.pop(b, None)
-            self._to_idle(b, t, float(level), sd2, math.nan)
+            self._to_idle(b, t, float(level), var if math.isfinite(var) else sd2, math.nan)
             self._drift_ref[b] = level
             self._drift_t[b] = t
+            self._hist_t[b] = np.nan
+            self._hist_x[b] = np.nan
         idx = {self._index[b] for b in levels if b in self._index}
         self._pending = [p for p in self._pending if p.bin not in idx]
         if warm:
