@@ -655,7 +655,6 @@ class FusionPipeline:
                     levels[b] = math.nan if v is None else float(v)
         if levels:
             self.detector.restore_levels(levels, t)
-        stale = levels
         # Anonymous exits applied (a journalled exit) or explained (a track's exit) since.
         wait = self.config.anonymous_exit_wait_s
         exits = [float(r.data["t"]) for r in after if r.type == "gate" and r.data["kind"] == EXIT]
@@ -683,7 +682,7 @@ class FusionPipeline:
             "journalled level)",
             path,
             t,
-            len(stale),
+            len(levels),
         )
 
     def _restore_tracker(self) -> None:
@@ -992,11 +991,10 @@ class FusionPipeline:
                 settled=ev.state == STATE_SETTLED,
             )
             record = observation_to_json(obs)
-            # The bins' levels after the event: a restart from an older checkpoint sets them
-            # (restore_levels) rather than learning them again.
-            # An unsettled event's bins are still moving: their level is the one before the
-            # change, and the settled event that follows is not journalled (same id); none is
-            # recorded, so a restart makes them learn it again.
+            # The bins' levels after the event, which a restart from an older checkpoint sets
+            # (restore_levels) rather than learning them again. None for an unsettled event:
+            # its bins are still moving (the level is the one before the change) and the
+            # settled event that follows has the same id, so it is not journalled.
             record["bin_levels_g"] = [
                 v if math.isfinite(v) and obs.settled else None for v in self.detector.levels(bins)
             ]

@@ -401,6 +401,12 @@ class ShelfEventDetector:
             self._prev_x[b] = np.nan
             self._tail_x[b] = np.nan
             self._tail_t[b] = np.nan
+        self._drop_changes(idx)
+
+    def _drop_changes(self, idx: set[int]) -> None:
+        """Drop every change in progress, warm-up, carried change and held merge of bins
+        ``idx`` (indices)."""
+        for b in idx:
             self._active.pop(b, None)
             self._warm.pop(b, None)
             self._carry.pop(b, None)
@@ -431,26 +437,23 @@ class ShelfEventDetector:
         the level. A bin without a finite level, or still warming up (no noise estimate yet),
         warms up instead. The bin's older samples are dropped from its history, so the onset of
         its next change is not traced back to the weight before the journalled event."""
-        warm = []
+        warm, known = [], set()
         for name, level in levels.items():
             b = self._index.get(name)
             if b is None:
                 continue
-            sd2 = float(self._sd2[b])
             if not math.isfinite(level) or self._mode[b] == _WARMUP:
                 warm.append(name)
                 continue
+            known.add(b)
             var = float(self._level_var[b])
-            self._active.pop(b, None)
-            self._warm.pop(b, None)
-            self._carry.pop(b, None)
-            self._to_idle(b, t, float(level), var if math.isfinite(var) else sd2, math.nan)
+            var = var if math.isfinite(var) else float(self._sd2[b])
+            self._to_idle(b, t, float(level), var, math.nan)
             self._drift_ref[b] = level
             self._drift_t[b] = t
             self._hist_t[b] = np.nan
             self._hist_x[b] = np.nan
-        idx = {self._index[b] for b in levels if b in self._index}
-        self._pending = [p for p in self._pending if p.bin not in idx]
+        self._drop_changes(known)
         if warm:
             self.forget_bins(warm)
 
