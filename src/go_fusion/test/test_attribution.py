@@ -146,6 +146,28 @@ def test_a_shopper_given_one_bin_is_less_likely_in_another_at_the_same_time(
     assert solo.events[0].session_id == "sa" and not solo.needs_review
 
 
+def test_a_reach_just_before_counts_when_the_presence_windows_overlap(
+    attributor: Attributor,
+) -> None:
+    # adjacent_reach with MoveNet (seeds 2 and 7): A took from b2 and her wrist, placed on the
+    # edge between the bins, stays near b1 as b1 starts to change 0.2 s after b2 settled. The
+    # two changes do not overlap, but the windows their presences are read from (t_start and
+    # t_end +- edge_window_s) do: the same wrist samples would explain both reaches.
+    a = CandidateTrack("ta", "sa", path([(8, 12, in_bin("b1", dy=0.3))]))
+    b = CandidateTrack("tb", "sb", path([(8, 12, in_bin("b1", dy=0.32))]))
+    event = pick("b1", 10.4, 11.2)
+    alone = attributor.attribute(event, [a, b], [], {}, {})
+    assert alone.needs_review
+    busy = {"ta": [(9.6, 10.2, ("b2",))]}
+    result = attributor.attribute(event, [a, b], [], {}, {}, None, busy)
+    assert result.events[0].session_id == "sb" and not result.needs_review
+    # Windows further apart than 2 x edge_window_s share no sample: no reason.
+    h = attributor.config.edge_window_s
+    apart = {"ta": [(9.0, 10.4 - 2 * h - 0.05, ("b2",))]}
+    again = attributor.attribute(event, [a, b], [], {}, {}, None, apart)
+    assert again.shoppers[0].probability == pytest.approx(alone.shoppers[0].probability)
+
+
 def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:
     # A reaches into b1 near its edge with b2, B into b2 next to it. Seen clearly, each event is
     # decided; with both wrists occluded (wide covariance) the same means no longer separate

@@ -75,6 +75,8 @@ class AttributionConfig:
     window_outlier_floor: float = 0.01
     # A shopper already given another bin's event over an overlapping span would have had a hand
     # in each bin at once: possible, rarer than two shoppers each reaching once (crossed arms).
+    # Spans overlap when the windows the presences are read from do (each widened by
+    # edge_window_s): then the same wrist samples would explain both events.
     concurrent_reach_factor: float = 0.3
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
@@ -341,7 +343,8 @@ class Attributor:
         window the presence is the best wrist at each stamp, then the max (around t_start and
         t_end) or the mean over stamps (dwell during the change). ``busy``: track id -> (t_start,
         t_end, bins) of the events already given to it; one at other bins overlapping this one
-        scales its likelihood by ``concurrent_reach_factor``.
+        (both widened by ``edge_window_s``: the presence windows) scales its likelihood by
+        ``concurrent_reach_factor``.
         """
         cfg = self.config
         box = self._reach_box(obs.bin_ids or (obs.bin_id,))
@@ -413,7 +416,7 @@ class Attributor:
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
             lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)
-            if busy and cand.track_id and _busy_elsewhere(busy.get(cand.track_id, ()), obs):
+            if busy and cand.track_id and _busy_elsewhere(busy.get(cand.track_id, ()), obs, h):
                 lik *= cfg.concurrent_reach_factor
             scores.append((cand, lik, *full))
         norm = sum(s[1] for s in scores) + cfg.null_likelihood
@@ -773,12 +776,15 @@ def _hand_side(
 
 
 def _busy_elsewhere(
-    spans: Sequence[tuple[float, float, tuple[str, ...]]], obs: ShelfObservation
+    spans: Sequence[tuple[float, float, tuple[str, ...]]], obs: ShelfObservation, margin: float
 ) -> bool:
-    """Whether one of ``spans`` overlaps ``obs`` in time at bins ``obs`` does not include."""
+    """Whether one of ``spans``, widened by ``margin`` [s] on each side (the presence windows),
+    overlaps ``obs`` in time at bins ``obs`` does not include."""
     bins = set(obs.bin_ids) | {obs.bin_id}
     return any(
-        t0 <= obs.t_end and obs.t_start <= t1 and not bins.intersection(other)
+        t0 - margin <= obs.t_end + margin
+        and obs.t_start - margin <= t1 + margin
+        and not bins.intersection(other)
         for t0, t1, other in spans
     )
 
