@@ -244,6 +244,31 @@ def test_return_uses_the_cart_as_prior_and_flags_a_wrong_bin(attributor: Attribu
     assert event.misplaced and not result.needs_review
 
 
+def test_a_return_goes_to_the_hand_at_the_bin_that_holds_what_came_back(
+    attributor: Attributor,
+) -> None:
+    # Two hands in b2 when 500 g came back; A's a little longer. Only B holds a yog_c: whoever
+    # returned it is far more likely B (returning what one does not hold needs a missed pick).
+    a = CandidateTrack(
+        "ta",
+        "sa",
+        path([(8, 9.6, idle("b2")), (9.6, 11.1, in_bin("b2", dy=-0.1)), (11.1, 12, idle("b2"))]),
+    )
+    b = CandidateTrack(
+        "tb",
+        "sb",
+        path([(8, 9.7, idle("b1")), (9.7, 10.5, in_bin("b2", dy=0.15)), (10.5, 12, idle("b1"))]),
+    )
+    ret = ShelfObservation("b2@10.000", "b2", ("b2",), 10.0, 10.8, +501.0, 1.0, ())
+    shelf = {"b2": {"yog_c": 3}}
+    result = attributor.attribute(ret, [a, b], [], {"sa": {"milk": 1}, "sb": {"yog_c": 1}}, shelf)
+    assert [(e.session_id, e.sku) for e in result.events] == [("sb", "yog_c")]
+    assert not result.needs_review and result.p_shopper > 0.9
+    # When both hold one, the carts say nothing and the hands alone are a coin toss.
+    both = attributor.attribute(ret, [a, b], [], {"sa": {"yog_c": 1}, "sb": {"yog_c": 1}}, shelf)
+    assert both.needs_review and both.p_shopper < 0.6
+
+
 def test_return_to_the_right_bin_is_not_misplaced(attributor: Attributor) -> None:
     a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b2"))]))
     ret = ShelfObservation("b2@10.000", "b2", ("b2",), 10.0, 10.8, +1001.0, 1.0, ())

@@ -15,6 +15,7 @@ from go_fusion.core.hypotheses import (
     candidates_for_bins,
     combine_with_vision,
     log_evidence,
+    log_mass,
     rank_hypotheses,
     split_merged_event,
 )
@@ -199,3 +200,17 @@ def test_log_evidence_prefers_the_candidates_that_explain_the_delta() -> None:
     gum = candidates_for_bins(["gum"], CATALOGUE)
     assert log_evidence(-1085.0, 1.0, juice) > log_evidence(-1085.0, 1.0, gum) + 5.0
     assert log_evidence(-1085.0, 1.0, []) == pytest.approx(-math.log(5000.0))  # unexplained
+
+
+def test_log_mass_keeps_the_scale_of_the_priors() -> None:
+    # log_evidence normalises the priors away; log_mass does not, so a cart holding the item
+    # explains a return 1 / prior times better than one where it is only on the planogram.
+    held = [Candidate("yoghurt", 522.0, 3.1, prior=1.0)]
+    not_held = [Candidate("yoghurt", 522.0, 3.1, prior=0.02)]
+    cfg = HypothesisConfig(unexplained_prior=0.0)
+    diff = log_mass(522.0, 1.0, held, cfg) - log_mass(522.0, 1.0, not_held, cfg)
+    assert diff == pytest.approx(math.log(50.0))
+    assert log_evidence(522.0, 1.0, held, cfg) == pytest.approx(
+        log_evidence(522.0, 1.0, not_held, cfg)
+    )
+    assert log_mass(522.0, 1.0, [], cfg) == -math.inf

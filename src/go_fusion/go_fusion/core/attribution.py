@@ -23,6 +23,9 @@ weight change, the vision evidence and, for returns, the shopper's cart explain 
   as the prior (a return is of something the shopper holds), each SKU scored by the Gaussian
   likelihood of the weight change. Vision evidence near the bin within the window multiplies in
   (floor + score), which separates equal-weight look-alikes.
+- Returns also weigh the shoppers by their carts: P(k) is multiplied by how well k's cart
+  explains the weight change (the return hypotheses' prior x likelihood before normalising), so
+  of two hands at the bin the one whose shopper holds what came back is the likelier.
 - Joint confidence = P(shopper) * P(sku, qty | shopper). Below ``review_threshold`` (or when the
   weight did not settle) the event goes to the review queue instead of a guess.
 """
@@ -38,7 +41,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from go_fusion.core.cart import KIND_PICK, KIND_RETURN, CartEventRecord
-from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
+from go_fusion.core.hypotheses import Candidate, HypothesisConfig, log_mass, rank_hypotheses
 from go_fusion.core.store_view import BinSpec, ProductSpec
 
 SOURCE_HAND = 0
@@ -572,6 +575,34 @@ class Attributor:
         weight the shelf measured when the shopper took it; the item coming back weighs that,
         which separates products whose catalogue weights are too close to tell apart.
         """
+        return _normalise(self._return_weighted(obs, cart, evidence, measured, baseline)[0])
+
+    def return_log_mass(
+        self,
+        obs: ShelfObservation,
+        cart: Mapping[str, int],
+        evidence: Sequence[EvidenceItem],
+        measured: Mapping[str, float] | None = None,
+        baseline: Sequence[EvidenceItem] = (),
+    ) -> float:
+        """log p(weight change, vision | a return by a shopper holding ``cart``), up to a
+        constant shared by every cart: the return hypotheses' prior x likelihood summed before
+        normalising (see ``return_hypotheses``). A shopper holding what came back explains a
+        return about 1 / ``not_in_cart_prior`` times better than one who holds nothing like it."""
+        weighted, log_total = self._return_weighted(obs, cart, evidence, measured, baseline)
+        mass = sum(w for _, w in weighted)
+        return log_total + math.log(mass) if mass > 0.0 else -math.inf
+
+    def _return_weighted(
+        self,
+        obs: ShelfObservation,
+        cart: Mapping[str, int],
+        evidence: Sequence[EvidenceItem],
+        measured: Mapping[str, float] | None,
+        baseline: Sequence[EvidenceItem],
+    ) -> tuple[list[tuple[WeightHypothesis, float]], float]:
+        """Return hypotheses with their unnormalised weights, and the log of the factor that
+        ``rank_hypotheses`` normalised their probabilities by."""
         cfg = self.config
         held = {sku: int(n) for sku, n in cart.items() if n > 0 and sku in self.products}
         planogram = {s for b in (obs.bin_ids or (obs.bin_id,)) for s in self.bins[b].skus}
@@ -587,6 +618,7 @@ class Attributor:
             for sku in sorted(set(held) | (planogram & set(self.products)))
         ]
         ranked = rank_hypotheses(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
+        log_total = log_mass(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
         weighted = []
         for h in ranked:
             factor = self._vision_factor([s for s, _ in h.items], evidence, baseline)
@@ -594,7 +626,38 @@ class Attributor:
                 if sku in held and -q > held[sku]:
                     factor *= cfg.not_in_cart_prior
             weighted.append((WeightHypothesis(h.items, h.probability), h.probability * factor))
-        return _normalise(weighted)
+        return weighted, log_total
+
+    def _cart_weighted(
+        self,
+        obs: ShelfObservation,
+        p_sessions: Mapping[str, float],
+        carts: Mapping[str, Mapping[str, int]],
+        cart_weights: Mapping[str, Mapping[str, float]] | None,
+        evidence: Sequence[EvidenceItem],
+        baseline: Sequence[EvidenceItem],
+    ) -> dict[str, float]:
+        """Session probabilities of a return re-weighted by what each session holds.
+
+        P(k | hands, weight) is proportional to P(k | hands) p(weight | k's cart): the hands
+        say who was at the bin, the cart says who could have put this back. The sessions keep
+        their total (the "nobody we track" share is unchanged).
+        """
+        log_m = {
+            k: self.return_log_mass(
+                obs, carts.get(k, {}), evidence, (cart_weights or {}).get(k), baseline
+            )
+            for k in p_sessions
+        }
+        top = max(log_m.values(), default=-math.inf)
+        total = sum(p_sessions.values())
+        if not math.isfinite(top) or total <= 0.0:
+            return dict(p_sessions)
+        w = {k: p * math.exp(log_m[k] - top) for k, p in p_sessions.items()}
+        norm = sum(w.values())
+        if norm <= 0.0:
+            return dict(p_sessions)
+        return {k: total * v / norm for k, v in w.items()}
 
     # ---- decision -------------------------------------------------------------------------
 
@@ -642,10 +705,13 @@ class Attributor:
         by_session: dict[str, list[ShopperScore]] = {}
         for s in shoppers:
             by_session.setdefault(s.session_id, []).append(s)
+        p_sessions = {k: min(1.0, sum(m.probability for m in v)) for k, v in by_session.items()}
+        if kind == KIND_RETURN:
+            p_sessions = self._cart_weighted(obs, p_sessions, carts, cart_weights, ev, base)
         best: tuple[float, ShopperScore, WeightHypothesis] | None = None
         leads: dict[str, ShopperScore] = {}
         for session_id, members in by_session.items():
-            p_session = min(1.0, sum(m.probability for m in members))
+            p_session = p_sessions[session_id]
             leads[session_id] = replace(members[0], probability=p_session)
             if kind == KIND_PICK:
                 hyps = pick_hyps

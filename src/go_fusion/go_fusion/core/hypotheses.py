@@ -223,6 +223,23 @@ def log_evidence(
     return float(_logsumexp(log_lik + log_prior) - _logsumexp(log_prior))
 
 
+def log_mass(
+    delta_g: float,
+    delta_sd_g: float,
+    candidates: Sequence[Candidate],
+    config: HypothesisConfig | None = None,
+) -> float:
+    """log sum over hypotheses of prior x likelihood [1/g], the priors as given (not
+    normalised): how well one candidate set (one shopper's cart, for a return) explains the
+    weight change against another on the same prior scale. -inf when nothing is enumerated."""
+    cfg = config or HypothesisConfig()
+    _validate(delta_g, delta_sd_g)
+    items, _, _, log_lik, log_prior = _enumerate(delta_g, delta_sd_g, candidates, cfg)
+    if not items:
+        return -math.inf
+    return _logsumexp(log_lik + log_prior)
+
+
 def _logsumexp(v: np.ndarray) -> float:
     m = float(v.max())
     return m + math.log(float(np.exp(v - m).sum()))
