@@ -134,11 +134,11 @@ def test_a_shopper_given_one_bin_is_less_likely_in_another_at_the_same_time(
     event = pick("b1", 10.4, 11.2)
     alone = attributor.attribute(event, [a, b], [], {}, {})
     assert alone.needs_review  # a coin toss on the wrists alone
-    busy = {"ta": [(10.0, 10.8, ("b2",))]}
+    busy = {"ta": [(10.0, 10.8, ("b2",), 1.0)]}
     result = attributor.attribute(event, [a, b], [], {}, {}, None, busy)
     assert result.events[0].session_id == "sb" and not result.needs_review
     # The same bin, or an earlier span that does not overlap, is no reason.
-    for other in ([(10.0, 10.8, ("b1",))], [(6.0, 7.0, ("b2",))]):
+    for other in ([(10.0, 10.8, ("b1",), 1.0)], [(6.0, 7.0, ("b2",), 1.0)]):
         again = attributor.attribute(event, [a, b], [], {}, {}, None, {"ta": other})
         assert again.shoppers[0].probability == pytest.approx(alone.shoppers[0].probability)
     # Alone at the shelf, a two-handed shopper still gets both bins.
@@ -158,14 +158,42 @@ def test_a_reach_just_before_counts_when_the_presence_windows_overlap(
     event = pick("b1", 10.4, 11.2)
     alone = attributor.attribute(event, [a, b], [], {}, {})
     assert alone.needs_review
-    busy = {"ta": [(9.6, 10.2, ("b2",))]}
+    busy = {"ta": [(9.6, 10.2, ("b2",), 1.0)]}
     result = attributor.attribute(event, [a, b], [], {}, {}, None, busy)
     assert result.events[0].session_id == "sb" and not result.needs_review
     # Windows further apart than 2 x edge_window_s share no sample: no reason.
     h = attributor.config.edge_window_s
-    apart = {"ta": [(9.0, 10.4 - 2 * h - 0.05, ("b2",))]}
+    apart = {"ta": [(9.0, 10.4 - 2 * h - 0.05, ("b2",), 1.0)]}
     again = attributor.attribute(event, [a, b], [], {}, {}, None, apart)
     assert again.shoppers[0].probability == pytest.approx(alone.shoppers[0].probability)
+
+
+def test_a_concurrent_reach_counts_by_how_likely_the_shopper_made_it(
+    attributor: Attributor,
+) -> None:
+    # The other event went to review (a look-alike SKU, say): its shopper posterior still says
+    # whose hand was there. The factor is marginalised over it: 1 - (1 - factor) x p.
+    a = CandidateTrack("ta", "sa", path([(8, 12, in_bin("b1", dy=0.3))]))
+    b = CandidateTrack("tb", "sb", path([(8, 12, in_bin("b1", dy=0.32))]))
+    event = pick("b1", 10.4, 11.2)
+
+    def p_a(p: float | None) -> float:
+        busy = None if p is None else {"ta": [(10.0, 10.8, ("b2",), p)]}
+        result = attributor.attribute(event, [a, b], [], {}, {}, None, busy)
+        return next(s.probability for s in result.shoppers if s.track_id == "ta")
+
+    alone, sure = p_a(None), p_a(1.0)
+    assert p_a(0.0) == pytest.approx(alone)
+    assert sure < p_a(0.5) < alone
+    assert p_a(0.97) == pytest.approx(sure, abs=0.03)
+    factor = attributor.config.concurrent_reach_factor
+    odds = (alone / (1 - alone)) * (1 - (1 - factor) * 0.5)
+    assert p_a(0.5) == pytest.approx(odds / (1 + odds), abs=0.01)
+    # Of two overlapping spans the likelier one counts.
+    two = {"ta": [(10.0, 10.8, ("b2",), 0.2), (10.1, 10.9, ("m1",), 1.0)]}
+    result = attributor.attribute(event, [a, b], [], {}, {}, None, two)
+    assert result.shoppers[0].track_id == "tb"
+    assert result.shoppers[0].probability == pytest.approx(1 - sure, abs=1e-3)
 
 
 def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:

@@ -517,6 +517,59 @@ def test_concurrent_shelf_events_nearby_are_known_to_attribution(tmp_path: Path)
     assert again._concurrent_nearby(here)
 
 
+def test_a_pick_sent_to_review_for_its_product_still_places_the_shopper_s_hand(
+    store: StoreView,
+) -> None:
+    """random_busy (seed 4, 47.1 s): a shopper returning a look-alike yoghurt (review: which
+    of two equal weights) is the other candidate for a neighbouring bin's pick at the same
+    moment, her wrist as near it as the picker's. Her hand was busy at her own bin whatever the
+    product: the pick goes to the other shopper instead of a coin toss."""
+    from go_fusion.core.attribution import ShelfObservation, WeightHypothesis
+
+    pipe = FusionPipeline(store)
+    in_b1 = store.bins[B1].center + REACH
+    edge = store.bins[B2].center + REACH - np.array([0.0, 0.2, 0.0])  # B2's side next to B1
+
+    def snapshot(track: str, session: str, t: float, right: np.ndarray, left: np.ndarray):
+        snap = wrist_snapshot(track, session, t, right)
+        snap.keypoints[10] = left
+        return snap
+
+    inputs: list[tuple[float, str, object]] = [
+        (1.0, "gate", entry("ann", 1.0)),
+        (1.2, "gate", entry("ben", 1.2)),
+    ]
+    for k in range(20, 90):
+        t = k / 10.0
+        busy = 4.6 <= t <= 6.2
+        if busy:  # one hand in B1, the other at B2's edge next to it
+            ann = snapshot("ta", "ann", t, edge, in_b1)
+        else:
+            ann = snapshot("ta", "ann", t, edge + STEP_BACK, in_b1 + STEP_BACK)
+        ben = wrist_snapshot(
+            "tb", "ben", t, edge + np.array([0.0, 0.02, 0.0]) if busy else edge + STEP_BACK
+        )
+        inputs.append((t, "tracks", (t, [ann, ben])))
+    run(pipe, inputs)
+    look_alike = (
+        WeightHypothesis(((YOG, 1),), 0.5),
+        WeightHypothesis((("Arla-Mild-Vanilla-Yoghurt", 1),), 0.5),
+    )
+    first = pipe.add_shelf_event(
+        ShelfObservation(f"{B1}@5.0", B1, (B1,), 5.0, 5.6, -1040.0, 1.0, look_alike)
+    )
+    (queued,) = first.review_events
+    assert queued.session_id == "ann" and queued.track_id == "ta"
+    vanilla = (WeightHypothesis((("Arla-Mild-Vanilla-Yoghurt", 1),), 0.95),)
+    second = pipe.add_shelf_event(
+        ShelfObservation(f"{B2}@5.2", B2, (B2,), 5.2, 5.8, -1040.0, 1.0, vanilla)
+    )
+    assert [(e.session_id, e.sku) for e in second.cart_events] == [
+        ("ben", "Arla-Mild-Vanilla-Yoghurt")
+    ]
+    assert second.review_events == []
+
+
 def test_an_unsettled_event_journals_no_level_for_a_restart(tmp_path: Path) -> None:
     # Its bin is still moving: the level then is the one before the change, and the settled
     # event that follows has the same id (not journalled). A restart must not take that old

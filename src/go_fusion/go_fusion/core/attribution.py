@@ -48,6 +48,10 @@ SOURCE_HAND = 0
 SOURCE_FACING = 1
 SOURCE_BARCODE = 2
 
+# A shelf event already decided, as seen by one track: (t_start, t_end [s], its bins, the
+# probability that this track made it).
+BusySpan = tuple[float, float, tuple[str, ...], float]
+
 
 @dataclass(frozen=True)
 class AttributionConfig:
@@ -79,7 +83,8 @@ class AttributionConfig:
     # A shopper already given another bin's event over an overlapping span would have had a hand
     # in each bin at once: possible, rarer than two shoppers each reaching once (crossed arms).
     # Spans overlap when the windows the presences are read from do (each widened by
-    # edge_window_s): then the same wrist samples would explain both events.
+    # edge_window_s): then the same wrist samples would explain both events. An event sent to
+    # review counts by the probability that this shopper made it (see score_shoppers).
     concurrent_reach_factor: float = 0.3
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
@@ -338,16 +343,18 @@ class Attributor:
         self,
         obs: ShelfObservation,
         candidates: Sequence[CandidateTrack],
-        busy: Mapping[str, Sequence[tuple[float, float, tuple[str, ...]]]] | None = None,
+        busy: Mapping[str, Sequence[BusySpan]] | None = None,
     ) -> list[ShopperScore]:
         """Posterior over candidate shoppers for one event, most probable first.
 
         All candidates' wrist samples are scored in one vectorised pass; per candidate and
         window the presence is the best wrist at each stamp, then the max (around t_start and
         t_end) or the mean over stamps (dwell during the change). ``busy``: track id -> (t_start,
-        t_end, bins) of the events already given to it; one at other bins overlapping this one
-        (both widened by ``edge_window_s``: the presence windows) scales its likelihood by
-        ``concurrent_reach_factor``.
+        t_end, bins, p) of the events already decided, p the probability that this track made
+        it (1 for one in its cart; its posterior for one sent to review); one at other bins
+        overlapping this one (both widened by ``edge_window_s``: the presence windows) scales its
+        likelihood by 1 - (1 - ``concurrent_reach_factor``) x p, the factor marginalised over
+        whether its hand was there (the likeliest such event counts).
         """
         cfg = self.config
         box = self._reach_box(obs.bin_ids or (obs.bin_id,))
@@ -419,8 +426,9 @@ class Attributor:
             # Geometric mean: the three terms mostly re-use the same wrist samples, so their plain
             # product would count one observation three times and over-state the confidence.
             lik = max(float(np.cbrt(full[0] * full[1] * full[2])), cfg.seen_elsewhere_likelihood)
-            if busy and cand.track_id and _busy_elsewhere(busy.get(cand.track_id, ()), obs, h):
-                lik *= cfg.concurrent_reach_factor
+            if busy and cand.track_id:
+                elsewhere = _busy_elsewhere(busy.get(cand.track_id, ()), obs, h)
+                lik *= 1.0 - (1.0 - cfg.concurrent_reach_factor) * elsewhere
             scores.append((cand, lik, *full))
         norm = sum(s[1] for s in scores) + cfg.null_likelihood
         result = [
@@ -669,12 +677,12 @@ class Attributor:
         carts: Mapping[str, Mapping[str, int]],
         live_planogram: Mapping[str, Mapping[str, int]],
         cart_weights: Mapping[str, Mapping[str, float]] | None = None,
-        busy: Mapping[str, Sequence[tuple[float, float, tuple[str, ...]]]] | None = None,
+        busy: Mapping[str, Sequence[BusySpan]] | None = None,
         concurrent_nearby: bool = False,
     ) -> Attribution:
         """Decide who took (or put back) what for one shelf event.
 
-        busy: track id -> (t_start, t_end, bins) of the events already attributed to it (see
+        busy: track id -> (t_start, t_end, bins, p) of the events already decided (see
         ``score_shoppers``). concurrent_nearby: another shelf event overlapped this one in time
         at a bin within ``shared_reach_exclusion_m``: no split of the units between shoppers.
 
@@ -841,17 +849,19 @@ def _hand_side(
     return best if means[best] - other >= 0.2 else -1
 
 
-def _busy_elsewhere(
-    spans: Sequence[tuple[float, float, tuple[str, ...]]], obs: ShelfObservation, margin: float
-) -> bool:
-    """Whether one of ``spans``, widened by ``margin`` [s] on each side (the presence windows),
-    overlaps ``obs`` in time at bins ``obs`` does not include."""
+def _busy_elsewhere(spans: Sequence[BusySpan], obs: ShelfObservation, margin: float) -> float:
+    """The largest p of ``spans`` that, widened by ``margin`` [s] on each side (the presence
+    windows), overlap ``obs`` in time at bins ``obs`` does not include (0 when none does)."""
     bins = set(obs.bin_ids) | {obs.bin_id}
-    return any(
-        t0 - margin <= obs.t_end + margin
-        and obs.t_start - margin <= t1 + margin
-        and not bins.intersection(other)
-        for t0, t1, other in spans
+    return max(
+        (
+            p
+            for t0, t1, other, p in spans
+            if t0 - margin <= obs.t_end + margin
+            and obs.t_start - margin <= t1 + margin
+            and not bins.intersection(other)
+        ),
+        default=0.0,
     )
 
 

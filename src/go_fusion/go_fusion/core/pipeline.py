@@ -61,6 +61,7 @@ from go_fusion.core.attribution import (
     SOURCE_HAND,
     AttributionConfig,
     Attributor,
+    BusySpan,
     CandidateTrack,
     EvidenceItem,
     ShelfObservation,
@@ -396,8 +397,8 @@ class FusionPipeline:
         self._shelf_spans: deque[tuple[str, float, float, tuple[str, ...]]] = deque(maxlen=256)
         self._wrists: dict[str, _WristBuffer] = {}
         self._evidence: deque[EvidenceItem] = deque()
-        # track id -> (t_start, t_end, bins) of its latest attributed events (concurrent reaches)
-        self._busy: dict[str, deque[tuple[float, float, tuple[str, ...]]]] = {}
+        # track id -> its latest decided events (concurrent reaches, attribution.BusySpan)
+        self._busy: dict[str, deque[BusySpan]] = {}
         # evidence id -> (the evidence, it localised): see _localised_once
         self._localised_memo: dict[str, tuple[EvidenceItem, EvidenceItem]] = {}
         self._board_last_t: dict[str, float] = {}
@@ -1647,10 +1648,16 @@ class FusionPipeline:
             self._busy,
             concurrent_nearby=self._concurrent_nearby(obs),
         )
+        busy: dict[str, float] = {}  # track -> P(it made this event), for concurrent reaches
         for event in result.events:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
                 continue
             if event.needs_review:
+                # Review is about who or what; the shoppers' posterior still says whose hand
+                # was most likely in this bin (a look-alike SKU leaves it near 1).
+                for s in result.shoppers:
+                    if s.track_id:
+                        busy[s.track_id] = max(busy.get(s.track_id, 0.0), s.probability)
                 self._record("review_queued", {"event": event_to_json(event), "t": event.stamp})
                 out.review_events.append(event)
                 self._diag(
@@ -1663,8 +1670,7 @@ class FusionPipeline:
                 self._record("cart_event", {"event": event_to_json(event), "t": event.stamp})
                 out.cart_events.append(event)
                 if event.track_id:
-                    spans = self._busy.setdefault(event.track_id, deque(maxlen=8))
-                    spans.append((obs.t_start, obs.t_end, tuple(obs.bin_ids or (obs.bin_id,))))
+                    busy[event.track_id] = 1.0
                 if event.misplaced:
                     out.misplaced.append((event.bin_id, event.sku, event.quantity))
                     self._diag(
@@ -1675,6 +1681,9 @@ class FusionPipeline:
                         f"in bin '{event.bin_id}' which does not hold it",
                     )
             out.carts.append(self.cart_view(event.session_id))
+        for track_id, p in busy.items():
+            spans = self._busy.setdefault(track_id, deque(maxlen=8))
+            spans.append((obs.t_start, obs.t_end, tuple(obs.bin_ids or (obs.bin_id,)), p))
         if not result.events:
             self._diag(
                 out,
