@@ -8,7 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from go_perception.core.products.augment import AugmentConfig, augment, degrade_to_size
+from go_perception.core.products.augment import (
+    AugmentConfig,
+    augment,
+    degrade_to_size,
+    product_outline,
+    swap_background,
+)
 from go_perception.core.products.classifier import SkuScore
 from go_perception.core.products.dataset import DEFAULT_DATA_DIR, data_hash, load_grocery, read_bgr
 from go_perception.core.products.hand_crops import HandCropConfig, hand_crops
@@ -144,3 +150,43 @@ def test_sift_verifier_prefers_the_true_catalogue_image_over_a_look_alike() -> N
     assert verifier.rerank(view, ranked)[0].sku == true
     # Too small to verify: unchanged.
     assert verifier.rerank(cv2.resize(view, (40, 40)), ranked) == ranked
+
+
+def _catalogue_on_shelf(angle: float = 12.0, scale: float = 0.7) -> tuple[np.ndarray, ...]:
+    """A real catalogue image warped onto a textured 'shelf', and where it truly lies."""
+    data = load_grocery()
+    catalogue = read_bgr(data.iconic[data.skus.index("Arla-Medium-Fat-Milk")])
+    rng = np.random.default_rng(3)
+    shelf = cv2.GaussianBlur(rng.integers(0, 255, (240, 240, 3)).astype(np.uint8), (0, 0), 3)
+    warp = cv2.getRotationMatrix2D((100, 100), angle, scale)
+    warp[:, 2] += (20, 30)
+    product = cv2.warpAffine(catalogue, warp, (240, 240), borderValue=(255, 255, 255))
+    truth = cv2.warpAffine(
+        (catalogue.min(axis=2) < 235).astype(np.uint8), warp, (240, 240), flags=cv2.INTER_NEAREST
+    ).astype(bool)
+    photo = np.where(truth[..., None], product, shelf)
+    return photo, catalogue, truth, shelf
+
+
+def test_product_outline_finds_the_catalogue_product_in_a_photograph() -> None:
+    photo, catalogue, truth, _ = _catalogue_on_shelf()
+    outline = product_outline(photo, catalogue, grow_px=0)
+    assert outline is not None and outline.shape == truth.shape
+    iou = (outline & truth).sum() / (outline | truth).sum()
+    assert iou > 0.9
+    # Another product's catalogue image, or a photograph without the product: no outline.
+    data = load_grocery()
+    other = read_bgr(data.iconic[data.skus.index("Oatly-Oat-Milk")])
+    assert product_outline(photo, other) is None
+    _, _, _, shelf = _catalogue_on_shelf()
+    assert product_outline(shelf, catalogue) is None
+    assert product_outline(np.zeros((40, 40, 3), np.uint8), catalogue) is None
+
+
+def test_swap_background_keeps_the_product_and_replaces_its_surroundings() -> None:
+    photo, _, truth, _ = _catalogue_on_shelf()
+    other = np.full((120, 100, 3), (10, 200, 30), np.uint8)
+    out = swap_background(photo, truth, other)
+    assert out.shape == photo.shape
+    assert np.array_equal(out[truth], photo[truth])
+    assert (out[~truth] == (10, 200, 30)).all()

@@ -72,6 +72,32 @@ def test_worker_processes_do_not_change_the_model(tiny_data) -> None:
         assert torch.equal(a, b), name
 
 
+def test_background_swap_changes_only_photographs_with_an_outline(tiny_data, monkeypatch) -> None:
+    from go_perception.core.products import train as train_module
+    from go_perception.core.products.augment import AugmentConfig
+
+    # The tiny products are flat colour (no SIFT outline): the swap must leave the model as it
+    # was; with an outline everywhere the samples (hence the model) change.
+    base = _small(0)
+    swap = replace(base, augment=AugmentConfig(p_swap_background=1.0))
+    plain = train(load_grocery(tiny_data), replace(base, augment=AugmentConfig()))
+    same = train(load_grocery(tiny_data), swap)
+    for a, b in zip(plain.state_dict().values(), same.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+    def everywhere(photo, catalogue, **_):
+        mask = np.zeros(photo.shape[:2], bool)
+        mask[: photo.shape[0] // 2] = True
+        return mask
+
+    monkeypatch.setattr(train_module, "product_outline", everywhere)
+    swapped = train(load_grocery(tiny_data), swap)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(plain.state_dict().values(), swapped.state_dict().values(), strict=True)
+    )
+
+
 def test_steps_total_counts_photos_and_catalogue(tiny_data) -> None:
     # 12 train photos + 3 catalogue images per epoch, batches of 4 -> 4 steps.
     assert steps_total(load_grocery(tiny_data), _small(0)) == 4

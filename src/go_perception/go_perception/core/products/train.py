@@ -20,7 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from go_perception.core.products.augment import AugmentConfig, augment, paste_on_background
+from go_perception.core.products.augment import (
+    AugmentConfig,
+    augment,
+    paste_on_background,
+    product_outline,
+    swap_background,
+)
 from go_perception.core.products.dataset import GroceryData, data_hash, read_bgr
 from go_perception.core.products.network import ProductNet, export_onnx
 
@@ -100,6 +106,13 @@ def _make_sample(job: tuple[int, int, int, str, int]) -> tuple[np.ndarray, int]:
     aug: AugmentConfig = _POOL_DATA["aug"]  # type: ignore[assignment]
     if kind == "photo":
         image, label = photos[i], int(_POOL_DATA["labels"][i])  # type: ignore[index]
+        outline = _POOL_DATA["outlines"][i]  # type: ignore[index]
+        if aug.p_swap_background > 0 and outline is not None:
+            # Drawn only where there is an outline: without outlines (or with p = 0) the
+            # sample stream is the one of a recipe without the swap.
+            swap, other = rng.random(), int(rng.integers(len(photos)))
+            if swap < aug.p_swap_background and other != i:
+                image = swap_background(image, outline, photos[other])
     else:
         image, label = _POOL_DATA["catalogue"][i]  # type: ignore[index]
         image = paste_on_background(image, photos[rng.integers(len(photos))], rng)
@@ -177,7 +190,25 @@ def train(
     val_images = [read_bgr(it.path) for it in val_items]
     val_labels = np.array([it.label for it in val_items])
     aug = AugmentConfig(**{**asdict(cfg.augment), "out_size": cfg.input_size})
-    shared = {"photos": photos, "labels": labels, "catalogue": catalogue, "aug": aug}
+    outlines: list[np.ndarray | None] = [None] * len(photos)
+    if aug.p_swap_background > 0:
+        by_label = {k: image for image, k in catalogue}
+        outlines = [
+            product_outline(photo, by_label[int(k)]) if int(k) in by_label else None
+            for photo, k in zip(photos, labels, strict=True)
+        ]
+        LOG.info(
+            "product outlines found in %d of %d photographs",
+            sum(o is not None for o in outlines),
+            len(photos),
+        )
+    shared = {
+        "photos": photos,
+        "labels": labels,
+        "catalogue": catalogue,
+        "aug": aug,
+        "outlines": outlines,
+    }
     _POOL_DATA.clear()
     _POOL_DATA.update(shared)
     # Spawned, not forked: a fork of a process whose OpenMP/OpenCV/CUDA threads run can hang.
