@@ -12,8 +12,15 @@
 #     seeds); their val top-1 per epoch is in the logs. No test image is looked at here.
 #   - on train + val: more seeds of the 160 px expert (EXPERT_SEEDS, default 7 8 9 10), to ship
 #     with the two already trained (seeds 5 and 6) if the val choice says an ensemble helps.
-# Writes under $OUT: val_degraded.onnx, val_expert.onnx, expert_s<seed>.onnx, logs.tar.gz and
-# summary.txt (at most 8 files come back from the device machine). Every model's recipe (command,
+#   - on train + val, when DEGRADED_SEEDS is set: degradation-trained members to rebuild
+#     products.onnx from (degraded_s<seed>.onnx).
+# SWAP=P adds `--augment p_swap_background=P` to every training (the tenth session's background
+# swap, docs/benchmarks/products.md; default 0: the recipes as before). The next step it was
+# written for (every member with the swap, the expert weight chosen again on val):
+#   OUT=... SWAP=0.5 VAL_DEGRADED_SEEDS="0 1" VAL_EXPERT_SEEDS="5 6" DEGRADED_SEEDS="0 1" \
+#     EXPERT_SEEDS="5 6" tools/gpu/train_product_experts.sh
+# Writes under $OUT: val_degraded.onnx, val_expert.onnx, expert_s<seed>.onnx,
+# degraded_s<seed>.onnx, logs.tar.gz and summary.txt (at most 8 files come back from the device machine). Every model's recipe (command,
 # seed, data hash, torch version, device) is in its ONNX metadata.
 # The ninth session's two runs (docs/benchmarks/products.md), each about 6 minutes of one H100:
 #   OUT=... EXPERT_SEEDS="7 8 9" tools/gpu/train_product_experts.sh
@@ -33,6 +40,8 @@ EPOCHS=${EPOCHS:-240}
 EXPERT_SEEDS=${EXPERT_SEEDS-7 8 9 10}
 VAL_DEGRADED_SEEDS=${VAL_DEGRADED_SEEDS-0 1} # train only; empty: none
 VAL_EXPERT_SEEDS=${VAL_EXPERT_SEEDS-5 6}
+DEGRADED_SEEDS=${DEGRADED_SEEDS-} # train + val; empty: none
+SWAP=${SWAP-0}
 WORK=${WORK:-/tmp/go_experts}
 mkdir -p "$WORK"
 start=$(date +%s)
@@ -44,6 +53,10 @@ nproc
 EXPERT=(--size 160 --widths 48,96,160,256 --augment p_small=0 --augment p_blur=0
   --augment p_jpeg=0 --augment p_noise=0)
 DEGRADED=(--size 128 --widths 48,96,160,256)
+if [[ $SWAP != 0 ]]; then
+  EXPERT+=(--augment "p_swap_background=$SWAP")
+  DEGRADED+=(--augment "p_swap_background=$SWAP")
+fi
 train() { # file, log name, then train_products options
   local file=$1 name=$2; shift 2
   $PY -m go_perception.cli.train_products --device "$DEVICE" --workers 2 --threads 1 \
@@ -59,6 +72,9 @@ for seed in $VAL_EXPERT_SEEDS; do
 done
 for seed in $EXPERT_SEEDS; do
   train "$OUT/expert_s$seed.onnx" "expert_s$seed" "${EXPERT[@]}" --seed "$seed" --include-val &
+done
+for seed in $DEGRADED_SEEDS; do
+  train "$OUT/degraded_s$seed.onnx" "degraded_s$seed" "${DEGRADED[@]}" --seed "$seed" --include-val &
 done
 stamp "trainings started"
 wait
