@@ -12,13 +12,17 @@ from go_perception.core.products.augment import (
     AugmentConfig,
     augment,
     degrade_to_size,
-    product_outline,
     swap_background,
 )
 from go_perception.core.products.classifier import SkuScore
 from go_perception.core.products.dataset import DEFAULT_DATA_DIR, data_hash, load_grocery, read_bgr
 from go_perception.core.products.hand_crops import HandCropConfig, hand_crops
-from go_perception.core.products.verify import BarcodeReader, CatalogueVerifier, VerifierConfig
+from go_perception.core.products.verify import (
+    BarcodeReader,
+    CatalogueVerifier,
+    VerifierConfig,
+    product_outline,
+)
 
 
 def _person(wrist=(100.0, 100.0), elbow=(100.0, 60.0), score=0.9) -> np.ndarray:

@@ -45,7 +45,7 @@ class AugmentConfig:
     p_noise: float = 0.3
     noise_sigma: float = 6.0
     # Probability that a photograph's surroundings (outside its product outline, when one was
-    # found: ``product_outline``) are replaced by another training photograph, so that the
+    # found: ``verify.product_outline``) are replaced by another training photograph, so that the
     # shelf behind a product (often its look-alikes) stops telling which product it is.
     p_swap_background: float = 0.0
 
@@ -176,50 +176,6 @@ def swap_background(photo: np.ndarray, outline: np.ndarray, background: np.ndarr
     h, w = photo.shape[:2]
     other = cv2.resize(background, (w, h), interpolation=cv2.INTER_AREA)
     return np.where(outline[..., None], photo, other)
-
-
-def product_outline(
-    photo: np.ndarray,
-    catalogue: np.ndarray,
-    *,
-    min_inliers: int = 12,
-    grow_px: int = 3,
-    min_share: float = 0.08,
-) -> np.ndarray | None:
-    """Where the product of ``catalogue`` (a catalogue image on white) lies in ``photo``.
-
-    SIFT matches (ratio test 0.75) and a RANSAC homography (5 px) from the catalogue image to
-    the photograph; the catalogue's non-white pixels are warped through it and grown by
-    ``grow_px``. Returns a bool (H, W) mask of ``photo``, or None when fewer than
-    ``min_inliers`` matches agree, or the outline covers less than ``min_share`` or all of the
-    photograph (a degenerate homography).
-    """
-    sift = cv2.SIFT_create()
-    grey_p = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
-    grey_c = cv2.cvtColor(catalogue, cv2.COLOR_BGR2GRAY)
-    kp_p, d_p = sift.detectAndCompute(grey_p, None)
-    kp_c, d_c = sift.detectAndCompute(grey_c, None)
-    if d_p is None or d_c is None or len(kp_p) < 4 or len(kp_c) < 4:
-        return None
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d_c, d_p, k=2)
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
-    if len(good) < min_inliers:
-        return None
-    src = np.float32([kp_c[m.queryIdx].pt for m in good])
-    dst = np.float32([kp_p[m.trainIdx].pt for m in good])
-    homography, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
-    if homography is None or inliers is None or int(inliers.sum()) < min_inliers:
-        return None
-    h, w = photo.shape[:2]
-    product = (catalogue.min(axis=2) < 235).astype(np.uint8) * 255
-    warped = cv2.warpPerspective(product, homography, (w, h), flags=cv2.INTER_NEAREST)
-    if grow_px > 0:
-        warped = cv2.dilate(warped, np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8))
-    mask = warped > 0
-    share = float(mask.mean())
-    if not min_share <= share < 0.98:
-        return None
-    return mask
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

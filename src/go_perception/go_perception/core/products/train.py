@@ -24,11 +24,11 @@ from go_perception.core.products.augment import (
     AugmentConfig,
     augment,
     paste_on_background,
-    product_outline,
     swap_background,
 )
 from go_perception.core.products.dataset import GroceryData, data_hash, read_bgr
 from go_perception.core.products.network import ProductNet, export_onnx
+from go_perception.core.products.verify import product_outline, sift_features
 
 LOG = logging.getLogger(__name__)
 
@@ -192,9 +192,12 @@ def train(
     aug = AugmentConfig(**{**asdict(cfg.augment), "out_size": cfg.input_size})
     outlines: list[np.ndarray | None] = [None] * len(photos)
     if aug.p_swap_background > 0:
-        by_label = {k: image for image, k in catalogue}
+        # Each catalogue image's features once, not once per photograph of its product.
+        refs = {k: (image, sift_features(image)) for image, k in catalogue}
         outlines = [
-            product_outline(photo, by_label[int(k)]) if int(k) in by_label else None
+            product_outline(photo, refs[int(k)][0], catalogue_features=refs[int(k)][1])
+            if int(k) in refs
+            else None
             for photo, k in zip(photos, labels, strict=True)
         ]
         LOG.info(

@@ -46,6 +46,76 @@ class VerifierConfig:
     cap: int = 40
 
 
+Features = tuple[np.ndarray, "np.ndarray | None"]  # SIFT keypoint positions (N, 2), descriptors
+
+
+def sift_features(image: np.ndarray, sift: cv2.SIFT | None = None) -> Features:
+    """SIFT keypoint positions [px] (N, 2) and descriptors (None when none) of a BGR image."""
+    sift = sift or cv2.SIFT_create()
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    keypoints, desc = sift.detectAndCompute(grey, None)
+    return np.float32([k.pt for k in keypoints]).reshape(-1, 2), desc
+
+
+def match_homography(
+    src: Features,
+    dst: Features,
+    ratio: float,
+    ransac_px: float,
+    matcher: cv2.BFMatcher | None = None,
+) -> tuple[np.ndarray | None, int]:
+    """Homography mapping ``src`` points onto ``dst`` ones from SIFT matches (each ``src``
+    descriptor's nearest ``dst`` one, Lowe's ratio test) and RANSAC, with its inlier count
+    (None, 0 when fewer than 4 matches or no homography)."""
+    (src_pts, src_desc), (dst_pts, dst_desc) = src, dst
+    if src_desc is None or dst_desc is None or len(src_pts) < 4 or len(dst_pts) < 4:
+        return None, 0
+    pairs = (matcher or cv2.BFMatcher(cv2.NORM_L2)).knnMatch(src_desc, dst_desc, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    if len(good) < 4:
+        return None, 0
+    homography, mask = cv2.findHomography(
+        src_pts[[m.queryIdx for m in good]],
+        dst_pts[[m.trainIdx for m in good]],
+        cv2.RANSAC,
+        ransac_px,
+    )
+    return homography, int(mask.sum()) if mask is not None else 0
+
+
+def product_outline(
+    photo: np.ndarray,
+    catalogue: np.ndarray,
+    *,
+    catalogue_features: Features | None = None,
+    min_inliers: int = 12,
+    grow_px: int = 3,
+    min_share: float = 0.08,
+) -> np.ndarray | None:
+    """Where the product of ``catalogue`` (a catalogue image on white) lies in ``photo``.
+
+    SIFT matches (ratio test 0.75) and a RANSAC homography (5 px) from the catalogue image to
+    the photograph; the catalogue's non-white pixels are warped through it and grown by
+    ``grow_px``. ``catalogue_features``: ``sift_features(catalogue)``, when the caller keeps
+    them for many photographs. Returns a bool (H, W) mask of ``photo``, or None when fewer than
+    ``min_inliers`` matches agree, or the outline covers less than ``min_share`` or all of the
+    photograph (a degenerate homography).
+    """
+    ref = catalogue_features if catalogue_features is not None else sift_features(catalogue)
+    homography, inliers = match_homography(ref, sift_features(photo), 0.75, 5.0)
+    if homography is None or inliers < min_inliers:
+        return None
+    h, w = photo.shape[:2]
+    product = (catalogue.min(axis=2) < 235).astype(np.uint8) * 255
+    warped = cv2.warpPerspective(product, homography, (w, h), flags=cv2.INTER_NEAREST)
+    if grow_px > 0:
+        warped = cv2.dilate(warped, np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8))
+    mask = warped > 0
+    if not min_share <= float(mask.mean()) < 0.98:
+        return None
+    return mask
+
+
 class CatalogueVerifier:
     """SIFT + homography matching of a crop against catalogue images, one per SKU."""
 
@@ -62,34 +132,21 @@ class CatalogueVerifier:
             else:
                 LOG.warning("catalogue image of %s has too few SIFT features; not verified", sku)
 
-    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        keypoints, desc = self._sift.detectAndCompute(grey, None)
-        return np.float32([k.pt for k in keypoints]).reshape(-1, 2), desc
+    def _detect(self, image: np.ndarray) -> Features:
+        return sift_features(image, self._sift)
 
     def inliers(self, crop: np.ndarray, skus: list[str]) -> dict[str, int]:
         """Homography inliers between ``crop`` and each SKU's catalogue image (0: no match)."""
-        points, desc = self._detect(crop)
-        out = dict.fromkeys(skus, 0)
-        if desc is None or len(points) < 4:
-            return out
-        for sku in skus:
-            if sku not in self._features:
-                continue
-            ref_points, ref_desc = self._features[sku]
-            pairs = self._matcher.knnMatch(desc, ref_desc, k=2)
-            good = [
-                p[0]
-                for p in pairs
-                if len(p) == 2 and p[0].distance < self.config.ratio * p[1].distance
-            ]
-            if len(good) < 4:
-                continue
-            src = points[[m.queryIdx for m in good]]
-            dst = ref_points[[m.trainIdx for m in good]]
-            _, mask = cv2.findHomography(src, dst, cv2.RANSAC, self.config.ransac_px)
-            out[sku] = int(mask.sum()) if mask is not None else 0
-        return out
+        query = self._detect(crop)
+        cfg = self.config
+        return {
+            sku: match_homography(
+                query, self._features[sku], cfg.ratio, cfg.ransac_px, self._matcher
+            )[1]
+            if sku in self._features
+            else 0
+            for sku in skus
+        }
 
     def rerank(self, crop: np.ndarray, ranked: list[SkuScore]) -> list[SkuScore]:
         """Re-rank the network's answer for ``crop`` by catalogue matches (scores renormalised).
