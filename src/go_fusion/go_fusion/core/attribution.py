@@ -597,9 +597,7 @@ class Attributor:
         constant shared by every cart: the return hypotheses' prior x likelihood summed before
         normalising (see ``return_hypotheses``). A shopper holding what came back explains a
         return about 1 / ``not_in_cart_prior`` times better than one who holds nothing like it."""
-        weighted, log_total = self._return_weighted(obs, cart, evidence, measured, baseline)
-        mass = sum(w for _, w in weighted)
-        return log_total + math.log(mass) if mass > 0.0 else -math.inf
+        return _log_mass(*self._return_weighted(obs, cart, evidence, measured, baseline))
 
     def _return_weighted(
         self,
@@ -636,27 +634,17 @@ class Attributor:
             weighted.append((WeightHypothesis(h.items, h.probability), h.probability * factor))
         return weighted, log_total
 
+    @staticmethod
     def _cart_weighted(
-        self,
-        obs: ShelfObservation,
-        p_sessions: Mapping[str, float],
-        carts: Mapping[str, Mapping[str, int]],
-        cart_weights: Mapping[str, Mapping[str, float]] | None,
-        evidence: Sequence[EvidenceItem],
-        baseline: Sequence[EvidenceItem],
+        p_sessions: Mapping[str, float], log_m: Mapping[str, float]
     ) -> dict[str, float]:
         """Session probabilities of a return re-weighted by what each session holds.
 
         P(k | hands, weight) is proportional to P(k | hands) p(weight | k's cart): the hands
-        say who was at the bin, the cart says who could have put this back. The sessions keep
-        their total (the "nobody we track" share is unchanged).
+        say who was at the bin, the cart says who could have put this back (``log_m``: session
+        -> ``return_log_mass`` of its cart). The sessions keep their total (the "nobody we
+        track" share is unchanged).
         """
-        log_m = {
-            k: self.return_log_mass(
-                obs, carts.get(k, {}), evidence, (cart_weights or {}).get(k), baseline
-            )
-            for k in p_sessions
-        }
         top = max(log_m.values(), default=-math.inf)
         total = sum(p_sessions.values())
         if not math.isfinite(top) or total <= 0.0:
@@ -714,19 +702,22 @@ class Attributor:
         for s in shoppers:
             by_session.setdefault(s.session_id, []).append(s)
         p_sessions = {k: min(1.0, sum(m.probability for m in v)) for k, v in by_session.items()}
-        if kind == KIND_RETURN:
-            p_sessions = self._cart_weighted(obs, p_sessions, carts, cart_weights, ev, base)
+        # A return's hypotheses per session, computed once: they weigh the sessions (by how well
+        # each cart explains the weight change) and rank what came back.
+        returned = {
+            k: self._return_weighted(obs, carts.get(k, {}), ev, (cart_weights or {}).get(k), base)
+            for k in (by_session if kind == KIND_RETURN else ())
+        }
+        if returned:
+            p_sessions = self._cart_weighted(
+                p_sessions, {k: _log_mass(*r) for k, r in returned.items()}
+            )
         best: tuple[float, ShopperScore, WeightHypothesis] | None = None
         leads: dict[str, ShopperScore] = {}
         for session_id, members in by_session.items():
             p_session = p_sessions[session_id]
             leads[session_id] = replace(members[0], probability=p_session)
-            if kind == KIND_PICK:
-                hyps = pick_hyps
-            else:
-                weights = (cart_weights or {}).get(session_id)
-                cart = carts.get(session_id, {})
-                hyps = self.return_hypotheses(obs, cart, ev, weights, base)
+            hyps = pick_hyps if kind == KIND_PICK else _normalise(returned[session_id][0])
             explained = [h for h in hyps if h.items]
             if not explained:
                 continue
@@ -847,6 +838,12 @@ def _hand_side(
     best = max(means, key=lambda s: means[s])
     other = means.get(1 - best, 0.0)
     return best if means[best] - other >= 0.2 else -1
+
+
+def _log_mass(weighted: Sequence[tuple[WeightHypothesis, float]], log_total: float) -> float:
+    """``Attributor.return_log_mass`` from ``_return_weighted``'s answer."""
+    mass = sum(w for _, w in weighted)
+    return log_total + math.log(mass) if mass > 0.0 else -math.inf
 
 
 def _busy_elsewhere(spans: Sequence[BusySpan], obs: ShelfObservation, margin: float) -> float:
