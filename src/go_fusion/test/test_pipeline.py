@@ -258,6 +258,25 @@ def test_restart_mid_session_gives_the_receipts_of_an_uninterrupted_run(
     assert len(before.receipts) + len(after.receipts) == len(reference) == 2
 
 
+def test_a_restart_keeps_whose_hands_were_busy_at_events_after_the_memory_checkpoint(
+    store: StoreView, tmp_path: Path
+) -> None:
+    # Concurrent reaches read which shoppers were busy at recent events. The memory checkpoint
+    # is written every tracker_checkpoint_s; events decided after it must come back from the
+    # journal, or a restart charges a shopper busy elsewhere as if their hand were free.
+    config = FusionConfig(tracker_checkpoint_s=100.0)  # one checkpoint, at the first input
+    inputs = sorted(scenario(store), key=lambda x: (x[0], x[1]))
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline(store, config, journal=Journal(path))
+    run(first, [x for x in inputs if x[0] < 10.0])
+    busy = {k: list(v) for k, v in first._busy.items()}
+    assert busy and all(span[0] > 1.0 for spans in busy.values() for span in spans)
+    assert (tmp_path / "journal.jsonl.memory.pkl").exists()
+    del first
+    second = FusionPipeline(store, config, journal=Journal(path))
+    assert {k: list(v) for k, v in second._busy.items()} == busy
+
+
 def test_receipts_are_written_once_and_republished_only_if_unconfirmed(
     store: StoreView, tmp_path: Path
 ) -> None:

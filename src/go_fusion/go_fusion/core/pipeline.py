@@ -450,6 +450,7 @@ class FusionPipeline:
             )
         elif type_ == "shelf_done":
             self._pending_events.pop(data["event_id"], None)
+            self._note_busy(data)
         elif type_ == "cart_event":
             event = event_from_json(data["event"])
             if self.carts.apply(event).applied:
@@ -471,6 +472,20 @@ class FusionPipeline:
             self.carts.close(receipt.session_id)
         elif type_ == "receipt_published":
             self._published.add(data["receipt_id"])
+
+    def _note_busy(self, data: Mapping[str, Any]) -> None:
+        """Keep the busy spans of a ``shelf_done`` record (absent in journals written before
+        they were recorded)."""
+        for span in data.get("busy") or ():
+            spans = self._busy.setdefault(str(span["track_id"]), deque(maxlen=8))
+            spans.append(
+                (
+                    float(span["t_start"]),
+                    float(span["t_end"]),
+                    tuple(str(b) for b in span["bins"]),
+                    float(span["p"]),
+                )
+            )
 
     @classmethod
     def for_store(
@@ -656,6 +671,10 @@ class FusionPipeline:
                     levels[b] = math.nan if v is None else float(v)
         if levels:
             self.detector.restore_levels(levels, t)
+        # Whose hands were busy at the events decided since (the memory's spans predate them).
+        for r in after:
+            if r.type == "shelf_done":
+                self._note_busy(r.data)
         # Anonymous exits applied (a journalled exit) or explained (a track's exit) since.
         wait = self.config.anonymous_exit_wait_s
         exits = [float(r.data["t"]) for r in after if r.type == "gate" and r.data["kind"] == EXIT]
@@ -1681,9 +1700,6 @@ class FusionPipeline:
                         f"in bin '{event.bin_id}' which does not hold it",
                     )
             out.carts.append(self.cart_view(event.session_id))
-        for track_id, p in busy.items():
-            spans = self._busy.setdefault(track_id, deque(maxlen=8))
-            spans.append((obs.t_start, obs.t_end, tuple(obs.bin_ids or (obs.bin_id,)), p))
         if not result.events:
             self._diag(
                 out,
@@ -1691,7 +1707,14 @@ class FusionPipeline:
                 "unattributed",
                 f"shelf event '{obs.event_id}' not attributed: {result.reason}",
             )
-        self._record("shelf_done", {"event_id": obs.event_id, "t": obs.t_end})
+        # Journalled with the event's end, so a restart from an older memory checkpoint still
+        # knows whose hands were busy here (concurrent reaches, attribution.BusySpan).
+        bins = list(obs.bin_ids or (obs.bin_id,))
+        spans = [
+            {"track_id": k, "t_start": obs.t_start, "t_end": obs.t_end, "bins": bins, "p": p}
+            for k, p in busy.items()
+        ]
+        self._record("shelf_done", {"event_id": obs.event_id, "t": obs.t_end, "busy": spans})
         return out
 
     def _finalise(self, session_id: str) -> FusionOutput:
