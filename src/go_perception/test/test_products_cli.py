@@ -69,6 +69,18 @@ def test_cli_names_a_missing_model(tmp_path, capsys) -> None:
     assert str(missing) in capsys.readouterr().err
 
 
+def test_cli_expert_weight_changes_large_crops_and_is_checked(capsys) -> None:
+    image = str(load_grocery().split("test")[0].path)  # 160 px: the expert at full weight
+    runs = {}
+    for weight in ("0", "1"):
+        assert cli.main([image, "--expert-weight", weight, "--top-k", "31"]) == 0
+        ranked = json.loads(capsys.readouterr().out)["ranked"]
+        runs[weight] = {r["sku"]: r["score"] for r in ranked}
+    assert runs["0"] != runs["1"]
+    assert cli.main([image, "--expert-weight", "1.5"]) == 2
+    assert "expert_weight" in capsys.readouterr().err
+
+
 def test_cli_without_images_is_a_usage_error(capsys) -> None:
     assert cli.main([]) == 2
 

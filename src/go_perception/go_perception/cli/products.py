@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         help="full-size expert model for large crops: a path, or 'none' (default: the shipped "
         "expert with the shipped model, none with another --model)",
     )
+    p.add_argument(
+        "--expert-weight",
+        type=float,
+        default=ClassifierConfig.expert_weight,
+        help="the expert's weight on large crops, in [0, 1] (default "
+        f"{ClassifierConfig.expert_weight}; product_node's expert_weight)",
+    )
     p.add_argument("--top-k", type=int, default=5, help="SKUs per image (default 5)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (2 passes)")
     p.add_argument(
@@ -92,7 +99,11 @@ def _classifier(args: argparse.Namespace) -> ProductClassifier:
     from go_perception.core.products.classifier import ProductClassifier, expert_setting
 
     config = ClassifierConfig(
-        top_k=args.top_k, tta=args.tta, tta_zoom=args.tta_zoom, threads=args.threads
+        top_k=args.top_k,
+        tta=args.tta,
+        tta_zoom=args.tta_zoom,
+        threads=args.threads,
+        expert_weight=args.expert_weight,
     )
     return ProductClassifier(args.model, config, expert_setting(args.expert))
 
