@@ -15,10 +15,13 @@
 #   - on train + val, when DEGRADED_SEEDS is set: degradation-trained members to rebuild
 #     products.onnx from (degraded_s<seed>.onnx).
 # SWAP=P adds `--augment p_swap_background=P` to every training (the tenth session's background
-# swap, docs/benchmarks/products.md; default 0: the recipes as before). The next step it was
-# written for (every member with the swap, the expert weight chosen again on val):
-#   OUT=... SWAP=0.5 VAL_DEGRADED_SEEDS="0 1" VAL_EXPERT_SEEDS="5 6" DEGRADED_SEEDS="0 1" \
-#     EXPERT_SEEDS="5 6" tools/gpu/train_product_experts.sh
+# swap, docs/benchmarks/products.md; default 0: the recipes as before). The shipped members
+# have the swap since the eleventh session (trained on the CPU); what is left is the expert
+# weight checked again on val with train-only copies of them:
+#   OUT=... SWAP=0.5 VAL_DEGRADED_SEEDS="0 1" VAL_EXPERT_SEEDS="5 6" DEGRADED_SEEDS= \
+#     EXPERT_SEEDS= tools/gpu/train_product_experts.sh
+# then, for each weight W: ./gostore products --benchmark --split val --tta --verify \
+#   --model $OUT/val_degraded.onnx --expert $OUT/val_expert.onnx --expert-weight W
 # Writes under $OUT: val_degraded.onnx, val_expert.onnx, expert_s<seed>.onnx,
 # degraded_s<seed>.onnx, logs.tar.gz and summary.txt (at most 8 files come back from the device machine). Every model's recipe (command,
 # seed, data hash, torch version, device) is in its ONNX metadata.
