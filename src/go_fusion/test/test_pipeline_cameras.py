@@ -203,6 +203,36 @@ def test_a_restart_at_any_moment_gives_the_uninterrupted_carts_and_receipts(
         assert run_with_restart(tmp_path / str(k), float(cut)) == uninterrupted, f"cut {cut:.1f}"
 
 
+def test_an_exit_applied_after_the_memory_checkpoint_is_not_applied_again(tmp_path: Path) -> None:
+    # The exit scan at 9.3 s waits in the gate buffer for the next camera frame, and the memory
+    # checkpoint can be written in between (by a load-cell batch). The frame then ends zed's
+    # track and the journal records it; killed before the next checkpoint, the new pipeline
+    # restores the buffer with that scan in it. Applied again, it ended the nearest other track
+    # (amy's, 1 s from her own exit), closing her session early.
+    model = load_store("small")
+    channels = model.boards["g1_xp"].channels
+    inputs = scenario_inputs(model)
+    config = FusionConfig(tracker_checkpoint_s=100.0)  # no checkpoint but the one forced below
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline.for_store(model, config, journal=Journal(path))
+    feed(first, [x for x in inputs if x[0] < 9.3 or (x[0] == 9.3 and x[1] == 0)], channels)
+    assert [g.t for g in first._gate_buffer] == [9.3]
+    first._checkpoint_t = None
+    first._save_checkpoint(9.3)  # the checkpoint between the scan and the frame
+    feed(first, [x for x in inputs if 9.3 <= x[0] < 9.8 and x[1] != 0], channels)
+    first.close()
+
+    def exits() -> list[tuple[str, float]]:
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        return [(r["session_id"], r["t"]) for r in records if r["type"] == "track_exit"]
+
+    assert exits() == [("zed", 9.3)]
+    again = FusionPipeline.for_store(model, config, journal=Journal(path))
+    feed(again, [x for x in inputs if 9.8 <= x[0] < 10.2], channels)
+    again.close()
+    assert exits() == [("zed", 9.3)]  # amy is still in the store
+
+
 def test_a_pick_during_the_downtime_goes_to_review_not_lost(tmp_path: Path) -> None:
     # Down from 5.0 s to 6.5 s: zed's whole weight change (5.2-5.5 s) happens meanwhile. The
     # restored shelf level shows it when fusion is back, but no wrist was seen in the bin while

@@ -727,17 +727,25 @@ class FusionPipeline:
     def _catch_up_tracker(self, seq: int) -> None:
         """Tell a restored tracker what the journal recorded after its checkpoint (journal
         sequence ``seq``): tracks that exited are dropped (else a departed shopper's track,
-        restored where it last was, could take someone else's exit), and entry scans go to it
-        with the next camera set (else their shoppers are never born)."""
+        restored where it last was, could take someone else's exit), with the exit scans that
+        ended them, and entry scans go to it with the next camera set (else their shoppers are
+        never born)."""
         assert self.tracker is not None
         exited: list[str] = []
+        exit_ts: set[float] = set()
         for record in self.journal.since(seq):
             if record.type == "track_exit":
                 exited.append(str(record.data["track_id"]))
+                exit_ts.add(float(record.data["t"]))
             elif record.type == "gate" and record.data.get("kind") == ENTRY:
                 obs = _gate_observation(record.data)
                 if obs not in self._gate_buffer:
                     self._gate_buffer.append(obs)
+        # An exit scan still buffered at the checkpoint whose exit the journal holds was applied
+        # (a track's exit takes its scan's stamp): given again, it would end another track.
+        self._gate_buffer = [
+            g for g in self._gate_buffer if not (g.kind == EXIT and float(g.t) in exit_ts)
+        ]
         dropped = self.tracker.forget_tracks(exited)
         if dropped or self._gate_buffer:
             LOGGER.info(
