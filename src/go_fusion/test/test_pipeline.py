@@ -277,6 +277,27 @@ def test_a_restart_keeps_whose_hands_were_busy_at_events_after_the_memory_checkp
     assert {k: list(v) for k, v in second._busy.items()} == busy
 
 
+def test_an_unreadable_busy_span_in_the_journal_is_skipped(
+    store: StoreView, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.append(
+        "shelf_done",
+        {
+            "event_id": "e1",
+            "t": 2.0,
+            "busy": [
+                {"track_id": "T1"},
+                {"track_id": "T2", "t_start": 1.0, "t_end": 2.0, "bins": [B1], "p": 0.8},
+            ],
+        },
+    )
+    journal.commit()
+    pipe = FusionPipeline(store, journal=Journal(path))  # rebuilt from it, no exception
+    assert {k: list(v) for k, v in pipe._busy.items()} == {"T2": [(1.0, 2.0, (B1,), 0.8)]}
+
+
 def test_receipts_are_written_once_and_republished_only_if_unconfirmed(
     store: StoreView, tmp_path: Path
 ) -> None:

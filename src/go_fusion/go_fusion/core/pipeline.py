@@ -477,15 +477,18 @@ class FusionPipeline:
         """Keep the busy spans of a ``shelf_done`` record (absent in journals written before
         they were recorded)."""
         for span in data.get("busy") or ():
-            spans = self._busy.setdefault(str(span["track_id"]), deque(maxlen=8))
-            spans.append(
-                (
+            try:
+                track_id = str(span["track_id"])
+                item = (
                     float(span["t_start"]),
                     float(span["t_end"]),
                     tuple(str(b) for b in span["bins"]),
                     float(span["p"]),
                 )
-            )
+            except (KeyError, TypeError, ValueError) as error:  # short-term hint: skip it
+                LOGGER.warning("fusion: journal busy span %r unreadable: %s", span, error)
+                continue
+            self._busy.setdefault(track_id, deque(maxlen=8)).append(item)
 
     @classmethod
     def for_store(
