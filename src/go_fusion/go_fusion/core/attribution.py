@@ -41,7 +41,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from go_fusion.core.cart import KIND_PICK, KIND_RETURN, CartEventRecord
-from go_fusion.core.hypotheses import Candidate, HypothesisConfig, log_mass, rank_hypotheses
+from go_fusion.core.hypotheses import (
+    Candidate,
+    HypothesisConfig,
+    rank_with_log_mass,
+)
 from go_fusion.core.store_view import BinSpec, ProductSpec
 
 SOURCE_HAND = 0
@@ -623,8 +627,9 @@ class Attributor:
             )
             for sku in sorted(set(held) | (planogram & set(self.products)))
         ]
-        ranked = rank_hypotheses(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
-        log_total = log_mass(obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config)
+        ranked, log_total = rank_with_log_mass(
+            obs.delta_g, obs.delta_sd_g, candidates, self.hypothesis_config
+        )
         weighted = []
         for h in ranked:
             factor = self._vision_factor([s for s, _ in h.items], evidence, baseline)

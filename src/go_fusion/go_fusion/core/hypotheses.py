@@ -185,11 +185,22 @@ def rank_hypotheses(
     normalised over every hypothesis considered (so the returned ones may sum to slightly < 1).
     Ties (equal-weight look-alikes) keep equal probabilities and are ordered by SKU.
     """
+    return rank_with_log_mass(delta_g, delta_sd_g, candidates, config)[0]
+
+
+def rank_with_log_mass(
+    delta_g: float,
+    delta_sd_g: float,
+    candidates: Sequence[Candidate],
+    config: HypothesisConfig | None = None,
+) -> tuple[list[Hypothesis], float]:
+    """``rank_hypotheses`` and ``log_mass`` from one enumeration (a return scores every
+    shopper's cart both ways)."""
     cfg = config or HypothesisConfig()
     _validate(delta_g, delta_sd_g)
     items, mean, var, log_lik, log_prior = _enumerate(delta_g, delta_sd_g, candidates, cfg)
     if not items:
-        return []
+        return [], -math.inf
     log_post = log_lik + log_prior
     post = np.exp(log_post - log_post.max())
     post /= post.sum()
@@ -204,7 +215,7 @@ def rank_hypotheses(
                 items[i], float(post[i]), float(mean[i]), float(np.sqrt(var[i])), float(log_lik[i])
             )
         )
-    return out
+    return out, _logsumexp(log_post)
 
 
 def log_evidence(
@@ -232,12 +243,7 @@ def log_mass(
     """log sum over hypotheses of prior x likelihood [1/g], the priors as given (not
     normalised): how well one candidate set (one shopper's cart, for a return) explains the
     weight change against another on the same prior scale. -inf when nothing is enumerated."""
-    cfg = config or HypothesisConfig()
-    _validate(delta_g, delta_sd_g)
-    items, _, _, log_lik, log_prior = _enumerate(delta_g, delta_sd_g, candidates, cfg)
-    if not items:
-        return -math.inf
-    return _logsumexp(log_lik + log_prior)
+    return rank_with_log_mass(delta_g, delta_sd_g, candidates, config)[1]
 
 
 def _logsumexp(v: np.ndarray) -> float:
