@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (one-cycle)")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=d.workers,
+        help="processes making the augmented batches (0: this one; > 0 seeds each batch on its own,"
+        " the same stream for any count)",
+    )
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
     p.add_argument(
         "--input",
@@ -87,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs < 1
         or args.batch_size < 2
         or args.threads < 1
+        or args.workers < 0
         or not args.lr > 0
         or args.width < 4
     ):
         print(
-            "error: need --epochs >= 1, --batch-size >= 2, --threads >= 1, --lr > 0, --width >= 4",
+            "error: need --epochs >= 1, --batch-size >= 2, --threads >= 1, --workers >= 0,"
+            " --lr > 0, --width >= 4",
             file=sys.stderr,
         )
         return 2
@@ -101,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         threads=args.threads,
+        workers=args.workers,
         width=args.width,
         input_height=in_h,
         input_width=in_w,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class PoseTrainConfig:
     min_keypoints: int = 5  # people with fewer labelled keypoints are skipped
     min_box_px: int = 12  # people whose box is smaller on either side are skipped
     threads: int = 2
+    # Processes making the augmented batches (0: the training process itself, one generator for
+    # the whole run). With workers > 0 each batch has its own generator seeded by (seed, epoch,
+    # batch), so the sample stream is the same for any number of workers, but not the same as
+    # with 0 (the shipped pose_sim.onnx was trained with 0).
+    workers: int = 0
     width: int = 16  # channels of the first stage (PoseNet)
     input_height: int = INPUT_H  # network input [px]; a multiple of 16
     input_width: int = INPUT_W
@@ -178,21 +184,19 @@ def augmented_crop(
 def heatmap_targets(
     kp: np.ndarray, sigma: float, size: tuple[int, int] = (INPUT_H, INPUT_W)
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian targets (17, height / 4, width / 4) and weights (17,) from crop keypoints.
+    """Gaussian targets (..., 17, height / 4, width / 4) and weights (..., 17) from crop keypoints
+    (..., 17, 3): one person or a batch.
 
     A keypoint at crop pixel x sits at heatmap x' = (x + 0.5) / STRIDE - 0.5, the inverse of
     ``TopDownPose``'s decoding. Unlabelled keypoints get weight 0.
     """
     h, w = size[0] // STRIDE, size[1] // STRIDE
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    cx = (kp[:, 0] + 0.5) / STRIDE - 0.5
-    cy = (kp[:, 1] + 0.5) / STRIDE - 0.5
-    maps = np.exp(
-        -((xs[None] - cx[:, None, None]) ** 2 + (ys[None] - cy[:, None, None]) ** 2)
-        / (2 * sigma**2)
-    )
-    weights = (kp[:, 2] > 0).astype(np.float32)
-    return (maps * weights[:, None, None]).astype(np.float32), weights
+    cx = ((kp[..., 0] + 0.5) / STRIDE - 0.5)[..., None, None]
+    cy = ((kp[..., 1] + 0.5) / STRIDE - 0.5)[..., None, None]
+    maps = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
+    weights = (kp[..., 2] > 0).astype(np.float32)
+    return (maps * weights[..., None, None]).astype(np.float32), weights
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -262,19 +266,65 @@ class ExportedPoseNet(nn.Module):
         return (torch.softmax(logits.flatten(2), -1) * self.scale).reshape(n, k, h, w)
 
 
+def _augmented(
+    samples: list[PersonSample], rng: np.random.Generator, config: PoseTrainConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Augmented crops (N, H, W, 3) uint8 and their keypoints (N, 17, 3) in crop pixels."""
+    size = (config.input_height, config.input_width)
+    crops, kps = zip(
+        *(augmented_crop(sample, rng, config.crop_padding, size) for sample in samples),
+        strict=True,
+    )
+    return np.stack(crops), np.stack(kps)
+
+
+def _as_tensors(
+    crops: np.ndarray, kps: np.ndarray, config: PoseTrainConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Network input, heatmap targets and keypoint weights of a batch."""
+    maps, weights = heatmap_targets(kps, config.sigma, (config.input_height, config.input_width))
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+    return x, torch.from_numpy(maps), torch.from_numpy(weights)
+
+
 def _batch(
     samples: list[PersonSample], rng: np.random.Generator, config: PoseTrainConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    crops, maps, weights = [], [], []
-    for sample in samples:
-        size = (config.input_height, config.input_width)
-        crop, kp = augmented_crop(sample, rng, config.crop_padding, size)
-        target, weight = heatmap_targets(kp, config.sigma, size)
-        crops.append(crop)
-        maps.append(target)
-        weights.append(weight)
-    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
-    return x, torch.from_numpy(np.stack(maps)), torch.from_numpy(np.stack(weights))
+    return _as_tensors(*_augmented(samples, rng, config), config)
+
+
+# The samples worker processes cut batches from (set before the pool forks; the children read it).
+_WORKER_SAMPLES: list[PersonSample] = []
+
+
+def _worker_batch(
+    job: tuple[np.ndarray, tuple[int, int, int], PoseTrainConfig],
+) -> tuple[np.ndarray, np.ndarray]:
+    indices, seed, config = job
+    batch = [_WORKER_SAMPLES[i] for i in indices]
+    return _augmented(batch, np.random.default_rng(list(seed)), config)
+
+
+def _batches(
+    samples: list[PersonSample],
+    batches: list[np.ndarray],
+    rng: np.random.Generator,
+    config: PoseTrainConfig,
+    epoch: int,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch's batches in order: made here from ``rng`` (workers = 0) or by worker processes
+    (only the uint8 crops and keypoints cross the pipe), batch b of epoch e from a generator
+    seeded by (seed, e, b)."""
+    if config.workers == 0:
+        for indices in batches:
+            yield _batch([samples[i] for i in indices], rng, config)
+        return
+    global _WORKER_SAMPLES
+    _WORKER_SAMPLES = samples
+    jobs = [(indices, (config.seed, epoch, b), config) for b, indices in enumerate(batches)]
+    with multiprocessing.get_context("fork").Pool(config.workers) as pool:
+        for crops, kps in pool.imap(_worker_batch, jobs, chunksize=1):
+            yield _as_tensors(crops, kps, config)
 
 
 def train(
@@ -303,12 +353,15 @@ def train(
         optimiser, config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
     )
     step = 0
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         model.train()
         order = rng.permutation(len(samples))
-        for b in range(steps_per_epoch):
-            batch = [samples[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
-            x, target, weight = (t.to(dev) for t in _batch(batch, rng, config))
+        batches = [
+            order[b * config.batch_size : (b + 1) * config.batch_size]
+            for b in range(steps_per_epoch)
+        ]
+        for tensors in _batches(samples, batches, rng, config, epoch):
+            x, target, weight = (t.to(dev) for t in tensors)
             loss = heatmap_loss(model(x), target, weight)
             optimiser.zero_grad()
             loss.backward()
