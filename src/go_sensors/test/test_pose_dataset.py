@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -98,3 +99,41 @@ def test_people_from_a_simulator_scenario(tmp_path: Path) -> None:
     assert len(coco["images"]) == 4
     assert coco["annotations"], "the scenario's shopper is in view of some camera"
     assert pose_dataset.main([*argv[:-4], "--scenario", "no_such_scenario"]) == 2
+
+
+def test_shelf_groups_stand_side_by_side_and_reach_into_bins(tmp_path: Path) -> None:
+    argv = ["--store", "small", "--out", str(tmp_path), "--frames", "8", "--seed", "15",
+            "--shelf-groups", "1.0", "--max-people", "1"]  # fmt: skip
+    assert pose_dataset.main(argv) == 0
+    coco = json.loads((tmp_path / "annotations.json").read_text())
+    assert coco["info"]["shelf_groups"] == 1.0
+    store = load_store("small")
+    fronts = np.array([np.asarray(b.front_center, float) for b in store.bins.values()])
+    by_image: dict[int, dict[int, np.ndarray]] = {}
+    for ann in coco["annotations"]:
+        joints = np.asarray(ann["keypoints_store"]).reshape(len(COCO_KEYPOINTS), 3)
+        by_image.setdefault(ann["image_id"], {})[ann["person_id"]] = joints
+    wrists = [COCO_KEYPOINTS.index("left_wrist"), COCO_KEYPOINTS.index("right_wrist")]
+    groups = 0
+    for people in by_image.values():
+        # --max-people 1: a second person is a shelf group's. Each stands within 0.8 m of a bin
+        # front, and a wrist reaches out towards it (0.1 m nearer than the head).
+        reaching = 0
+        for j in people.values():
+            head = np.linalg.norm(fronts - j[0], axis=-1).min()
+            wrist = np.linalg.norm(fronts[None] - j[wrists][:, None], axis=-1).min()
+            reaching += head < 0.8 and wrist < head - 0.1
+        groups += reaching >= 2
+    assert groups >= 4, f"{groups} of 8 images show two people reaching at a shelf"
+    argv = ["--store", "small", "--out", str(tmp_path), "--frames", "1", "--shelf-groups", "2"]
+    with pytest.raises(SystemExit) as exit_info:
+        pose_dataset.main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_shelf_groups_off_leave_the_random_scenes_as_they_were(dataset: Path) -> None:
+    coco = json.loads((dataset / "annotations.json").read_text())
+    assert coco["info"]["shelf_groups"] == 0.0
+    # The fixture's seed-5 scenes, as they were before the option existed.
+    digest = hashlib.sha256(json.dumps(coco["annotations"]).encode()).hexdigest()
+    assert digest.startswith("370d759c9374530d")

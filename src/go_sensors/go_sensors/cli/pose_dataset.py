@@ -52,6 +52,7 @@ from tqdm import tqdm
 from go_common.core.store import StoreConfigError, StoreModel, load_store
 from go_sensors.core.render import PersonLabel, Renderer, RenderOptions
 from go_sensors.core.render.poses import (
+    is_free,
     random_appearance,
     random_free_point,
     random_pose,
@@ -78,18 +79,28 @@ def _scene(
     max_people: int,
     t: float,
     stock_rng: np.random.Generator,
+    shelf_groups: float = 0.0,
 ) -> WorldState:
-    """A random world: 1..max_people people mostly in view of ``camera_id``, some shelves picked."""
+    """A random world: 1..max_people people mostly in view of ``camera_id``, some shelves picked.
+
+    With probability ``shelf_groups`` the first two or three people stand side by side at one
+    shelf front, each reaching into a bin within arm's reach (often across a neighbour: the
+    crowded shelf of the hard cases, rare among independently placed people).
+    """
     camera = store.cameras[camera_id]
     people = []
     skus = sorted(store.products)
-    for k in range(int(rng.integers(1, max_people + 1))):
-        # Most people in view of the camera; some anywhere (partly visible, far or hidden).
-        xy = random_free_point(store, rng, camera if rng.random() < 0.85 else None)
+    group = _shelf_group(store, rng) if shelf_groups > 0 and rng.random() < shelf_groups else []
+    for k in range(max(len(group), int(rng.integers(1, max_people + 1)))):
+        if k < len(group):
+            xy, kind = group[k], "reach"
+        else:
+            # Most people in view of the camera; some anywhere (partly visible, far or hidden).
+            xy, kind = random_free_point(store, rng, camera if rng.random() < 0.85 else None), None
         if xy is None:
             continue
         app = random_appearance(rng)
-        pose = random_pose(rng, xy[0], xy[1], app.height_m, reach_targets(store, *xy))
+        pose = random_pose(rng, xy[0], xy[1], app.height_m, reach_targets(store, *xy), kind)
         held: tuple[HeldItem, ...] = ()
         if skus and rng.random() < 0.25:
             held = (
@@ -102,6 +113,26 @@ def _scene(
         if entries and stock_rng.random() < 0.3:
             contents[bin_id] = {e.sku: int(stock_rng.integers(0, e.count + 1)) for e in entries}
     return WorldState(t, tuple(people), contents)
+
+
+def _shelf_group(store: StoreModel, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Floor points of two or three people side by side in front of a random bin [m]."""
+    bins = sorted(store.bins)
+    if not bins:
+        return []
+    b = store.bins[bins[int(rng.integers(len(bins)))]]
+    normal = np.asarray(b.access_normal, float)[:2]
+    normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
+    along = np.array([-normal[1], normal[0]])
+    centre = np.asarray(b.front_center, float)[:2] + normal * rng.uniform(0.35, 0.55)
+    n = int(rng.integers(2, 4))
+    offsets = np.cumsum(rng.uniform(0.45, 0.75, n)) - rng.uniform(0.3, 0.6) * n
+    points = []
+    for offset in offsets:
+        x, y = centre + along * offset + normal * rng.normal(0.0, 0.05)
+        if is_free(store, float(x), float(y), clearance=0.25):
+            points.append((float(x), float(y)))
+    return points
 
 
 def _sim_worlds(
@@ -155,6 +186,7 @@ def generate(
     progress: bool = True,
     scenario: str = "",
     sim_every_s: float = 0.5,
+    shelf_groups: float = 0.0,
 ) -> dict:
     """Render ``frames`` images into ``out``; returns the COCO dictionary it wrote.
 
@@ -179,7 +211,7 @@ def generate(
             world = next(sim_worlds)
         else:
             stock_rng = np.random.default_rng([seed, frame // _STOCK_EVERY, 1])
-            world = _scene(store, camera_id, rng, max_people, frame / 15.0, stock_rng)
+            world = _scene(store, camera_id, rng, max_people, frame / 15.0, stock_rng, shelf_groups)
         result = renderer.render_labelled(camera_id, world)
         name = f"images/{frame:06d}_{camera_id}.jpg"
         if not cv2.imwrite(str(out / name), result.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
@@ -210,6 +242,7 @@ def generate(
             "frames": frames,
             "cameras": cam_ids,
             "scenario": scenario or "random poses",
+            "shelf_groups": shelf_groups,
             "pixel_convention": "opencv (centre of the top-left pixel is (0, 0))",
         },
         "images": images,
@@ -252,10 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sim-every", type=float, default=0.5, help="simulated seconds between frames [s]"
     )
+    parser.add_argument(
+        "--shelf-groups",
+        type=float,
+        default=0.0,
+        help="share of random scenes with two or three people side by side at a shelf, each "
+        "reaching into a bin within arm's reach (0..1)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.frames < 1 or args.max_people < 1:
         parser.error("--frames and --max-people must be >= 1")
+    if not 0.0 <= args.shelf_groups <= 1.0:
+        parser.error("--shelf-groups must be in 0..1")
     try:
         store = load_store(args.store)
         coco = generate(
@@ -268,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             jpeg_quality=args.jpeg_quality,
             scenario=args.scenario,
             sim_every_s=args.sim_every,
+            shelf_groups=args.shelf_groups,
         )
     except (StoreConfigError, ValueError, OSError) as error:
         print(f"pose-dataset: {error}", file=sys.stderr)

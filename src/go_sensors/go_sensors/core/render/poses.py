@@ -166,13 +166,19 @@ def random_pose(
     y: float,
     height_m: float,
     reach_targets: list[np.ndarray] | None = None,
+    kind: str | None = None,
 ) -> BodyPose:
     """A random everyday pose at (x, y): standing, walking, reaching, crossed arms, holding.
 
-    reach_targets: (3,) [m] points the person may reach for (bin fronts near them).
+    reach_targets: (3,) [m] points the person may reach for (bin fronts near them). kind: one of
+    "stand", "walk", "reach", "crossed", "hold" (default: drawn, 20/30/30/10/10 %).
     """
     heading = float(rng.uniform(-np.pi, np.pi))
-    kind = rng.choice(["stand", "walk", "reach", "crossed", "hold"], p=[0.2, 0.3, 0.3, 0.1, 0.1])
+    kinds = ["stand", "walk", "reach", "crossed", "hold"]
+    if kind is None:
+        kind = rng.choice(kinds, p=[0.2, 0.3, 0.3, 0.1, 0.1])
+    elif kind not in kinds:
+        raise ValueError(f"unknown pose kind {kind!r}")
     lean = float(rng.uniform(-0.05, 0.15))
     stride = float(rng.uniform(-0.45, 0.45)) if kind == "walk" else float(rng.uniform(-0.05, 0.05))
     arm_swing = -0.8 * stride if kind == "walk" else float(rng.uniform(-0.1, 0.2))
