@@ -29,6 +29,7 @@ from go_perception.core.pose_training import (
     augmented_crop,
     export_onnx,
     heatmap_targets,
+    image_cameras,
     load_people,
     split_by_image,
     train,
@@ -74,7 +75,9 @@ def make_dataset(folder: Path, images: int, seed: int) -> Path:
                 }
             )
         cv2.imwrite(str(folder / name), image)
-        coco["images"].append({"id": i, "file_name": name, "width": 320, "height": 240})
+        coco["images"].append(
+            {"id": i, "file_name": name, "width": 320, "height": 240, "camera_id": f"cam_{i % 2}"}
+        )
     coco["annotations"].append(  # too few keypoints: skipped
         {"id": 999, "image_id": 0, "keypoints": [0] * 51, "num_keypoints": 0, "bbox": [0, 0, 9, 9]}
     )
@@ -181,7 +184,18 @@ def test_cli_trains_reports_pck_and_stores_it(
     assert json.loads(meta["go.recipe"])["epochs"] == 1
     figures = json.loads(meta["go.pck_0.1"])
     assert 0.0 <= figures["labelled"] <= 1.0
-    assert json.loads(report.read_text())["pck_0.1"] == figures
+    report_figures = json.loads(report.read_text())
+    assert report_figures["pck_0.1"] == figures
+    # Breakdowns: wrists, and every camera of the held-out folder.
+    assert 0.0 <= report_figures["pck_0.1_flip_wrists"]["labelled"] <= 1.0
+    by_camera = report_figures["pck_0.1_flip_by_camera"]
+    cameras = {
+        im["camera_id"] for im in json.loads((dataset / "annotations.json").read_text())["images"]
+    }
+    assert set(by_camera) == cameras == {"cam_0", "cam_1"}
+    people = sum(v["people"] for v in by_camera.values())
+    assert people == report_figures["pck_0.1"]["people"]
+    assert json.loads(meta["go.pck_0.1_flip_by_camera"]) == by_camera
 
 
 def test_cli_pools_datasets_and_trains_at_another_input_size(
@@ -226,3 +240,11 @@ def test_train_dispatcher_names_its_targets(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(["pose", "--help"])
     assert exit_info.value.code == 0
+
+
+def test_image_cameras_skip_plain_coco_images_and_name_a_missing_file(tmp_path: Path) -> None:
+    images = [{"id": 0, "file_name": "a.jpg", "camera_id": "cam_x"}, {"id": 1, "file_name": "b"}]
+    (tmp_path / "annotations.json").write_text(json.dumps({"images": images}))
+    assert image_cameras(tmp_path, image_id_offset=10) == {10: "cam_x"}
+    with pytest.raises(FileNotFoundError, match=r"annotations\.json"):
+        image_cameras(tmp_path / "none")

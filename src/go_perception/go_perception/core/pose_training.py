@@ -409,13 +409,39 @@ def export_onnx(
     onnx.save(proto, str(path))
 
 
+def image_cameras(folder: Path, image_id_offset: int = 0) -> dict[int, str]:
+    """Camera of each image of a pose-dataset folder, by image id (+ ``image_id_offset``).
+
+    Images without a ``camera_id`` (plain COCO folders) are left out.
+
+    Raises:
+        FileNotFoundError: no annotations.json. ValueError: images without ids.
+    """
+    path = Path(folder) / "annotations.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: make a dataset with ./gostore pose-dataset")
+    try:
+        images = json.loads(path.read_text())["images"]
+        return {
+            int(im["id"]) + image_id_offset: str(im["camera_id"])
+            for im in images
+            if "camera_id" in im
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not COCO images ({error})") from error
+
+
 def evaluate_pck(
-    pose: TopDownPose, samples: list[PersonSample], alpha: float = 0.1
+    pose: TopDownPose,
+    samples: list[PersonSample],
+    alpha: float = 0.1,
+    keypoints: list[int] | None = None,
 ) -> dict[str, float]:
     """PCK@alpha of a runtime pose model on labelled people, from their labelled boxes.
 
     Reference length: the longer side of the person's box. ``labelled`` counts every labelled
-    keypoint (visible or occluded), ``visible`` only the visible ones.
+    keypoint (visible or occluded), ``visible`` only the visible ones; ``keypoints`` (COCO
+    indices) counts only those (default: all 17).
     """
     predicted, labelled, vis, scale = [], [], [], []
     for sample in samples:
@@ -427,6 +453,8 @@ def evaluate_pck(
     if not samples:
         return {"labelled": float("nan"), "visible": float("nan"), "people": 0.0}
     p, lab, v, s = np.array(predicted), np.array(labelled), np.array(vis), np.array(scale)
+    if keypoints is not None:
+        p, lab, v = p[:, keypoints], lab[:, keypoints], v[:, keypoints]
     return {
         "labelled": pck(p, lab, v > 0, s, alpha),
         "visible": pck(p, lab, v > 1, s, alpha),
