@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "(NanoDet + the shipped network trained on simulator renders)",
     )
     parser.add_argument(
+        "--pose-model",
+        type=Path,
+        default=None,
+        metavar="ONNX",
+        help="with --backend sim: this pose network instead of the shipped one (./gostore train "
+        "pose); not with --publish",
+    )
+    parser.add_argument(
         "--perception-cache",
         type=Path,
         default=None,
@@ -81,7 +89,7 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
             entry.seed,
             camera_hz=args.camera_hz,
             products=not args.no_products,
-            backend=BackendConfig(backend=args.backend),
+            backend=BackendConfig(backend=args.backend, pose_model=str(args.pose_model or "")),
         )
         run = OfflineRun(
             config,
@@ -235,6 +243,19 @@ def main(argv: list[str] | None = None) -> int:
         for name, entries in SUITES.items():
             print(f"{name}: {', '.join(e.scenario for e in entries)}")
         return 0
+    if args.pose_model is not None:
+        problem = (
+            "needs --backend sim"
+            if args.backend != "sim"
+            else "cannot --publish (published figures use the shipped models)"
+            if args.publish
+            else f"{args.pose_model} not found"
+            if not args.pose_model.is_file()
+            else ""
+        )
+        if problem:
+            print(f"gostore eval: --pose-model {problem}", file=sys.stderr)
+            return 2
     if args.bag:
         return _run_bag(args)
     if args.scenario:
