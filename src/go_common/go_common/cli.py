@@ -43,6 +43,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "products": Subcommand("go_perception.cli.products", "main", "rank product SKUs for images"),
     "train": Subcommand("go_perception.cli.train", "main", "train a network: train pose|products"),
+    "pose-eval": Subcommand(
+        "go_perception.cli.pose_eval", "main", "PCK of pose networks (wrists, reaching) on renders"
+    ),
     "shelf-events": Subcommand(
         "go_fusion.cli.shelf_events", "main", "detect shelf events in a CSV of load-cell readings"
     ),

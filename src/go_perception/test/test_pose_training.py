@@ -29,7 +29,6 @@ from go_perception.core.pose_training import (
     augmented_crop,
     export_onnx,
     heatmap_targets,
-    image_cameras,
     load_people,
     split_by_image,
     train,
@@ -240,11 +239,3 @@ def test_train_dispatcher_names_its_targets(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(["pose", "--help"])
     assert exit_info.value.code == 0
-
-
-def test_image_cameras_skip_plain_coco_images_and_name_a_missing_file(tmp_path: Path) -> None:
-    images = [{"id": 0, "file_name": "a.jpg", "camera_id": "cam_x"}, {"id": 1, "file_name": "b"}]
-    (tmp_path / "annotations.json").write_text(json.dumps({"images": images}))
-    assert image_cameras(tmp_path, image_id_offset=10) == {10: "cam_x"}
-    with pytest.raises(FileNotFoundError, match=r"annotations\.json"):
-        image_cameras(tmp_path / "none")

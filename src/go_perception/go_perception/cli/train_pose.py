@@ -34,7 +34,6 @@ from go_perception.core.pose_training import (
     PoseTrainConfig,
     evaluate_pck,
     export_onnx,
-    image_cameras,
     load_people,
     recipe,
     split_by_image,
@@ -164,12 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     # Breakdowns with flip test: the wrists (what attribution reads) and each camera (a camera
     # the network never saw shows up here, not in the overall figure).
     wrists = evaluate_pck(pose, held_out, keypoints=WRISTS)
-    by_camera: dict[str, dict[str, float]] = {}
-    if args.val is not None:
-        cameras = image_cameras(args.val)
-        for camera in sorted(set(cameras.values())):
-            people = [p for p in held_out if cameras.get(p.image_id) == camera]
-            by_camera[camera] = evaluate_pck(pose, people)
+    by_camera = {
+        camera: evaluate_pck(pose, [p for p in held_out if p.camera == camera])
+        for camera in sorted({p.camera for p in held_out} - {""})
+    }
     proto = onnx.load(str(args.out))
     for key, value in (
         ("go.pck_0.1", figures),

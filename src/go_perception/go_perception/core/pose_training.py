@@ -17,7 +17,7 @@ import json
 import logging
 import multiprocessing
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -65,13 +65,17 @@ class PersonSample:
     """One labelled person, cached as a padded region of its image.
 
     region: (h, w, 3) uint8 BGR; bbox: (4,) x1, y1, x2, y2 and keypoints: (17, 3) x, y [px],
-    visibility (0 unlabelled, 1 occluded, 2 visible), both in region pixels.
+    visibility (0 unlabelled, 1 occluded, 2 visible), both in region pixels. camera: the image's
+    camera id and joints_store: (17, 3) 3D joints [m] in the store frame, where the dataset gives
+    them (``./gostore pose-dataset`` does).
     """
 
     region: np.ndarray
     bbox: np.ndarray
     keypoints: np.ndarray
     image_id: int
+    camera: str = ""
+    joints_store: np.ndarray | None = None
 
 
 # Several datasets pooled for training keep distinct image ids: folder k adds k * IMAGE_ID_STRIDE.
@@ -98,6 +102,7 @@ def load_people(
         for ann in coco["annotations"]:
             by_image.setdefault(int(ann["image_id"]), []).append(ann)
         images = {int(im["id"]): im["file_name"] for im in coco["images"]}
+        cameras = {int(im["id"]): str(im.get("camera_id", "")) for im in coco["images"]}
     except (KeyError, TypeError) as error:
         raise ValueError(f"{path}: not COCO keypoint annotations ({error})") from error
     samples = []
@@ -112,7 +117,13 @@ def load_people(
             if (kp[:, 2] > 0).sum() < config.min_keypoints or min(w, h) < config.min_box_px:
                 continue
             box = np.float32([x, y, x + w, y + h])
-            samples.append(_cut(image, box, kp, image_id + image_id_offset))
+            sample = _cut(image, box, kp, image_id + image_id_offset)
+            joints = ann.get("keypoints_store")
+            if joints is not None and len(joints) == 3 * NUM_KEYPOINTS:
+                joints = np.asarray(joints, np.float32).reshape(NUM_KEYPOINTS, 3)
+            else:
+                joints = None
+            samples.append(replace(sample, camera=cameras[image_id], joints_store=joints))
     return samples
 
 
@@ -407,28 +418,6 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(path))
-
-
-def image_cameras(folder: Path, image_id_offset: int = 0) -> dict[int, str]:
-    """Camera of each image of a pose-dataset folder, by image id (+ ``image_id_offset``).
-
-    Images without a ``camera_id`` (plain COCO folders) are left out.
-
-    Raises:
-        FileNotFoundError: no annotations.json. ValueError: images without ids.
-    """
-    path = Path(folder) / "annotations.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: make a dataset with ./gostore pose-dataset")
-    try:
-        images = json.loads(path.read_text())["images"]
-        return {
-            int(im["id"]) + image_id_offset: str(im["camera_id"])
-            for im in images
-            if "camera_id" in im
-        }
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not COCO images ({error})") from error
 
 
 def evaluate_pck(
