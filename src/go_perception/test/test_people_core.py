@@ -155,7 +155,7 @@ def test_flip_test_averages_the_mirrored_crop_with_left_and_right_swapped(
 def test_sim_backend_runs_the_shipped_network_with_flip_test() -> None:
     estimator = make_estimator(BackendConfig(backend="sim"))
     assert estimator.pose is not None and estimator.pose.kind == "heatmaps"
-    assert estimator.pose.flip_test and (estimator.pose.height, estimator.pose.width) == (64, 48)
+    assert estimator.pose.flip_test and (estimator.pose.height, estimator.pose.width) == (128, 96)
 
 
 def test_topdown_movenet_style_and_simcc_outputs(tmp_path: Path) -> None:
