@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from go_common.core.store import resolve_store_path
 from go_eval.core.offline import OfflineRun, RunConfig, perception_cache_key
 from go_perception.core.keypoints import Person
 
@@ -65,6 +66,18 @@ def test_cache_key_follows_the_settings(config: RunConfig) -> None:
     assert key == perception_cache_key(replace(config))
     assert key != perception_cache_key(replace(config, seed=1))
     assert key != perception_cache_key(replace(config, camera_hz=5.0))
+
+
+def test_cache_key_follows_the_store_file(config: RunConfig, tmp_path: Path) -> None:
+    # An edited store (a camera moved, a shelf added) renders other images: a new key, even
+    # under the same file name.
+    source = resolve_store_path(config.store)
+    store = tmp_path / "shop.yaml"
+    text = source.read_text().replace("images/", f"{source.parent}/images/")
+    store.write_text(text)
+    key = perception_cache_key(replace(config, store=str(store)))
+    store.write_text(text.replace("position: [3.7, 0.3, 2.9]", "position: [3.6, 0.3, 2.9]"))
+    assert perception_cache_key(replace(config, store=str(store))) != key
 
 
 def test_fusion_restarts_mid_run_give_the_same_receipts(config: RunConfig, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from go_common.core.store import StoreModel, load_store
+from go_common.core.store import StoreModel, load_store, resolve_store_path
 from go_eval.core.scoring import ShelfInteraction, TrackFrame
 from go_fusion.core.association import CameraPeople
 from go_fusion.core.attribution import SOURCE_HAND, EvidenceItem
@@ -132,13 +132,14 @@ CACHE_VERSION = 4
 
 
 def perception_cache_key(config: RunConfig) -> str:
-    """Key of a run's perception: its settings and the content of every model file it may use.
+    """Key of a run's perception: its settings, its store file and every model file it may use.
 
-    The files hashed are the product model and the ONNX files of the backend's models folder and
-    of its user-given paths; a changed model or setting gives a new key (a stale cache is never
-    read).
+    The files hashed are the store's YAML (cameras, shelves: what is rendered), the product
+    model and the ONNX files of the backend's models folder and of its user-given paths; a
+    changed store, model or setting gives a new key (a stale cache is never read).
     """
     digest = hashlib.sha256(f"{CACHE_VERSION}|{config!r}".encode())
+    digest.update(hashlib.sha256(resolve_store_path(config.store).read_bytes()).digest())
     backend = config.backend
     models = Path(backend.models_dir) if backend.models_dir else default_models_dir()
     files = sorted(models.glob("*.onnx")) if models.is_dir() else []
