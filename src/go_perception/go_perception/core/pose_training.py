@@ -333,9 +333,12 @@ def _batches(
     global _WORKER_SAMPLES
     _WORKER_SAMPLES = samples
     jobs = [(indices, (config.seed, epoch, b), config) for b, indices in enumerate(batches)]
-    with multiprocessing.get_context("fork").Pool(config.workers) as pool:
-        for crops, kps in pool.imap(_worker_batch, jobs, chunksize=1):
-            yield _as_tensors(crops, kps, config)
+    try:
+        with multiprocessing.get_context("fork").Pool(config.workers) as pool:
+            for crops, kps in pool.imap(_worker_batch, jobs, chunksize=1):
+                yield _as_tensors(crops, kps, config)
+    finally:
+        _WORKER_SAMPLES = []  # the images are the caller's to free
 
 
 def train(
