@@ -11,6 +11,7 @@
 #     picks the configuration; no test image is looked at for the choice) and on train + val (the
 #     model that ships), then measures every train+val model on the test split;
 #   - trains two pose networks on the pooled renders and measures PCK@0.1 on the held-out set.
+#     (The earlier pose recipe, without shelf groups; the shipped network's: tools/gpu/train_pose.sh.)
 # Writes under $OUT: the models, a log per run and summary.txt. Augmentation runs on the CPU with
 # per-sample seeds, so the same command on a CPU gives the same sample stream.
 set -u

@@ -4,8 +4,9 @@
 #   OUT=/tmp/gpu tools/gpu/train_pose.sh            # from the repository root
 #   OUT=/tmp/gpu CONFIGS="w32_128x96:30" tools/gpu/train_pose.sh
 #
-# Renders the pose training set (4 x 1500 frames, seeds 11-14) and the held-out set (300 frames,
-# seed 2): the same data as tools/gpu/train_models.sh and docs/benchmarks/perception.md. Then
+# Renders the pose training set (4 x 1500 frames, seeds 11-14, and 2000 frames of shelf groups,
+# seed 15) and the held-out set (300 frames, seed 2): the data of the shipped pose_sim.onnx
+# (src/go_perception/models/README.md; CONFIGS=w32_128x96:30 is its recipe). Then
 # trains one network per CONFIGS entry (wWIDTH_HxW:EPOCHS), all in parallel, each with its own
 # timeout (LIMIT_S) and WORKERS processes making its batches. Writes under $OUT: pose_<name>.onnx,
 # pose_<name>.json (PCK@0.1 on the held-out renders, with and without flip test), the logs and
@@ -39,6 +40,8 @@ for seed in 11 12 13 14; do
   $PY -m go_sensors.cli.pose_dataset --store small --out $DATA/train_$seed --frames "${FRAMES:-1500}" --seed $seed \
     >"$OUT/pose_data_$seed.log" 2>&1 &
 done
+$PY -m go_sensors.cli.pose_dataset --store small --out $DATA/groups_15 --frames "${GROUP_FRAMES:-2000}" --seed 15 \
+  --shelf-groups 0.7 >"$OUT/pose_data_15.log" 2>&1 &
 $PY -m go_sensors.cli.pose_dataset --store small --out $DATA/val --frames "${VAL_FRAMES:-300}" --seed 2 \
   >"$OUT/pose_data_val.log" 2>&1 &
 wait
@@ -46,7 +49,7 @@ stamp "renders done: $(du -sh $DATA | cut -f1)"
 
 for config in $CONFIGS; do
   name=${config%%:*}; epochs=${config##*:}; width=${name%%_*}; width=${width#w}; input=${name#*_}
-  timeout "$LIMIT_S" $PY -m go_perception.cli.train_pose --dataset $DATA/train_1{1,2,3,4} --val $DATA/val \
+  timeout "$LIMIT_S" $PY -m go_perception.cli.train_pose --dataset $DATA/train_1{1,2,3,4} $DATA/groups_15 --val $DATA/val \
     --device "$DEVICE" --threads 1 --workers "$WORKERS" --epochs "$epochs" --seed 0 --batch-size 64 --width "$width" \
     --input "$input" --out "$OUT/pose_${name}_e$epochs.onnx" --report "$OUT/pose_${name}_e$epochs.json" \
     >"$OUT/pose_${name}_e$epochs.log" 2>&1 &
