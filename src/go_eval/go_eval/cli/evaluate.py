@@ -244,15 +244,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {', '.join(e.scenario for e in entries)}")
         return 0
     if args.pose_model is not None:
-        problem = (
-            "needs --backend sim"
-            if args.backend != "sim"
-            else "cannot --publish (published figures use the shipped models)"
-            if args.publish
-            else f"{args.pose_model} not found"
-            if not args.pose_model.is_file()
-            else ""
-        )
+        problem = ""
+        if args.backend != "sim":
+            problem = "needs --backend sim"
+        elif args.publish:
+            problem = "cannot --publish (published figures use the shipped models)"
+        elif not args.pose_model.is_file():
+            problem = f"{args.pose_model} not found"
         if problem:
             print(f"gostore eval: --pose-model {problem}", file=sys.stderr)
             return 2

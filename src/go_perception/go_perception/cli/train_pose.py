@@ -26,22 +26,22 @@ from pathlib import Path
 import onnx
 from tqdm import tqdm
 
-from go_perception.core.keypoints import LEFT_WRIST, RIGHT_WRIST
 from go_perception.core.onnx_io import open_session
 from go_perception.core.pose import TopDownPose
+from go_perception.core.pose_eval import WRISTS
 from go_perception.core.pose_training import (
     IMAGE_ID_STRIDE,
     PoseTrainConfig,
     evaluate_pck,
     export_onnx,
     load_people,
+    pck_figures,
+    predict,
     recipe,
     split_by_image,
     steps_total,
     train,
 )
-
-WRISTS = [LEFT_WRIST, RIGHT_WRIST]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -159,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: no held-out people: PCK not measured (use --val)", file=sys.stderr)
     figures = evaluate_pck(pose, held_out)
     pose.flip_test = True  # what the sim backend runs by default
-    flipped = evaluate_pck(pose, held_out)
+    predicted = predict(pose, held_out)
+    flipped = pck_figures(predicted, held_out)
     # Breakdowns with flip test: the wrists (what attribution reads) and each camera (a camera
     # the network never saw shows up here, not in the overall figure).
-    wrists = evaluate_pck(pose, held_out, keypoints=WRISTS)
-    by_camera = {
-        camera: evaluate_pck(pose, [p for p in held_out if p.camera == camera])
-        for camera in sorted({p.camera for p in held_out} - {""})
-    }
+    wrists = pck_figures(predicted, held_out, keypoints=list(WRISTS))
+    by_camera = {}
+    for camera in sorted({p.camera for p in held_out} - {""}):
+        rows = [i for i, p in enumerate(held_out) if p.camera == camera]
+        by_camera[camera] = pck_figures(predicted[rows], [held_out[i] for i in rows])
     proto = onnx.load(str(args.out))
     for key, value in (
         ("go.pck_0.1", figures),

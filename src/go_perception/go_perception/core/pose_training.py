@@ -423,28 +423,29 @@ def export_onnx(
     onnx.save(proto, str(path))
 
 
-def evaluate_pck(
-    pose: TopDownPose,
+def predict(pose: TopDownPose, samples: list[PersonSample]) -> np.ndarray:
+    """Keypoints (N, 17, 3) of a runtime pose model on labelled people, from their boxes."""
+    return np.array([pose(sample.region, sample.bbox) for sample in samples]).reshape(-1, 17, 3)
+
+
+def pck_figures(
+    predicted: np.ndarray,
     samples: list[PersonSample],
     alpha: float = 0.1,
     keypoints: list[int] | None = None,
 ) -> dict[str, float]:
-    """PCK@alpha of a runtime pose model on labelled people, from their labelled boxes.
+    """PCK@alpha of predictions (``predict``) on their labelled people.
 
     Reference length: the longer side of the person's box. ``labelled`` counts every labelled
     keypoint (visible or occluded), ``visible`` only the visible ones; ``keypoints`` (COCO
     indices) counts only those (default: all 17).
     """
-    predicted, labelled, vis, scale = [], [], [], []
-    for sample in samples:
-        kp = pose(sample.region, sample.bbox)
-        predicted.append(kp[:, :2])
-        labelled.append(sample.keypoints[:, :2])
-        vis.append(sample.keypoints[:, 2])
-        scale.append(max(sample.bbox[2] - sample.bbox[0], sample.bbox[3] - sample.bbox[1]))
     if not samples:
         return {"labelled": float("nan"), "visible": float("nan"), "people": 0.0}
-    p, lab, v, s = np.array(predicted), np.array(labelled), np.array(vis), np.array(scale)
+    p = np.asarray(predicted)[:, :, :2]
+    lab = np.array([sample.keypoints[:, :2] for sample in samples])
+    v = np.array([sample.keypoints[:, 2] for sample in samples])
+    s = np.array([max(x.bbox[2] - x.bbox[0], x.bbox[3] - x.bbox[1]) for x in samples])
     if keypoints is not None:
         p, lab, v = p[:, keypoints], lab[:, keypoints], v[:, keypoints]
     return {
@@ -452,6 +453,16 @@ def evaluate_pck(
         "visible": pck(p, lab, v > 1, s, alpha),
         "people": float(len(samples)),
     }
+
+
+def evaluate_pck(
+    pose: TopDownPose,
+    samples: list[PersonSample],
+    alpha: float = 0.1,
+    keypoints: list[int] | None = None,
+) -> dict[str, float]:
+    """PCK@alpha of a runtime pose model on labelled people (``predict`` + ``pck_figures``)."""
+    return pck_figures(predict(pose, samples), samples, alpha, keypoints)
 
 
 def recipe(config: PoseTrainConfig) -> str:
