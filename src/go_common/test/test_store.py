@@ -65,6 +65,33 @@ def test_bins_channels_and_planogram_are_consistent() -> None:
             assert entry.sku in store.products and entry.count > 0
 
 
+def test_facing_lanes_follow_the_planogram_from_the_shoppers_left(
+    small_yaml: dict[str, Any],
+) -> None:
+    store = load_store("small")
+    mixed = "g1_xp_s3_b3"  # +x side: a shopper faces -x, their left is -y
+    lanes = store.facing_lanes(mixed)
+    assert [lane.sku for lane in lanes] == list(store.bin_skus(mixed))
+    b = store.bins[mixed]
+    assert lanes[0].lo[1] == pytest.approx(b.min_corner[1])
+    assert lanes[0].hi[1] == pytest.approx(lanes[1].lo[1]) == pytest.approx(b.center[1])
+    assert lanes[1].hi[1] == pytest.approx(b.max_corner[1])
+    for lane in lanes:  # full depth and height
+        assert np.allclose(lane.lo[[0, 2]], b.min_corner[[0, 2]])
+        assert np.allclose(lane.hi[[0, 2]], b.max_corner[[0, 2]])
+    # Stock put back in the wrong bin gets a lane after the planogram's; one product: one lane.
+    extra = store.facing_lanes(mixed, present=["Oatly-Oat-Milk", lanes[0].sku])
+    assert [lane.sku for lane in extra] == [*store.bin_skus(mixed), "Oatly-Oat-Milk"]
+    single = store.facing_lanes("g1_xp_s1_b1")
+    assert len(single) == 1 and np.allclose(single[0].lo, store.bins["g1_xp_s1_b1"].min_corner)
+    # On a -x side the shopper's left is +y: the first lane is at the high end.
+    data = copy.deepcopy(small_yaml)
+    data["shelves"] = [dict(s, side="-x") for s in data["shelves"]]
+    flipped = store_from_dict(data)
+    first, second = flipped.facing_lanes(mixed)
+    assert first.sku == lanes[0].sku and first.lo[1] > second.lo[1]
+
+
 @pytest.mark.parametrize("name", ["small", "convenience"])
 def test_every_bin_front_is_seen_by_two_cameras(name: str) -> None:
     store = load_store(name)

@@ -15,7 +15,9 @@ YAML schema (see ``stores/small.yaml`` for a complete example)::
     shelves:  [{id, gondola, side: +x|-x|+y|-y, z, clearance}]
     products: [{sku, name, price, weight_g, weight_sd_g, dims_m: [a, b, c], barcode, image, color}]
     bins:     [{id, shelf, center: [x, y, z], size: [sx, sy, sz], sku, count}]
-                (or stock: {sku: count, ...} instead of sku and count for a mixed bin)
+                (or stock: {sku: count, ...} instead of sku and count for a mixed bin; its
+                products stand in lanes across the bin in the order listed, from the left as
+                a shopper facing the bin sees it: ``StoreModel.facing_lanes``)
     boards:   [{id, rate_hz, noise_sd_g, quantisation_g, channels: [bin ids]}]
     cameras:  [{id, width, height, fx, fy, cx, cy, dist: [k1, k2, p1, p2, k3], rate_hz,
                 position: [x, y, z], look_at: [x, y, z]}]
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,18 @@ class Product:
     image: Path | None
     barcode: str
     color_rgb: tuple[int, int, int] = (200, 200, 200)
+
+
+@dataclass(frozen=True, eq=False)
+class FacingLane:
+    """Where one product's units stand in a bin: a slice of the bin across its width.
+
+    lo, hi: (3,) [m] corners of the slice (the bin's full depth and height).
+    """
+
+    sku: str
+    lo: np.ndarray
+    hi: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -302,6 +316,36 @@ class StoreModel:
     def bin_skus(self, bin_id: str) -> tuple[str, ...]:
         """SKUs the planogram puts in ``bin_id``."""
         return tuple(entry.sku for entry in self.planogram.get(bin_id, ()))
+
+    def facing_lanes(self, bin_id: str, present: Iterable[str] = ()) -> tuple[FacingLane, ...]:
+        """The bin's lanes: equal slices across its width, one per product, from the left as a
+        shopper facing the bin sees it.
+
+        The planogram's products come first, in the order the store file lists them (a lane
+        stays in place when its product runs out), then any other product in ``present`` (stock
+        put back in the wrong bin), sorted. A bin with one product is one lane: the whole bin.
+        """
+        b = self.bins[bin_id]
+        skus = list(self.bin_skus(bin_id))
+        skus += sorted(set(present) - set(skus))
+        if not skus:
+            return ()
+        normal = np.asarray(b.access_normal, dtype=np.float64)
+        left = np.cross(normal, np.array([0.0, 0.0, 1.0]))  # the shopper's left, facing the bin
+        axis = int(np.argmax(np.abs(left)))
+        lo_all, hi_all = b.min_corner, b.max_corner
+        width = (hi_all[axis] - lo_all[axis]) / len(skus)
+        lanes = []
+        for k, sku in enumerate(skus):
+            lo, hi = lo_all.copy(), hi_all.copy()
+            if left[axis] < 0:  # left is towards the low coordinate
+                lo[axis] = lo_all[axis] + k * width
+                hi[axis] = lo[axis] + width
+            else:
+                hi[axis] = hi_all[axis] - k * width
+                lo[axis] = hi[axis] - width
+            lanes.append(FacingLane(sku, _frozen(lo), _frozen(hi)))
+        return tuple(lanes)
 
     def bins_of_sku(self, sku: str) -> tuple[str, ...]:
         """Bins whose planogram holds ``sku``, sorted."""

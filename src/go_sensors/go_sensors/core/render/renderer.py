@@ -198,8 +198,13 @@ class Renderer:
     def _facing_boxes(self, bin_id: str, key: tuple) -> list[Box]:
         boxes = self._facings.get((bin_id, key))
         if boxes is None:
+            contents = dict(key)
             boxes = facing_boxes(
-                self.store.bins[bin_id], dict(key), self.store.products, self.atlas
+                self.store.bins[bin_id],
+                contents,
+                self.store.products,
+                self.atlas,
+                self.store.facing_lanes(bin_id, present=contents),
             )
             if len(self._facings) > 20000:
                 self._facings.clear()

@@ -8,11 +8,11 @@ that the front row empties first, as on a faced-up shelf, and a pick is visible 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from go_common.core.store import Bin, Product, StoreModel
+from go_common.core.store import Bin, FacingLane, Product, StoreModel
 from go_sensors.core.render.geometry import FACE_NORMALS, Box, CameraGeometry, raycast_box
 from go_sensors.core.render.textures import TEXTURE_H, TEXTURE_W, TextureAtlas
 
@@ -121,16 +121,18 @@ def _label_box(b: Bin) -> Box:
 
 
 def facing_boxes(
-    b: Bin, contents: Mapping[str, int], products: Mapping[str, Product], atlas: TextureAtlas
+    b: Bin,
+    contents: Mapping[str, int],
+    products: Mapping[str, Product],
+    atlas: TextureAtlas,
+    lanes: Sequence[FacingLane],
 ) -> list[Box]:
     """Boxes of the product units visible in bin ``b`` for ``contents`` (sku -> units).
 
-    Units stand in one lane per SKU across the bin, rows filled from the back. Units beyond what
-    fits on the shelf floor are not drawn (stacked stock is hidden behind the front units anyway).
+    Each SKU's units stand in its lane (``StoreModel.facing_lanes``: the planogram's order, from
+    the left as a shopper sees the bin), rows filled from the back. Units beyond what fits on
+    the shelf floor are not drawn (stacked stock is hidden behind the front units anyway).
     """
-    items = [(sku, int(n)) for sku, n in sorted(contents.items()) if int(n) > 0 and sku in products]
-    if not items:
-        return []
     normal = np.asarray(b.access_normal, float)
     axis = int(np.argmax(np.abs(normal)))
     sign = 1.0 if normal[axis] > 0 else -1.0
@@ -138,12 +140,17 @@ def facing_boxes(
     lo = np.asarray(b.center, float) - np.asarray(b.size, float) / 2
     hi = np.asarray(b.center, float) + np.asarray(b.size, float) / 2
     front = hi[axis] if sign > 0 else lo[axis]
-    lane_w = (hi[lateral] - lo[lateral]) / len(items)
     depth_span = hi[axis] - lo[axis]
     face = 2 * axis + (1 if sign > 0 else 0)
     out: list[Box] = []
     gap = 0.004
-    for lane, (sku, count) in enumerate(items):
+    for lane in lanes:
+        count = int(contents.get(lane.sku, 0))
+        if count <= 0 or lane.sku not in products:
+            continue
+        sku = lane.sku
+        lane_lo = float(min(lane.lo[lateral], lane.hi[lateral]))
+        lane_w = float(abs(lane.hi[lateral] - lane.lo[lateral]))
         w, d, h = (float(v) for v in products[sku].dims_m)
         w = min(w, lane_w - gap)
         d = min(d, depth_span)
@@ -153,7 +160,7 @@ def facing_boxes(
         shown = min(count, ncols * nrows)
         full_rows, rest = divmod(shown, ncols)
         used_w = ncols * (w + gap)
-        lane_lo = lo[lateral] + lane * lane_w + (lane_w - used_w) / 2
+        lane_lo += (lane_w - used_w) / 2
         color = tuple(float(c) for c in atlas.mean_bgr[atlas.index_of[sku]])
         for k in range(shown):
             row_from_back = k // ncols
