@@ -18,7 +18,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from go_common.conversions import seconds_to_stamp, stamp_to_seconds
 from go_fusion.core.association import CameraPeople
-from go_fusion.core.attribution import EvidenceItem
+from go_fusion.core.attribution import SOURCE_FACING, EvidenceItem
 from go_fusion.core.cart import KIND_PICK, CartEventRecord
 from go_fusion.core.checkout import ENTRY, EXIT, GateObservation, ReceiptRecord
 from go_fusion.core.markers import CUBE, CYLINDER, LINE_LIST, TEXT, MarkerSpec
@@ -151,6 +151,9 @@ def evidence_from_msg(msg: ProductEvidenceArray) -> list[EvidenceItem]:
                 position=pos if np.all(np.isfinite(pos)) else None,
                 bin_id=e.bin_id,
                 pixel=_bbox_centre(e.bbox),
+                since=(
+                    e.since.sec + e.since.nanosec * 1e-9 if int(e.source) == SOURCE_FACING else None
+                ),
             )
         )
     return out

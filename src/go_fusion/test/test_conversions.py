@@ -80,6 +80,11 @@ def test_people_and_evidence() -> None:
     arr.header.stamp = seconds_to_stamp(2.0)
     (item,) = conv.evidence_from_msg(arr)
     assert item.position is None and item.scores == {"milk": pytest.approx(0.7)} and item.t == 2.0
+    assert item.since is None  # a hand crop compares nothing
+    ev.source = ProductEvidence.SOURCE_FACING
+    ev.since = seconds_to_stamp(1.25)
+    (item,) = conv.evidence_from_msg(arr)
+    assert item.source == ProductEvidence.SOURCE_FACING and item.since == pytest.approx(1.25)
 
 
 def test_store_from_layout_and_catalogue_matches_the_model() -> None:

@@ -58,3 +58,19 @@ def test_unknown_event_and_decision_are_refused() -> None:
     assert not q.decide(ReviewDecision("nope", DECISION_ACCEPT), known, known).success
     q.push(QUEUED)
     assert not q.decide(ReviewDecision("e1", 7), known, known).success
+
+
+def test_an_automatic_decision_carries_its_own_confidence() -> None:
+    q = ReviewQueue()
+    q.push(QUEUED)
+    nan = q.decide(ReviewDecision("e1", DECISION_ACCEPT, confidence=float("nan")), known, known)
+    assert not nan.success and "confidence" in nan.message and len(q) == 1  # still queued
+    out = q.decide(
+        ReviewDecision(
+            "e1", DECISION_AMEND, sku="oat", quantity=1, reviewer="facings", confidence=0.8
+        ),
+        known,
+        known,
+    )
+    assert out.success and out.apply is not None
+    assert (out.apply.sku, out.apply.confidence, out.apply.reviewer) == ("oat", 0.8, "facings")

@@ -1,13 +1,15 @@
 """go_msgs <-> product recognition core types (no rclpy graph needed; tests build messages).
 
 - ``people_from_msg``: ``go_msgs/PersonDetectionArray`` -> ``PersonKeypoints`` per person.
-- ``evidence_array_msg``: observations -> ``go_msgs/ProductEvidenceArray`` with the image's header.
+- ``evidence_array_msg``: observations (and facing reports) -> ``go_msgs/ProductEvidenceArray``
+  with the image's header.
 - ``barcode_table``: ``go_msgs/Catalogue`` -> {barcode: sku}.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from std_msgs.msg import Header
@@ -19,6 +21,7 @@ from go_msgs.msg import (
     ProductEvidenceArray,
     SkuScore,
 )
+from go_perception.core.facings import FacingReport
 from go_perception.core.products.recognise import PersonKeypoints, ProductObservation
 
 _SOURCES = {"hand": ProductEvidence.SOURCE_HAND, "barcode": ProductEvidence.SOURCE_BARCODE}
@@ -41,12 +44,17 @@ def people_from_msg(msg: PersonDetectionArray) -> list[PersonKeypoints]:
 
 
 def evidence_array_msg(
-    header: Header, camera_id: str, observations: list[ProductObservation]
+    header: Header,
+    camera_id: str,
+    observations: list[ProductObservation],
+    facings: Sequence[FacingReport] = (),
 ) -> ProductEvidenceArray:
     """Observations of one image -> ``ProductEvidenceArray`` (header copied unchanged).
 
     ``evidence_id`` is ``<camera>/<stamp ns>/p<person>/<side>[/barcode]``: unique per image and
     stable across replays. ``position`` is NaN (this node does not know 3D); ``bin_id`` empty.
+    Facing reports follow (``SOURCE_FACING``, ``<camera>/<stamp ns>/facing/<bin>/<sku>``): the
+    bin, its lane's SKU scored 1 when moved and 0 when not, ``since`` the earlier view's stamp.
     """
     stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
     out = ProductEvidenceArray(header=header)
@@ -60,6 +68,17 @@ def evidence_array_msg(
         ev.position.x = ev.position.y = ev.position.z = math.nan
         ev.bin_id = ""
         ev.ranked = [SkuScore(sku=s.sku, score=float(s.score)) for s in obs.ranked]
+        out.evidence.append(ev)
+    for report in facings:
+        ev = ProductEvidence()
+        ev.evidence_id = f"{camera_id}/{stamp_ns}/facing/{report.bin_id}/{report.sku}"
+        ev.camera_id = camera_id
+        ev.source = ProductEvidence.SOURCE_FACING
+        ev.position.x = ev.position.y = ev.position.z = math.nan
+        ev.bin_id = report.bin_id
+        ev.ranked = [SkuScore(sku=report.sku, score=1.0 if report.moved else 0.0)]
+        since_ns = round(report.since * 1e9)
+        ev.since.sec, ev.since.nanosec = divmod(since_ns, 1_000_000_000)
         out.evidence.append(ev)
     return out
 

@@ -61,21 +61,32 @@ def test_a_steady_change_names_the_lane_and_brackets_it_in_time(store) -> None:
     change = changes[0]
     assert change.bin_id == MIXED and change.camera_id == CAMERA
     assert change.sku == store.facing_lanes(MIXED)[1].sku
-    # since: the last frame that still looked as before; the change is reported once the new
-    # look has stayed steady confirm_s (0.25 s at 10 Hz).
-    assert change.since == pytest.approx(0.4)
+    # since: the first view confirmed steady (confirm_s 0.25 s at 10 Hz); the change is
+    # reported once the new look has stayed steady as long.
+    assert change.since == pytest.approx(0.3)
     assert change.t == pytest.approx(0.8)
-    assert change.changed >= FacingConfig().min_changed
-    # The new look is the reference now: nothing more while it stays.
-    assert _feed(watcher, after, t0=1.0) == []
+    assert change.moved and change.changed >= FacingConfig().min_changed
+    # The new look is the reference now: nothing moves while it stays; the lane that did not
+    # change is reported, unmoved, once report_every_s (1 s) has passed since its last report.
+    more = _feed(watcher, after, t0=1.0)
+    assert [(r.sku, r.moved, round(r.t, 1)) for r in more] == [
+        (store.facing_lanes(MIXED)[0].sku, False, 1.3)
+    ]
 
 
-def test_a_flicker_is_not_a_change(store) -> None:
+def test_a_flicker_is_not_a_change_and_a_lane_seen_again_unchanged_says_so(store) -> None:
     watcher = FacingWatcher(store, CAMERA)
     _feed(watcher, [_frame(store)] * 5)
     flicker = [_frame(store), _frame(store, painted=0)] * 4  # never steady
     assert _feed(watcher, flicker, t0=0.5) == []
-    assert _feed(watcher, [_frame(store)] * 5, t0=1.3) == []  # back as it was
+    # Steady again and as it was: lane 0 (which flickered) is reported once, unmoved; lane 1,
+    # in view all along, is reported once report_every_s (1 s) has passed.
+    again = _feed(watcher, [_frame(store)] * 5, t0=1.3)
+    lanes = store.facing_lanes(MIXED)
+    assert sorted((r.sku, r.moved, round(r.t, 1)) for r in again) == sorted(
+        [(lanes[0].sku, False, 1.6), (lanes[1].sku, False, 1.3)]
+    )
+    assert all(r.since == pytest.approx(0.3) and r.changed < 0.01 for r in again)
 
 
 def test_a_person_over_the_lane_hides_it(store) -> None:
@@ -89,9 +100,9 @@ def test_a_person_over_the_lane_hides_it(store) -> None:
     person = (np.array([u - 20, v - 50, u + 20, v + 50], dtype=float), keypoints)
     # The lane changes while someone stands over it: nothing until they have gone.
     assert _feed(watcher, [_frame(store, painted=1)] * 5, t0=0.5, people=[person]) == []
-    later = _feed(watcher, [_frame(store, painted=1)] * 5, t0=1.0)
+    later = [r for r in _feed(watcher, [_frame(store, painted=1)] * 5, t0=1.0) if r.moved]
     assert [c.sku for c in later] == [store.facing_lanes(MIXED)[1].sku]
-    assert later[0].since == pytest.approx(0.4)  # the change lies in the hidden stretch
+    assert later[0].since == pytest.approx(0.3)  # the change lies in the hidden stretch
 
 
 def test_people_mask_draws_trusted_skeletons_and_boxes_otherwise() -> None:

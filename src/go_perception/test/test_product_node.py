@@ -25,6 +25,7 @@ from go_msgs.msg import (
     ProductEvidence,
     ProductEvidenceArray,
 )
+from go_perception.core.facings import FacingReport
 from go_perception.core.products.classifier import SkuScore
 from go_perception.core.products.dataset import load_grocery, read_bgr
 from go_perception.core.products.recognise import ProductObservation
@@ -32,6 +33,7 @@ from go_perception.nodes.product_node import (
     CONFIG_FILE,
     ProductNode,
     ProductNodeConfig,
+    build_facing_watchers,
     build_recogniser,
 )
 from go_perception.product_conversions import barcode_table, evidence_array_msg, people_from_msg
@@ -81,6 +83,30 @@ def test_evidence_array_msg_copies_header_and_ranks() -> None:
     assert list(hand.bbox) == [1.0, 2.0, 30.0, 40.0]
     assert math.isnan(hand.position.x) and hand.bin_id == ""
     assert [(s.sku, round(s.score, 3)) for s in hand.ranked] == [("A", 0.7), ("B", 0.2)]
+
+
+def test_facing_reports_follow_the_hand_evidence_with_their_lane_and_since() -> None:
+    reports = [
+        FacingReport("cam_0", "g1_xp_s3_b3", "Alpro-Vanilla-Soyghurt", 10.25, 12.5, 0.3, True),
+        FacingReport("cam_0", "g1_xp_s3_b3", "Alpro-Blueberry-Soyghurt", 11.0, 12.5, 0.0, False),
+    ]
+    msg = evidence_array_msg(_header(), "cam_0", [], reports)
+    moved, still = msg.evidence
+    assert moved.source == ProductEvidence.SOURCE_FACING and moved.bin_id == "g1_xp_s3_b3"
+    assert moved.evidence_id == "cam_0/12000000500/facing/g1_xp_s3_b3/Alpro-Vanilla-Soyghurt"
+    assert [(r.sku, r.score) for r in moved.ranked] == [("Alpro-Vanilla-Soyghurt", 1.0)]
+    assert [r.score for r in still.ranked] == [0.0]
+    assert (moved.since.sec, moved.since.nanosec) == (10, 250_000_000)
+    assert math.isnan(moved.position.x)
+
+
+def test_facing_watchers_need_the_cameras_to_be_in_the_store() -> None:
+    assert build_facing_watchers(ProductNodeConfig(**_config_values())) == {}  # store ""
+    cfg = ProductNodeConfig(**{**_config_values(), "store": "small", "camera_ids": ["cam_aisle"]})
+    assert list(build_facing_watchers(cfg)) == ["cam_aisle"]
+    cfg = ProductNodeConfig(**{**_config_values(), "store": "small", "camera_ids": ["cam_0"]})
+    with pytest.raises(ValueError, match="cam_0"):
+        build_facing_watchers(cfg)
 
 
 def test_barcode_table_skips_products_without_code() -> None:

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-hz", type=float, default=10.0, help="camera frame rate [Hz]")
     parser.add_argument("--no-products", action="store_true", help="skip product recognition")
     parser.add_argument(
+        "--no-facings",
+        action="store_true",
+        help="fusion ignores the cameras' reports of mixed bins' lanes (for comparison)",
+    )
+    parser.add_argument(
         "--backend",
         default="default",
         choices=("default", "sim"),
@@ -76,10 +81,13 @@ def _parser() -> argparse.ArgumentParser:
 def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) -> int:
     from go_eval.core.offline import OfflineRun, RunConfig
     from go_eval.core.report import write_report
+    from go_fusion.core.facing_evidence import FacingEvidenceConfig
+    from go_fusion.core.pipeline import FusionConfig
     from go_perception.core.backends import BackendConfig
 
     results = []
     estimator = classifier = None
+    fusion_config = FusionConfig(facings=FacingEvidenceConfig(enabled=not args.no_facings))
     bar = tqdm(entries, desc="scenarios", unit="scenario")
     for entry in bar:
         bar.set_postfix_str(entry.scenario)
@@ -96,6 +104,7 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
             estimator=estimator,
             classifier=classifier,
             perception_cache=args.perception_cache,
+            fusion_config=fusion_config,
         )
         if not run.from_cache:  # load the networks once
             estimator, classifier = run.estimator, run.classifier
@@ -254,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"gostore eval: --pose-model {problem}", file=sys.stderr)
             return 2
+    if args.no_facings and args.publish:
+        print("gostore eval: --no-facings cannot --publish", file=sys.stderr)
+        return 2
     if args.bag:
         return _run_bag(args)
     if args.scenario:

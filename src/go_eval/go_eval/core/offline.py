@@ -29,12 +29,13 @@ import numpy as np
 from go_common.core.store import StoreModel, load_store, resolve_store_path
 from go_eval.core.scoring import ShelfInteraction, TrackFrame
 from go_fusion.core.association import CameraPeople
-from go_fusion.core.attribution import SOURCE_HAND, EvidenceItem
+from go_fusion.core.attribution import SOURCE_FACING, SOURCE_HAND, EvidenceItem
 from go_fusion.core.checkout import GateObservation
 from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import (
     TRACK_CONFIRMED,
     TRACK_OCCLUDED,
+    FusionConfig,
     FusionOutput,
     FusionPipeline,
 )
@@ -45,6 +46,7 @@ from go_perception.core.backends import (
     default_models_dir,
     make_estimator,
 )
+from go_perception.core.facings import FacingReport, FacingWatcher
 from go_perception.core.keypoints import Person
 from go_perception.core.products.classifier import (
     DEFAULT_EXPERT,
@@ -88,6 +90,9 @@ class RunResult:
     truth_frames: list[TrackFrame] = field(default_factory=list)
     predicted_frames: list[TrackFrame] = field(default_factory=list)
     event_to_cart_s: list[float] = field(default_factory=list)  # shelf event known -> cart
+    # shelf event known -> a pick waiting in review settled by the facings (its cart update,
+    # the review entry, is in event_to_cart_s)
+    facings_settled_s: list[float] = field(default_factory=list)
     settle_to_cart_s: list[float] = field(default_factory=list)  # weight settled (t_end) -> cart
     exit_to_receipt_s: list[float] = field(default_factory=list)
     frames_total: int = 0
@@ -128,7 +133,7 @@ def _camera_people(
 # What perception made of one simulator step: people per camera, product evidence.
 StepPerception = tuple[dict[str, CameraPeople], list[EvidenceItem]]
 # 3, 4: perception strips duplicate skeletons (pose NMS; partial skeletons take no part)
-CACHE_VERSION = 4
+CACHE_VERSION = 5  # 5: facing reports in the product evidence
 
 
 def perception_cache_key(config: RunConfig) -> str:
@@ -162,7 +167,9 @@ class OfflineRun:
 
     ``journal``: the fusion journal file (default: in memory). ``restarts``: sensor times [s] at
     which the fusion pipeline is killed and a new one started on the same journal, as a fusion
-    node restart would (needs ``journal``); the figures should not change.
+    node restart would (needs ``journal``); the figures should not change. ``fusion_config``:
+    the pipeline's parameters (default ``FusionConfig()``); they do not change the perception
+    cache.
     """
 
     def __init__(
@@ -172,6 +179,7 @@ class OfflineRun:
         classifier: ProductClassifier | None = None,
         perception_cache: Path | None = None,
         journal: Path | None = None,
+        fusion_config: FusionConfig | None = None,
         restarts: Sequence[float] = (),
     ):
         if restarts and journal is None:
@@ -201,8 +209,13 @@ class OfflineRun:
         if config.products and classifier is None:
             self.classifier = ProductClassifier(config=ClassifierConfig(top_k=5))
         self.crop_config = HandCropConfig()
+        # The cameras always report the lanes of mixed bins (the perception cache holds them);
+        # ``fusion_config.facings.enabled`` says whether fusion reads them.
+        self.facings = {c: FacingWatcher(self.store, c) for c in sorted(self.store.cameras)}
+        self._review_shelf: dict[str, ShelfInteraction] = {}  # queued item by shelf event id
+        self.fusion_config = fusion_config
         self.pipeline = FusionPipeline.for_store(
-            self.store, journal=Journal(journal) if journal is not None else None
+            self.store, fusion_config, journal=Journal(journal) if journal is not None else None
         )
         self.result = RunResult(config.store, config.scenario, config.seed, self.sim.duration)
         self._shelf_event_known: dict[str, float] = {}  # event id -> sensor time it was emitted
@@ -231,7 +244,9 @@ class OfflineRun:
         """Kill the fusion pipeline and start a new one on its journal (and checkpoints)."""
         self._restarts.pop(0)
         self.pipeline.close()
-        self.pipeline = FusionPipeline.for_store(self.store, journal=Journal(self._journal))
+        self.pipeline = FusionPipeline.for_store(
+            self.store, self.fusion_config, journal=Journal(self._journal)
+        )
         self.restarted += 1
 
     def _truth(self, step: SimStep) -> None:
@@ -311,6 +326,12 @@ class OfflineRun:
                 persons = self.estimator(image)
             with _Timer(res.compute_s, "appearance"):
                 people[camera_id] = _camera_people(camera_id, step.t, persons, image)
+            if camera_id in self.facings:
+                with _Timer(res.compute_s, "facings"):
+                    found = self.facings[camera_id].update(
+                        step.t, image, [(p.bbox, p.keypoints) for p in persons]
+                    )
+                evidence += [facing_evidence(r) for r in found]
             if self.classifier is not None and persons:
                 with _Timer(res.compute_s, "products"):
                     evidence += self._products(camera_id, step.t, image, persons)
@@ -352,12 +373,21 @@ class OfflineRun:
         for ev in out.cart_events + out.review_events:
             sign = 1 if ev.kind == "pick" else -1
             item = ShelfInteraction(ev.stamp, ev.bin_id, ev.sku, sign * ev.quantity, ev.session_id)
+            known = self._shelf_event_known.get(ev.shelf_event_id, t_input)
+            latency = max(t_input - known, 0.0) + compute_s
             if ev.needs_review:
                 res.reviewed_interactions.append(item)
+                self._review_shelf[ev.shelf_event_id] = item
             else:
                 res.predicted_interactions.append(item)
-            known = self._shelf_event_known.get(ev.shelf_event_id, t_input)
-            res.event_to_cart_s.append(max(t_input - known, 0.0) + compute_s)
+            queued = self._review_shelf.pop(ev.shelf_event_id, None) if ev.reviewer else None
+            if queued is not None:
+                # A review settled (by the facings): the item leaves the review list; its
+                # cart update was the review entry, already timed.
+                res.reviewed_interactions.remove(queued)
+                res.facings_settled_s.append(latency)
+                continue
+            res.event_to_cart_s.append(latency)
             res.settle_to_cart_s.append(max(t_input - ev.stamp, 0.0) + compute_s)
         for receipt in out.receipts:
             items = res.predicted.setdefault(receipt.session_id, {})
@@ -388,6 +418,20 @@ class OfflineRun:
                     {s.track_id: (float(s.position[0]), float(s.position[1])) for s in live},
                 )
             )
+
+
+def facing_evidence(report: FacingReport) -> EvidenceItem:
+    """A camera's report of one lane as product evidence (``SOURCE_FACING``: score 1 moved)."""
+    stamp_ns = round(report.t * 1e9)
+    return EvidenceItem(
+        evidence_id=f"{report.camera_id}/{stamp_ns}/facing/{report.bin_id}/{report.sku}",
+        camera_id=report.camera_id,
+        t=report.t,
+        source=SOURCE_FACING,
+        scores={report.sku: 1.0 if report.moved else 0.0},
+        bin_id=report.bin_id,
+        since=report.since,
+    )
 
 
 def _unused_estimator(image: np.ndarray) -> list[Person]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from go_eval.core.offline import RunResult
 from go_eval.core.scoring import ShelfInteraction, TrackFrame
+from go_fusion.core.review import DECISION_ACCEPT, DECISION_AMEND
 
 _TRUTH_KINDS = {"pick": 1, "return": -1}
 
@@ -57,8 +58,10 @@ def result_from_records(
         elif kind == "track":
             frames.setdefault(float(record["t"]), {})[record["person_id"]] = tuple(record["xy"])
     result.truth_frames = [TrackFrame(t, frames[t]) for t in sorted(frames)]
+    queued: dict[str, ShelfInteraction] = {}  # reviews by cart event id
     for record in _lines(journal_file):
-        if record.get("type") == "cart_event":
+        kind = record.get("type")
+        if kind in ("cart_event", "review_queued"):
             ev = record["event"]
             sign = 1 if ev["kind"] == "pick" else -1
             item = ShelfInteraction(
@@ -68,9 +71,24 @@ def result_from_records(
                 sign * int(ev["quantity"]),
                 ev["session_id"],
             )
-            if ev.get("needs_review"):
-                result.reviewed_interactions.append(item)
+            if kind == "review_queued" or ev.get("needs_review"):
+                queued[ev["event_id"]] = item
             else:
+                result.predicted_interactions.append(item)
+        elif kind == "review_decision":
+            # Accepted or amended (by a person or by the facings): the item reaches the cart.
+            d = record["decision"]
+            item = queued.pop(d["event_id"], None)
+            if item is not None and int(d["decision"]) in (DECISION_ACCEPT, DECISION_AMEND):
+                if int(d["decision"]) == DECISION_AMEND:
+                    sign = 1 if item.quantity > 0 else -1
+                    item = ShelfInteraction(
+                        item.t,
+                        item.bin_id,
+                        d["sku"],
+                        sign * int(d["quantity"]),
+                        d.get("session_id") or item.session_id,
+                    )
                 result.predicted_interactions.append(item)
         elif record.get("type") == "receipt":
             receipt = record["receipt"]
@@ -78,5 +96,6 @@ def result_from_records(
             for line in receipt["lines"]:
                 items[line["sku"]] = items.get(line["sku"], 0) + int(line["quantity"])
             result.receipts.append(receipt)
+    result.reviewed_interactions.extend(queued.values())
     result.predicted_frames = list(predicted_frames)
     return result

@@ -211,7 +211,9 @@ class EvidenceItem:
 
     position: (3,) [m] store frame or None when unknown. pixel: (u, v) [px] where the product is
     in the camera's (distorted) image, e.g. the centre of a hand crop; the pipeline turns it into
-    a position by finding the tracked wrist on that camera ray.
+    a position by finding the tracked wrist on that camera ray. SOURCE_FACING items report one
+    lane of ``bin_id`` (scores: {sku: 1 moved, 0 not} between ``since`` and ``t``) and are read by
+    ``facing_evidence``, not by the hand-crop vision factor here.
     """
 
     evidence_id: str
@@ -224,6 +226,7 @@ class EvidenceItem:
     pixel: tuple[float, float] | None = None
     track_id: str = ""  # the wrist it was placed on (set by the pipeline), "" when none
     hand: int = -1  # that wrist: 0 left, 1 right, -1 unknown
+    since: float | None = None  # SOURCE_FACING: [s] stamp of the earlier view compared
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,8 @@ class Attribution:
 
     events: one cart event per (sku, quantity) of the chosen hypothesis; empty when the event
     explains nothing (no candidate, no hypothesis). confidence = P(shopper) * P(items | shopper).
+    hypotheses: a pick's (sku, quantity) hypotheses as weighed here (weight and hand crops),
+    best first, for evidence that comes later (``facing_evidence``); empty for a return.
     """
 
     shelf_event_id: str
@@ -260,6 +265,7 @@ class Attribution:
     shoppers: tuple[ShopperScore, ...] = ()
     reason: str = ""
     evidence_ids: tuple[str, ...] = field(default=())
+    hypotheses: tuple[WeightHypothesis, ...] = ()
 
 
 def presence_probabilities(
@@ -498,7 +504,7 @@ class Attributor:
         radius = self.config.evidence_radius_m
         kept = []
         for e in evidence:
-            if not t0 <= e.t <= t1:
+            if e.source == SOURCE_FACING or not t0 <= e.t <= t1:
                 continue
             if e.bin_id and e.bin_id in bins:
                 kept.append(e)
@@ -820,6 +826,7 @@ class Attributor:
             shoppers=tuple(shoppers),
             reason=reason,
             evidence_ids=ev_ids,
+            hypotheses=tuple(pick_hyps),
         )
 
 

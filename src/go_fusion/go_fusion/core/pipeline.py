@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from go_fusion.core.attribution import (
+    SOURCE_FACING,
     SOURCE_HAND,
     AttributionConfig,
     Attributor,
@@ -88,6 +89,11 @@ from go_fusion.core.checkout import (
     receipt_from_json,
     receipt_to_json,
 )
+from go_fusion.core.facing_evidence import (
+    FacingEvidenceConfig,
+    covering_reports,
+    facing_posterior,
+)
 from go_fusion.core.handoff import (
     Contact,
     HandoffConfig,
@@ -100,7 +106,7 @@ from go_fusion.core.handoff import (
 from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
 from go_fusion.core.journal import Journal
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
-from go_fusion.core.review import ReviewDecision, ReviewQueue
+from go_fusion.core.review import DECISION_ACCEPT, DECISION_AMEND, ReviewDecision, ReviewQueue
 from go_fusion.core.shelf_events import (
     STATE_DRIFT,
     STATE_SETTLED,
@@ -139,6 +145,7 @@ MEMORY_FIELDS = (
     "loose_handoffs",
     "_pending_contacts",
     "_in_contact",
+    "_facing_watch",
 )
 
 # Diagnostic levels (diagnostic_msgs/DiagnosticStatus).
@@ -180,6 +187,8 @@ class FusionConfig:
     handoff_confidence: float = 0.8  # confidence of an item passed between two sessions
     handoff_evidence_confidence: float = 0.7  # ... when its direction came from product crops
     evidence_ray_m: float = 0.2  # a wrist this close to the ray through a product crop holds it
+    # A look-alike pick in review is settled by the views of its bin's lanes (facing_evidence).
+    facings: FacingEvidenceConfig = field(default_factory=FacingEvidenceConfig)
     tracker_checkpoint_s: float = 1.0  # tracker + short-term memory saved beside the journal
     tracker_checkpoint_max_age_s: float = 120.0  # older at the first input: not restored
 
@@ -282,6 +291,21 @@ class FusionOutput:
         if other.tracks is not None:
             self.tracks = other.tracks
             self.skeletons = other.skeletons
+
+
+@dataclass(frozen=True)
+class _FacingWatch:
+    """A look-alike pick waiting in review for the cameras' views of its bin's lanes.
+
+    p_session: the shopper's posterior, which the lanes cannot change; hypotheses: the pick's
+    (sku, quantity) hypotheses as attribution weighed them.
+    """
+
+    event: CartEventRecord
+    obs: ShelfObservation
+    p_session: float
+    hypotheses: tuple[WeightHypothesis, ...]
+    reports_seen: int = 0  # lane reports the last look was made on
 
 
 @dataclass(frozen=True)
@@ -412,6 +436,11 @@ class FusionPipeline:
         # sorted track pair -> whether the contact handled for it was a loose one, while the
         # pair's hands stay together in either detector (a contact seen again is not a new pass)
         self._in_contact: dict[tuple[str, str], bool] = {}
+        # queued cart event id -> the look-alike pick waiting for its lanes' reports
+        self._facing_watch: dict[str, _FacingWatch] = {}
+        # mixed bin -> (stamp, sku, shelf event id) of the events decided there (rebuilt from
+        # the journal)
+        self._bin_moves: dict[str, deque[tuple[float, str, str]]] = {}
         boxes = [(b.min_corner, b.max_corner) for b in store.bins.values()]
         self.handoffs = HandoffDetector(self.config.handoff, boxes)
         self.loose_handoffs = HandoffDetector(self.config.handoff_loose, boxes)
@@ -456,6 +485,7 @@ class FusionPipeline:
             if self.carts.apply(event).applied:
                 self._follow_stock(event)
                 self._follow_hands(event)
+                self._note_move(event)
         elif type_ == "review_queued":
             event = event_from_json(data["event"])
             if self.reviews.push(event):
@@ -1459,7 +1489,19 @@ class FusionPipeline:
             pixel = e.pixel
             if pixel is not None and not all(math.isfinite(v) for v in pixel):
                 pixel = None
+            since = e.since if e.since is not None and math.isfinite(e.since) else None
+            if e.source == SOURCE_FACING and (since is None or since > e.t or len(scores) != 1):
+                self._diag(
+                    out,
+                    WARN,
+                    "bad_facing",
+                    f"facing evidence '{e.evidence_id}' needs one lane's score and a 'since' "
+                    "no later than its stamp",
+                )
+                continue
             self._evidence.append(replace(e, scores=scores, bin_id=bin_id, pixel=pixel))
+        if self._facing_watch and any(e.source == SOURCE_FACING for e in items):
+            out.extend(self._resolve_by_facings())
         return out
 
     def advance(self, t: float, reference: float | None = None) -> FusionOutput:
@@ -1508,6 +1550,15 @@ class FusionPipeline:
         if outcome.apply is not None and self.carts.apply(outcome.apply).applied:
             self._follow_stock(outcome.apply)
             self._follow_hands(outcome.apply)
+            self._note_move(outcome.apply)
+
+    def _note_move(self, event: CartEventRecord) -> None:
+        """Remember which product a decided event moved in a mixed bin (facing_evidence: a lane
+        change another event explains says nothing about the next one)."""
+        b = self.store.bins.get(event.bin_id)
+        if b is not None and len(b.skus) >= 2:
+            moves = self._bin_moves.setdefault(event.bin_id, deque(maxlen=64))
+            moves.append((event.stamp, event.sku, event.shelf_event_id))
 
     def cart_view(self, session_id: str) -> CartView:
         """The cart of a session for publishing (KeyError when unknown)."""
@@ -1633,6 +1684,8 @@ class FusionPipeline:
             obs = self._pending_events[event_id]
             if self._ready(obs):
                 out.extend(self._attribute(obs))
+        if self._facing_watch:
+            out.extend(self._resolve_by_facings())
         if self.now is not None:
             due = self.sessions.due(self.now)
             out.extend(self._decide_contacts({s.session_id for s in due}))
@@ -1679,6 +1732,7 @@ class FusionPipeline:
             concurrent_nearby=self._concurrent_nearby(obs),
         )
         busy: dict[str, float] = {}  # track -> P(it made this event), for concurrent reaches
+        watch = self._facing_candidate(obs, result)
         for event in result.events:
             if self.carts.was_applied(event.event_id) or self.reviews.contains(event.event_id):
                 continue
@@ -1690,6 +1744,8 @@ class FusionPipeline:
                         busy[s.track_id] = max(busy.get(s.track_id, 0.0), s.probability)
                 self._record("review_queued", {"event": event_to_json(event), "t": event.stamp})
                 out.review_events.append(event)
+                if watch is not None:
+                    self._facing_watch[event.event_id] = replace(watch, event=event)
                 self._diag(
                     out,
                     WARN,
@@ -1726,6 +1782,88 @@ class FusionPipeline:
             for k, p in busy.items()
         ]
         self._record("shelf_done", {"event_id": obs.event_id, "t": obs.t_end, "busy": spans})
+        return out
+
+    def _facing_candidate(self, obs: ShelfObservation, result: Any) -> _FacingWatch | None:
+        """A watch for ``result`` when it is a settled one-product pick from one mixed bin whose
+        lanes could still decide it (``facing_evidence``); the queued event is filled in later."""
+        cfg = self.config.facings
+        if not cfg.enabled or not result.needs_review or not obs.settled:
+            return None
+        if result.kind != KIND_PICK or len(result.events) != 1 or len(obs.bin_ids or ()) > 1:
+            return None
+        lanes = self.store.bins[obs.bin_id].skus
+        explained = [h for h in result.hypotheses if h.items]
+        if len(lanes) < 2 or not explained or not {s for s, _ in explained[0].items} <= set(lanes):
+            return None
+        return _FacingWatch(result.events[0], obs, result.p_shopper, tuple(result.hypotheses))
+
+    def _resolve_by_facings(self) -> FusionOutput:
+        """Settle the waiting look-alike picks whose lanes have all been seen since the pick:
+        accepted or amended to the product whose lane moved once the posterior reaches the
+        review threshold (reviewer "facings"); looked at again when more lane reports come, until
+        a person decides first or ``facings.wait_s`` after the pick."""
+        out = FusionOutput()
+        cfg = self.config.facings
+        threshold = self.config.attribution.review_threshold
+        # Earliest first: a decided pick explains its lane's change to the picks after it.
+        for event_id, watch in sorted(
+            self._facing_watch.items(), key=lambda kv: (kv[1].obs.t_end, kv[0])
+        ):
+            queued = next((e for e in self.reviews.pending() if e.event_id == event_id), None)
+            obs = watch.obs
+            expired = self.now is not None and self.now > obs.t_end + cfg.wait_s
+            if queued is None or expired:
+                del self._facing_watch[event_id]
+                continue
+            lanes = self.store.bins[obs.bin_id].skus
+            reports = covering_reports(self._evidence, obs.bin_id, obs.t_start, obs.t_end)
+            others = [
+                (t, sku)
+                for t, sku, shelf_id in self._bin_moves.get(obs.bin_id, ())
+                if shelf_id != obs.event_id
+            ]
+            seen = sum(len(cams) for cams in reports.values())
+            if seen <= watch.reports_seen:
+                continue
+            self._facing_watch[event_id] = replace(watch, reports_seen=seen)
+            posterior = facing_posterior(watch.hypotheses, lanes, reports, cfg, others)
+            if posterior is None:
+                continue
+            best = next((h for h in posterior if h.items), None)
+            if best is None or len(best.items) != 1:
+                continue
+            sku, quantity = best.items[0]
+            joint = watch.p_session * best.probability
+            cams = sorted({c for lane in reports.values() for c in lane})
+            if joint < threshold:
+                self._diag(
+                    out,
+                    OK,
+                    "facings_undecided",
+                    f"'{event_id}': the lanes of '{obs.bin_id}' ({', '.join(cams)}) leave "
+                    f"{sku} at {joint:.2f}; stays in review",
+                )
+                continue  # more cameras may still report before wait_s
+            del self._facing_watch[event_id]
+            same = sku == queued.sku and quantity == queued.quantity
+            decision = ReviewDecision(
+                event_id,
+                DECISION_ACCEPT if same else DECISION_AMEND,
+                session_id=queued.session_id,
+                sku=sku,
+                quantity=int(quantity),
+                reviewer="facings",
+                confidence=float(joint),
+            )
+            ok, message, applied = self.record_review(decision)
+            out.extend(applied)
+            self._diag(
+                out,
+                OK if ok else WARN,
+                "facings_decided" if ok else "facings_refused",
+                f"'{event_id}' by the lanes of '{obs.bin_id}' ({', '.join(cams)}): {message}",
+            )
         return out
 
     def _finalise(self, session_id: str) -> FusionOutput:

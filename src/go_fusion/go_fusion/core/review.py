@@ -21,7 +21,11 @@ DECISION_NAMES = {DECISION_ACCEPT: "accept", DECISION_REJECT: "reject", DECISION
 
 @dataclass(frozen=True)
 class ReviewDecision:
-    """A reviewer's decision on one queued event (session, sku, quantity used for AMEND only)."""
+    """A reviewer's decision on one queued event (session, sku, quantity used for AMEND only).
+
+    confidence: of the applied cart event; 1 for a person, the posterior for evidence that
+    decided automatically (``reviewer`` "facings").
+    """
 
     event_id: str
     decision: int
@@ -29,6 +33,7 @@ class ReviewDecision:
     sku: str = ""
     quantity: int = 0
     reviewer: str = ""
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class ReviewQueue:
             return ReviewOutcome(False, f"no queued event '{decision.event_id}'")
         if decision.decision not in DECISION_NAMES:
             return ReviewOutcome(False, f"unknown decision {decision.decision}", queued)
+        if not 0.0 <= decision.confidence <= 1.0:  # also refuses NaN
+            msg = f"decision confidence {decision.confidence} is not in [0, 1]"
+            return ReviewOutcome(False, msg, queued)
         apply: CartEventRecord | None = None
         if decision.decision == DECISION_ACCEPT:
             apply = replace(queued, needs_review=False, reviewer=decision.reviewer)
@@ -109,13 +117,13 @@ class ReviewQueue:
                 quantity=int(decision.quantity),
                 track_id=queued.track_id if session == queued.session_id else "",
                 needs_review=False,
-                confidence=1.0,
+                confidence=decision.confidence,
                 reviewer=decision.reviewer,
             )
         else:
             apply = None
         if apply is not None and decision.decision == DECISION_ACCEPT:
-            apply = replace(apply, confidence=1.0)
+            apply = replace(apply, confidence=decision.confidence)
         del self._pending[decision.event_id]
         self._decided[decision.event_id] = decision
         verb = DECISION_NAMES[decision.decision]

@@ -12,9 +12,11 @@ Per camera and per lane of every bin with two or more lanes, :class:`FacingWatch
 reference view of the lane. A frame counts for a lane only when no detected person covers it
 (each person drawn from their 2D skeleton: limbs, torso and head, generously thick) and the lane
 looks the same as in the camera's previous clear frame (a hand the detector missed moves, so it
-does not look the same twice). Such a frame is compared with the lane's reference: when enough
-of its pixels changed, a :class:`FacingChange` reports the lane's changed share between the
-reference's stamp (``since``) and this frame's (``t``), and the frame becomes the reference.
+does not look the same twice) for ``confirm_s``. Such a frame is compared with the lane as last
+reported. A :class:`FacingReport` gives the lane's changed share between the last report's
+stamp (``since``) and this frame's (``t``) whenever it moved, on the first such frame after the
+lane was hidden, and every ``report_every_s`` while it stays in view: that a lane did not
+change is evidence too (the product taken was another lane's).
 Lanes are watched one by one because a shopper at the shelf hides part of a bin for a long
 time, and two picks from one bin are told apart only when the lane of the first is seen before
 the second. Pure numpy + OpenCV; stamps are the images' (no wall clock).
@@ -46,6 +48,7 @@ class FacingConfig:
     more than this after the previous one is not compared with it for steadiness. confirm_s: a
     lane's look counts (as the reference, or as a change) once it has stayed steady this long
     [s]: an arm held still for a moment over a lane is not taken for its stock.
+    report_every_s: a lane in view is reported at least this often [s], moved or not.
     """
 
     diff_threshold: float = 24.0
@@ -59,6 +62,7 @@ class FacingConfig:
     blur_px: int = 3
     max_gap_s: float = 0.5
     confirm_s: float = 0.25
+    report_every_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.diff_threshold < 255.0:
@@ -72,6 +76,8 @@ class FacingConfig:
             raise ValueError("limb_scale >= 0 and min_keypoint_score in [0, 1] required")
         if self.person_margin_px < 0 or self.min_lane_px < 1 or self.blur_px < 1:
             raise ValueError("person_margin_px >= 0, min_lane_px >= 1 and blur_px >= 1 required")
+        if not self.report_every_s > 0.0:
+            raise ValueError(f"report_every_s must be positive, got {self.report_every_s}")
         if not self.max_gap_s > 0.0 or self.confirm_s < 0.0:
             raise ValueError(
                 f"max_gap_s must be positive and confirm_s >= 0, got {self.max_gap_s}, "
@@ -80,11 +86,11 @@ class FacingConfig:
 
 
 @dataclass(frozen=True)
-class FacingChange:
-    """One lane of a bin that changed between two clear views of one camera.
+class FacingReport:
+    """One lane of a bin compared between two clear views of one camera.
 
-    since, t: [s] stamps of the reference view and of the view that differs. changed: share of
-    the lane's pixels that changed.
+    since, t: [s] stamps of the reference view and of the view compared with it. changed: share
+    of the lane's pixels that differ; moved: ``changed >= min_changed``, units left or came.
     """
 
     camera_id: str
@@ -93,17 +99,19 @@ class FacingChange:
     since: float
     t: float
     changed: float
+    moved: bool
 
 
 @dataclass
 class _Lane:
     sku: str
     pixels: np.ndarray  # (h, w) bool: this lane's pixels in the bin's rect (nearest lane wins)
-    reference: np.ndarray | None = None  # (n, 3) float32 blurred colours of its pixels
+    reference: np.ndarray | None = None  # (n, 3) float32 blurred colours at the last report
     since: float = math.nan
     previous: np.ndarray | None = None
     previous_t: float = math.nan
     steady_since: float = math.nan  # first stamp of the current run of steady clear frames
+    reported_run: float = math.nan  # steady_since of the run last reported
 
 
 @dataclass
@@ -137,7 +145,7 @@ class FacingWatcher:
 
     def update(
         self, t: float, image: np.ndarray, people: Sequence[tuple[np.ndarray, np.ndarray]]
-    ) -> list[FacingChange]:
+    ) -> list[FacingReport]:
         """One frame (H, W, 3) uint8 and the people found in it: (bbox [x1, y1, x2, y2] px,
         (17, 3) COCO keypoints [x px, y px, score]) each (``keypoints.Person``)."""
         if not math.isfinite(t):
@@ -169,15 +177,22 @@ class FacingWatcher:
                     continue
                 if t - lane.steady_since < cfg.confirm_s:
                     continue
-                if lane.reference is not None:
-                    share = _changed(colours, lane.reference, cfg)
-                    if share >= cfg.min_changed:
-                        out.append(
-                            FacingChange(
-                                self.camera_id, view.bin_id, lane.sku, lane.since, t, share
-                            )
+                if lane.reference is None:
+                    lane.reference, lane.since, lane.reported_run = colours, t, lane.steady_since
+                    continue
+                share = _changed(colours, lane.reference, cfg)
+                moved = share >= cfg.min_changed
+                if (
+                    moved
+                    or lane.reported_run != lane.steady_since
+                    or t - lane.since >= cfg.report_every_s
+                ):
+                    out.append(
+                        FacingReport(
+                            self.camera_id, view.bin_id, lane.sku, lane.since, t, share, moved
                         )
-                lane.reference, lane.since = colours, t
+                    )
+                    lane.reference, lane.since, lane.reported_run = colours, t, lane.steady_since
         return out
 
 

@@ -3,9 +3,11 @@
 Per camera it pairs ``cameras/<cam>/image_raw`` (or ``.../compressed``) with
 ``cameras/<cam>/people`` (go_msgs/PersonDetectionArray, same stamp), crops around each wrist,
 ranks SKUs with the product network (core/products) and publishes go_msgs/ProductEvidenceArray
-on ``perception/products`` with the image's header. With ``read_barcodes`` it also listens to
-``store/catalogue`` for the EAN table. Bad input (wrong encoding, corrupt JPEG, malformed people,
-crops off the image) is skipped with a throttled warning and counted on /diagnostics.
+on ``perception/products`` with the image's header. With ``store`` set it also watches the lanes
+of the store's mixed bins in each camera (core/facings) and adds their reports (SOURCE_FACING).
+With ``read_barcodes`` it also listens to ``store/catalogue`` for the EAN table. Bad input
+(wrong encoding, corrupt JPEG, malformed people, crops off the image) is skipped with a
+throttled warning and counted on /diagnostics.
 
 Lifecycle node. configure: reads the parameters (config/products.yaml), loads the model and the
 catalogue images; a missing model or folder fails the transition with its path in the log.
@@ -23,11 +25,13 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import CompressedImage, Image
 
 from go_common import qos, topics
+from go_common.core.store import StoreConfigError, load_store
 from go_common.image import ImageConversionError, compressed_to_numpy, image_to_numpy
 from go_common.lifecycle import run_lifecycle_node
 from go_common.params import declare_config
 from go_common.time_sync import ApproximateTimeSynchronizer
 from go_msgs.msg import Catalogue, PersonDetectionArray, ProductEvidenceArray
+from go_perception.core.facings import FacingWatcher
 from go_perception.core.products.classifier import (
     DEFAULT_MODEL,
     ClassifierConfig,
@@ -72,6 +76,7 @@ class ProductNodeConfig:
     verify_sift: bool
     catalogue_dir: str
     read_barcodes: bool
+    store: str
 
     def __post_init__(self) -> None:
         if not self.camera_ids:
@@ -95,13 +100,20 @@ class ProductNode(LifecycleNode):
         self._declared = False
         self.config: ProductNodeConfig | None = None
         self.recogniser: HandProductRecogniser | None = None
+        self.facings: dict[str, FacingWatcher] = {}
         self.publisher = None
         self._syncs: list[ApproximateTimeSynchronizer] = []
         self._catalogue_sub = None
         self._diag_timer = None
         self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.EVENTS)
         # Counters since start, reported on /diagnostics.
-        self.counts = {"images": 0, "bad_images": 0, "crops": 0, "skipped_wrists": 0}
+        self.counts = {
+            "images": 0,
+            "bad_images": 0,
+            "crops": 0,
+            "skipped_wrists": 0,
+            "facing_reports": 0,
+        }
         self.last_problem = ""
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -111,10 +123,11 @@ class ProductNode(LifecycleNode):
         try:
             config = self._load_config()
             recogniser = build_recogniser(config)
-        except (ValueError, FileNotFoundError) as error:
+            facings = build_facing_watchers(config)
+        except (ValueError, FileNotFoundError, StoreConfigError) as error:
             self.get_logger().error(f"configuration failed: {error}")
             return TransitionCallbackReturn.FAILURE
-        self.config, self.recogniser = config, recogniser
+        self.config, self.recogniser, self.facings = config, recogniser, facings
         self.publisher = self.create_lifecycle_publisher(
             ProductEvidenceArray, topics.PERCEPTION_PRODUCTS, qos.EVENTS
         )
@@ -188,13 +201,24 @@ class ProductNode(LifecycleNode):
             self.last_problem = f"{cam}: skipped image: {exc}"
             self.get_logger().warning(self.last_problem, throttle_duration_sec=WARN_PERIOD_S)
             return
-        observations, skipped = self.recogniser.recognise(image, people_from_msg(people_msg))
+        people = people_from_msg(people_msg)
+        observations, skipped = self.recogniser.recognise(image, people)
+        reports = []
+        watcher = self.facings.get(cam)
+        if watcher is not None and image.ndim == 3 and image.shape[2] == 3:
+            stamp = image_msg.header.stamp
+            reports = watcher.update(
+                stamp.sec + stamp.nanosec * 1e-9,
+                image,
+                [(p.bbox, p.keypoints) for p in people],
+            )
+            self.counts["facing_reports"] += len(reports)
         self.counts["images"] += 1
         self.counts["crops"] += len({(o.person, o.side) for o in observations})
         self.counts["skipped_wrists"] += len(skipped)
         for s in skipped:
             self.get_logger().debug(f"{cam}: person {s.person} {s.side} wrist: {s.reason}")
-        self.publisher.publish(evidence_array_msg(image_msg.header, cam, observations))
+        self.publisher.publish(evidence_array_msg(image_msg.header, cam, observations, reports))
 
     def publish_diagnostics(self) -> None:
         """Counters and the last bad input on /diagnostics (WARN once an image was skipped)."""
@@ -232,6 +256,7 @@ class ProductNode(LifecycleNode):
             self.destroy_timer(self._diag_timer)
             self._diag_timer = None
         self.recogniser = None
+        self.facings = {}
 
 
 def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
@@ -270,6 +295,24 @@ def build_recogniser(config: ProductNodeConfig) -> HandProductRecogniser:
         verifier = CatalogueVerifier({s: im for s, im in images.items() if s in classifier.skus})
     barcodes = BarcodeReader({}) if config.read_barcodes else None
     return HandProductRecogniser(classifier, crops, verifier=verifier, barcodes=barcodes)
+
+
+def build_facing_watchers(config: ProductNodeConfig) -> dict[str, FacingWatcher]:
+    """A shelf-facing watcher per camera of ``config.store`` (none when ``store`` is empty).
+
+    Raises:
+        ValueError: a camera id is not in the store. StoreConfigError: the store file is bad.
+    """
+    if not config.store:
+        return {}
+    store = load_store(config.store)
+    missing = [c for c in config.camera_ids if c not in store.cameras]
+    if missing:
+        raise ValueError(
+            f"camera(s) {missing} not in store '{store.store_id}' (its cameras: "
+            f"{sorted(store.cameras)}); clear 'store' to run without facing reports"
+        )
+    return {c: FacingWatcher(store, c) for c in config.camera_ids}
 
 
 def main(args: list[str] | None = None) -> int:
