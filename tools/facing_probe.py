@@ -5,11 +5,11 @@ Usage (after `source tools/env.sh`):
 
 Renders every camera at 10 Hz, runs the backend's person and pose networks and a FacingWatcher
 per camera, and prints each lane change it reports next to the simulator's picks and returns at
-the watched bins. Ground truth is read here only to score the reports: a report is right when a
-pick or return of its lane's product at its bin lies between its ``since`` and ``t``; "one event"
-counts the right reports whose span holds no other event at that bin (they can tell two picks
-from one bin apart). Measurement tool only: fusion does not read facing evidence yet
-(docs/benchmarks/perception.md, "Thirteenth session").
+the watched bins. Ground truth is read here only to score the reports: a "moved" report is right
+when a pick or return of its lane's product at its bin lies between its ``since`` and ``t``
+("alone" when no other event at that bin does: it can tell two picks from one bin apart); an
+"unmoved" report is right when none does. Fusion reads these reports through
+``go_fusion.core.facing_evidence`` (docs/benchmarks/perception.md, "Thirteenth session").
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="default", choices=("default", "sim"))
     parser.add_argument("--until", type=float, default=float("inf"), help="stop at [s]")
+    parser.add_argument("--verbose", action="store_true", help="print unmoved reports too")
     args = parser.parse_args()
     store = load_store(args.store)
     sim = Simulator(store, args.scenario, args.seed)
@@ -50,21 +51,26 @@ def main() -> None:
             people = [(p.bbox, p.keypoints) for p in estimator(image)]
             for ch in watchers[camera].update(step.t, image, people):
                 reports.append(ch)
-                print(
-                    f"report {ch.camera_id:10s} {ch.bin_id} {ch.sku:28s} "
-                    f"since {ch.since:6.1f} t {ch.t:6.1f} changed {ch.changed:.3f}"
-                )
+                if ch.moved or args.verbose:
+                    print(
+                        f"report {ch.camera_id:10s} {ch.bin_id} {ch.sku:28s} "
+                        f"since {ch.since:6.1f} t {ch.t:6.1f} changed {ch.changed:.3f}"
+                    )
         if step.t >= args.until:
             break
 
     def inside(r, bin_id: str) -> list[str]:
         return [sku for t, b, sku in truth if b == bin_id and r.since <= t <= r.t]
 
-    right = [r for r in reports if r.sku in inside(r, r.bin_id)]
+    moved = [r for r in reports if r.moved]
+    right = [r for r in moved if r.sku in inside(r, r.bin_id)]
     alone = [r for r in right if len(inside(r, r.bin_id)) == 1]
+    still = [r for r in reports if not r.moved]
+    still_right = [r for r in still if r.sku not in inside(r, r.bin_id)]
     print(
         f"{args.scenario} seed {args.seed} ({args.backend}): {len(truth)} events at watched "
-        f"bins, {len(reports)} reports, {len(right)} right, {len(alone)} right about one event"
+        f"bins; moved reports {len(moved)}, right {len(right)} (alone {len(alone)}); "
+        f"unmoved reports {len(still)}, right {len(still_right)}"
     )
 
 

@@ -198,6 +198,50 @@ def test_node_publishes_evidence_for_a_raw_image(node) -> None:
     assert ev.ranked[0].sku in load_grocery().skus
 
 
+def test_node_with_a_store_publishes_the_lanes_of_its_mixed_bins() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        n = ProductNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("verify_sift", value=False),
+                Parameter("store", value="small"),
+                Parameter("camera_ids", value=["cam_aisle"]),
+            ],
+        )
+        assert n.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert list(n.facings) == ["cam_aisle"]
+        n.publisher = recorder = _Recorder()
+        frame = np.full((480, 640, 3), 120, np.uint8)
+        for k in range(16):  # 10 Hz, nobody in view: each lane is reported once it is steady
+            image = Image(
+                header=_header(sec=10 + k // 10, nanosec=(k % 10) * 100_000_000),
+                height=480,
+                width=640,
+                encoding="bgr8",
+                step=640 * 3,
+            )
+            image.data = frame.tobytes()
+            n.on_pair("cam_aisle", image, PersonDetectionArray(header=image.header))
+        facing = [
+            e
+            for m in recorder.messages
+            for e in m.evidence
+            if e.source == ProductEvidence.SOURCE_FACING
+        ]
+        assert {e.bin_id for e in facing} == {"g1_xp_s3_b3"}
+        assert {e.ranked[0].sku for e in facing} == {
+            "Alpro-Blueberry-Soyghurt",
+            "Alpro-Vanilla-Soyghurt",
+        }
+        assert all(e.ranked[0].score == 0.0 and e.since.sec == 10 for e in facing)  # unmoved
+        assert n.counts["facing_reports"] == len(facing)
+        n.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
 def test_node_reads_compressed_images(node) -> None:
     node.publisher = recorder = _Recorder()
     _, jpeg = cv2.imencode(".jpg", _scene())

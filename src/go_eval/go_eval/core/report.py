@@ -81,6 +81,7 @@ def scenario_metrics(result: RunResult) -> dict[str, Any]:
         "issued_receipts": result.receipts,
         "compute_s": {k: round(v, 3) for k, v in result.compute_s.items()},
         "diagnostics": result.diagnostics,
+        "facings_settled_s": [round(v, 3) for v in result.facings_settled_s],
     }
 
 
@@ -133,6 +134,9 @@ def overall_metrics(results: Sequence[RunResult]) -> dict[str, Any]:
         "items_false_negative": receipts.false_negative_items,
         "event_to_cart_s": events,
         "exit_to_receipt_s": exits,
+        # picks waiting in review that the cameras' lane reports settled, and how long after the
+        # weight change was known (their cart update, the review entry, is in event_to_cart_s)
+        "facings_settled_s": [v for r in results for v in r.facings_settled_s],
     }
 
 

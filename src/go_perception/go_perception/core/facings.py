@@ -40,10 +40,12 @@ class FacingConfig:
     """Thresholds of the before/after comparison.
 
     diff_threshold: a pixel changed when a colour channel of the blurred images differs by more
-    than this [0-255]. min_changed: share of a lane's pixels that must change for a report.
+    than this [0-255]. min_changed: share of a lane's pixels that must change for it to count as
+    moved.
     stable_changed: a clear frame of a lane is steady when it differs from the lane's previous
-    clear frame by at most this share. person_margin_px, limb_scale, min_keypoint_score: how
-    people are drawn over the image to tell which lanes they hide (``people_mask``).
+    clear frame by at most this share. person_margin_px, limb_scale, min_keypoint_score,
+    min_keypoints: how people are drawn over the image to tell which lanes they hide
+    (``people_mask``).
     min_lane_px: a lane smaller than this in the image is not watched. max_gap_s: a clear frame
     more than this after the previous one is not compared with it for steadiness. confirm_s: a
     lane's look counts (as the reference, or as a change) once it has stayed steady this long
