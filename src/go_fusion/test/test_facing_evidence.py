@@ -145,6 +145,19 @@ def test_a_look_alike_pick_in_review_is_settled_by_its_lanes(
     assert again.cart_view("s1").pending_reviews == 0
 
 
+def test_a_pick_waiting_for_its_lanes_survives_a_restart(store: StoreView, tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline(store, journal=Journal(path))
+    assert len(_pick(first).review_events) == 1
+    first.close()  # its last short-term memory checkpoint holds the waiting pick
+    second = FusionPipeline(store, journal=Journal(path))
+    assert second.cart_view("s1").pending_reviews == 1
+    out = second.add_product_evidence(
+        [report("cam_aisle", BLUE, 3.0, 8.5, True), report("cam_front", VAN, 3.0, 8.6, False)]
+    )
+    assert [(e.sku, e.reviewer) for e in out.cart_events] == [(BLUE, "facings")]
+
+
 def test_both_lanes_moved_or_facings_off_leave_it_for_a_person(store: StoreView) -> None:
     pipe = FusionPipeline(store)
     assert len(_pick(pipe).review_events) == 1
