@@ -61,7 +61,7 @@ def _fmt(value: object) -> str:
 
 def results_markdown(bench_dir: Path) -> str:
     lines = []
-    names = ("smoke", "standard", "hard", "hard_sim")
+    names = ("smoke", "standard", "standard_sim", "hard", "hard_sim")
     suites = [s for s in names if (bench_dir / f"eval_{s}.json").is_file()]
     if suites:
         data = {s: json.loads((bench_dir / f"eval_{s}.json").read_text()) for s in suites}
