@@ -60,6 +60,7 @@ import numpy as np
 from go_fusion.core.attribution import (
     SOURCE_FACING,
     SOURCE_HAND,
+    Attribution,
     AttributionConfig,
     Attributor,
     BusySpan,
@@ -438,6 +439,7 @@ class FusionPipeline:
         self._in_contact: dict[tuple[str, str], bool] = {}
         # queued cart event id -> the look-alike pick waiting for its lanes' reports
         self._facing_watch: dict[str, _FacingWatch] = {}
+        self._facing_added = False  # a watch started since the last look at the lanes
         # mixed bin -> (stamp, sku, shelf event id) of the events decided there (rebuilt from
         # the journal)
         self._bin_moves: dict[str, deque[tuple[float, str, str]]] = {}
@@ -1501,7 +1503,7 @@ class FusionPipeline:
                 continue
             self._evidence.append(replace(e, scores=scores, bin_id=bin_id, pixel=pixel))
         if self._facing_watch and any(e.source == SOURCE_FACING for e in items):
-            out.extend(self._resolve_by_facings())
+            out.extend(self._resolve_by_facings(look=True))
         return out
 
     def advance(self, t: float, reference: float | None = None) -> FusionOutput:
@@ -1685,7 +1687,10 @@ class FusionPipeline:
             if self._ready(obs):
                 out.extend(self._attribute(obs))
         if self._facing_watch:
-            out.extend(self._resolve_by_facings())
+            # Lane reports only come with product evidence (which looks at once): here the
+            # lanes are read again only for a watch just started, else only the wait is checked.
+            out.extend(self._resolve_by_facings(look=self._facing_added))
+            self._facing_added = False
         if self.now is not None:
             due = self.sessions.due(self.now)
             out.extend(self._decide_contacts({s.session_id for s in due}))
@@ -1746,6 +1751,7 @@ class FusionPipeline:
                 out.review_events.append(event)
                 if watch is not None:
                     self._facing_watch[event.event_id] = replace(watch, event=event)
+                    self._facing_added = True
                 self._diag(
                     out,
                     WARN,
@@ -1784,7 +1790,7 @@ class FusionPipeline:
         self._record("shelf_done", {"event_id": obs.event_id, "t": obs.t_end, "busy": spans})
         return out
 
-    def _facing_candidate(self, obs: ShelfObservation, result: Any) -> _FacingWatch | None:
+    def _facing_candidate(self, obs: ShelfObservation, result: Attribution) -> _FacingWatch | None:
         """A watch for ``result`` when it is a settled one-product pick from one mixed bin whose
         lanes could still decide it (``facing_evidence``); the queued event is filled in later."""
         cfg = self.config.facings
@@ -1798,11 +1804,12 @@ class FusionPipeline:
             return None
         return _FacingWatch(result.events[0], obs, result.p_shopper, tuple(result.hypotheses))
 
-    def _resolve_by_facings(self) -> FusionOutput:
+    def _resolve_by_facings(self, look: bool) -> FusionOutput:
         """Settle the waiting look-alike picks whose lanes have all been seen since the pick:
         accepted or amended to the product whose lane moved once the posterior reaches the
         review threshold (reviewer "facings"); looked at again when more lane reports come, until
-        a person decides first or ``facings.wait_s`` after the pick."""
+        a person decides first or ``facings.wait_s`` after the pick. ``look``: read the lane
+        reports (False: only end the watches that are over)."""
         out = FusionOutput()
         cfg = self.config.facings
         threshold = self.config.attribution.review_threshold
@@ -1810,11 +1817,13 @@ class FusionPipeline:
         for event_id, watch in sorted(
             self._facing_watch.items(), key=lambda kv: (kv[1].obs.t_end, kv[0])
         ):
-            queued = next((e for e in self.reviews.pending() if e.event_id == event_id), None)
+            queued = self.reviews.get(event_id)
             obs = watch.obs
             expired = self.now is not None and self.now > obs.t_end + cfg.wait_s
             if queued is None or expired:
                 del self._facing_watch[event_id]
+                continue
+            if not look:
                 continue
             lanes = self.store.bins[obs.bin_id].skus
             reports = covering_reports(self._evidence, obs.bin_id, obs.t_start, obs.t_end)

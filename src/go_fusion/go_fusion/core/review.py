@@ -60,6 +60,10 @@ class ReviewQueue:
         """Queued events, oldest first."""
         return self._pending.values()
 
+    def get(self, event_id: str) -> CartEventRecord | None:
+        """The queued event ``event_id``, None when it is not (or no longer) queued."""
+        return self._pending.get(event_id)
+
     def pending_for(self, session_id: str) -> int:
         """Number of queued events proposed for ``session_id``."""
         return sum(1 for e in self._pending.values() if e.session_id == session_id)
