@@ -21,7 +21,7 @@ from go_msgs.msg import (
     ProductEvidenceArray,
     SkuScore,
 )
-from go_perception.core.facings import FacingReport
+from go_perception.core.facings import FacingReport, facing_evidence_id
 from go_perception.core.products.recognise import PersonKeypoints, ProductObservation
 
 _SOURCES = {"hand": ProductEvidence.SOURCE_HAND, "barcode": ProductEvidence.SOURCE_BARCODE}
@@ -71,7 +71,7 @@ def evidence_array_msg(
         out.evidence.append(ev)
     for report in facings:
         ev = ProductEvidence()
-        ev.evidence_id = f"{camera_id}/{stamp_ns}/facing/{report.bin_id}/{report.sku}"
+        ev.evidence_id = facing_evidence_id(camera_id, stamp_ns, report.bin_id, report.sku)
         ev.camera_id = camera_id
         ev.source = ProductEvidence.SOURCE_FACING
         ev.position.x = ev.position.y = ev.position.z = math.nan

@@ -46,7 +46,7 @@ from go_perception.core.backends import (
     default_models_dir,
     make_estimator,
 )
-from go_perception.core.facings import FacingReport, FacingWatcher
+from go_perception.core.facings import FacingReport, FacingWatcher, facing_evidence_id
 from go_perception.core.keypoints import Person
 from go_perception.core.products.classifier import (
     DEFAULT_EXPERT,
@@ -424,7 +424,7 @@ def facing_evidence(report: FacingReport) -> EvidenceItem:
     """A camera's report of one lane as product evidence (``SOURCE_FACING``: score 1 moved)."""
     stamp_ns = round(report.t * 1e9)
     return EvidenceItem(
-        evidence_id=f"{report.camera_id}/{stamp_ns}/facing/{report.bin_id}/{report.sku}",
+        evidence_id=facing_evidence_id(report.camera_id, stamp_ns, report.bin_id, report.sku),
         camera_id=report.camera_id,
         t=report.t,
         source=SOURCE_FACING,

@@ -104,6 +104,12 @@ class FacingReport:
     moved: bool
 
 
+def facing_evidence_id(camera_id: str, stamp_ns: int, bin_id: str, sku: str) -> str:
+    """The ``evidence_id`` of one lane's report (``<camera>/<stamp ns>/facing/<bin>/<sku>``):
+    unique per image and lane, the same in a live run, a replay and the offline evaluation."""
+    return f"{camera_id}/{stamp_ns}/facing/{bin_id}/{sku}"
+
+
 @dataclass
 class _Lane:
     sku: str
