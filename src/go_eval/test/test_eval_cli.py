@@ -26,3 +26,12 @@ def test_a_pose_model_is_refused_where_it_cannot_apply(
     argv = ["--pose-model", str(model), "--out", str(tmp_path / "out"), *extra]
     assert evaluate.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--no-facings", "--no-arm-hands"])
+def test_comparison_switches_cannot_publish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    argv = ["--suite", "smoke", flag, "--publish", "--out", str(tmp_path / "out")]
+    assert evaluate.main(argv) == 2
+    assert f"{flag} cannot --publish" in capsys.readouterr().err

@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
         help="fusion ignores the cameras' reports of mixed bins' lanes (for comparison)",
     )
     parser.add_argument(
+        "--no-arm-hands",
+        action="store_true",
+        help="fusion places no hand along the upper arm when a wrist is hidden (for comparison)",
+    )
+    parser.add_argument(
         "--backend",
         default="default",
         choices=("default", "sim"),
@@ -81,13 +86,17 @@ def _parser() -> argparse.ArgumentParser:
 def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) -> int:
     from go_eval.core.offline import OfflineRun, RunConfig
     from go_eval.core.report import write_report
+    from go_fusion.core.arm_hands import ArmHandConfig
     from go_fusion.core.facing_evidence import FacingEvidenceConfig
     from go_fusion.core.pipeline import FusionConfig
     from go_perception.core.backends import BackendConfig
 
     results = []
     estimator = classifier = None
-    fusion_config = FusionConfig(facings=FacingEvidenceConfig(enabled=not args.no_facings))
+    fusion_config = FusionConfig(
+        facings=FacingEvidenceConfig(enabled=not args.no_facings),
+        arm_hands=ArmHandConfig(enabled=not args.no_arm_hands),
+    )
     bar = tqdm(entries, desc="scenarios", unit="scenario")
     for entry in bar:
         bar.set_postfix_str(entry.scenario)
@@ -263,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"gostore eval: --pose-model {problem}", file=sys.stderr)
             return 2
-    if args.no_facings and args.publish:
-        print("gostore eval: --no-facings cannot --publish", file=sys.stderr)
-        return 2
+    for flag, off in (("--no-facings", args.no_facings), ("--no-arm-hands", args.no_arm_hands)):
+        if off and args.publish:
+            print(f"gostore eval: {flag} cannot --publish", file=sys.stderr)
+            return 2
     if args.bag:
         return _run_bag(args)
     if args.scenario:

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from go_fusion.core.arm_hands import ArmHandConfig, arm_hands
 from go_fusion.core.attribution import (
     SOURCE_FACING,
     SOURCE_HAND,
@@ -176,6 +177,8 @@ class FusionConfig:
         0.2  # prior of a SKU the bin is not known to hold (stale planogram)
     )
     min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
+    # A weak wrist also gets a hand along the upper arm (arm_hands), for attribution.
+    arm_hands: ArmHandConfig = field(default_factory=ArmHandConfig)
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
@@ -1621,6 +1624,12 @@ class FusionPipeline:
                     var = diag
             buf.append(t, kp[j].copy(), var, side, tr.camera_ids)
             seen.append((side, kp[j].copy()))
+        cov = None if tr.keypoint_covariance is None else np.asarray(tr.keypoint_covariance)
+        for side, hand, var in arm_hands(
+            kp, scores, cov, self.config.arm_hands, self.config.default_wrist_sd_m
+        ):
+            # For attribution only: too coarse to pass an item between hands (handoffs).
+            buf.append(t, hand, var, side, tr.camera_ids)
         return seen
 
     def _prune(self, t: float) -> None:
