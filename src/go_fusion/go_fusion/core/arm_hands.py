@@ -15,6 +15,7 @@ Gaussian: it raises the presence in a bin only as far as its spread allows).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,23 +67,24 @@ def arm_hands(
     if not config.enabled or len(keypoints) < 17 or len(scores) < 17:
         return out
     lo, hi = config.upper_arm_m
+    # Plain floats: called for every track at every step (50 shoppers: a few microseconds each).
+    score = scores.tolist()
     for side, (s, e, w) in enumerate(ARMS):
-        if scores[w] >= config.max_wrist_score:
+        if score[w] >= config.max_wrist_score or min(score[s], score[e]) < config.min_joint_score:
             continue
-        if min(scores[s], scores[e]) < config.min_joint_score:
+        (sx, sy, sz), (ex, ey, ez) = keypoints[s].tolist(), keypoints[e].tolist()
+        ux, uy, uz = ex - sx, ey - sy, ez - sz
+        length = math.sqrt(ux * ux + uy * uy + uz * uz)
+        if not lo <= length <= hi:  # also False for NaN joints
             continue
-        shoulder, elbow = keypoints[s], keypoints[e]
-        if not (np.all(np.isfinite(shoulder)) and np.all(np.isfinite(elbow))):
-            continue
-        upper = elbow - shoulder
-        length = float(np.linalg.norm(upper))
-        if not lo <= length <= hi:
-            continue
-        hand = elbow + upper * (config.forearm_m / length)
-        var = np.full(3, default_sd_m**2)
+        k = config.forearm_m / length
+        hand = np.array((ex + ux * k, ey + uy * k, ez + uz * k))
+        var = None
         if covariance is not None:
-            diag = np.diag(np.asarray(covariance[e], dtype=float))
-            if np.all(np.isfinite(diag)):
-                var = diag
+            var = np.diagonal(covariance[e]).astype(float)
+            if not np.all(np.isfinite(var)):
+                var = None
+        if var is None:
+            var = np.full(3, default_sd_m**2)
         out.append((side, hand, var + config.sd_m**2))
     return out
