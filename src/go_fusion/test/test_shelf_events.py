@@ -192,6 +192,21 @@ def test_a_return_across_bins_whose_own_plate_is_pressed_longer_is_one_event() -
     assert sorted(e.bin_ids for e in events) == [("a",), ("b",)]
 
 
+def test_a_neighbour_s_reach_inside_a_longer_one_is_not_taken_for_its_share() -> None:
+    # nested in time but too big to be a share of the other's item (more than half of it): two
+    # reaches, as the synthetic shelf benchmark has many (top-1 fell 0.962 -> 0.929 without the
+    # size condition)
+    t = stamps(14.0)
+    rng = np.random.default_rng(23)
+    a = bin_signal(t, changes=[Change(3.0, 1.6, -300.0)], noise_sd_g=0.5, rng=rng)
+    b = bin_signal(t, changes=[Change(3.3, 0.4, -250.0)], noise_sd_g=0.5, rng=rng)
+    events, _ = run({"a": a, "b": b}, t, neighbours={"a": ["b"]})
+    assert sorted((e.bin_ids, round(e.delta_g, -1)) for e in events) == [
+        (("a",), -300.0),
+        (("b",), -250.0),
+    ]
+
+
 def test_small_share_on_a_noisy_neighbour_is_still_merged() -> None:
     t = stamps(12.0)
     rng = np.random.default_rng(17)

@@ -68,6 +68,9 @@ class PendingChange:
     final: bool = False  # settles a provisional (unsettled) event: always reported
 
 
+NESTED_SHARE = 0.5  # a change inside a neighbour's span joins it up to this share of its size
+
+
 def cluster_changes(
     changes: Sequence[PendingChange],
     neighbours: Sequence[set[int]],
@@ -78,13 +81,14 @@ def cluster_changes(
 
     Two changes join when their bins are neighbours (``neighbours[bin]``: set of bin indices),
     their deltas have the same sign, they start within ``start_tol_s`` [s] of each other, and
-    they settle within ``end_tol_s`` [s] of each other or one change lies wholly inside the
-    other's span: one item landing on two bins starts and settles on both at about the same time,
-    and the hand that places it can press on its own bin's plate before and after the share on
-    the neighbour's (a milk carton returned across two yoghurt bins: its own bin moved from 11.86
-    to 12.92 s, the neighbour's 25 % share from 12.32 to 12.52 s). Two separate reaches on
-    neighbouring bins that get merged this way are split again by the products
-    (``hypotheses.split_merged_event``).
+    they settle within ``end_tol_s`` [s] of each other, or one change lies wholly inside the
+    other's span and is at most ``NESTED_SHARE`` of its size. One item landing on two bins starts
+    and settles on both at about the same time, and the hand that places it can press on its own
+    bin's plate before and after the share on the neighbour's (a milk carton returned across two
+    yoghurt bins: its own bin moved from 11.86 to 12.92 s, the neighbour's 25 % share from 12.32
+    to 12.52 s); a pack rests mostly on its own plate, so a nested change as big as the other is
+    a second reach. Two separate reaches that get merged all the same are split again by the
+    products (``hypotheses.split_merged_event``).
     """
     parent = list(range(len(changes)))
 
@@ -101,8 +105,16 @@ def cluster_changes(
                 continue
             if abs(a.t_start - c.t_start) > start_tol_s:
                 continue
-            nested = (a.t_start <= c.t_start and c.t_end <= a.t_end) or (
-                c.t_start <= a.t_start and a.t_end <= c.t_end
+            # a share inside the span of a change at least twice its size (a pack rests mostly
+            # on its own plate)
+            nested = (
+                a.t_start <= c.t_start
+                and c.t_end <= a.t_end
+                and abs(c.delta) <= NESTED_SHARE * abs(a.delta)
+            ) or (
+                c.t_start <= a.t_start
+                and a.t_end <= c.t_end
+                and abs(a.delta) <= NESTED_SHARE * abs(c.delta)
             )
             if nested or abs(a.t_end - c.t_end) <= end_tol_s:
                 parent[find(i)] = find(j)
