@@ -137,6 +137,7 @@ MEMORY_VERSION = 1
 MEMORY_FIELDS = (
     "detector",
     "_wrists",
+    "_arm_hands",
     "_evidence",
     "_busy",
     "_board_last_t",
@@ -424,6 +425,9 @@ class FusionPipeline:
         # (event id, t_start, t_end, bins) of the latest shelf events, for concurrent_nearby
         self._shelf_spans: deque[tuple[str, float, float, tuple[str, ...]]] = deque(maxlen=256)
         self._wrists: dict[str, _WristBuffer] = {}
+        # Hands placed along the upper arm where the wrist was not seen (arm_hands): read by
+        # attribution only, not by product-crop localisation nor to tell which hand took an item.
+        self._arm_hands: dict[str, _WristBuffer] = {}
         self._evidence: deque[EvidenceItem] = deque()
         # track id -> its latest decided events (concurrent reaches, attribution.BusySpan)
         self._busy: dict[str, deque[BusySpan]] = {}
@@ -1625,17 +1629,18 @@ class FusionPipeline:
             buf.append(t, kp[j].copy(), var, side, tr.camera_ids)
             seen.append((side, kp[j].copy()))
         cov = None if tr.keypoint_covariance is None else np.asarray(tr.keypoint_covariance)
-        for side, hand, var in arm_hands(
-            kp, scores, cov, self.config.arm_hands, self.config.default_wrist_sd_m
-        ):
-            # For attribution only: too coarse to pass an item between hands (handoffs).
-            buf.append(t, hand, var, side, tr.camera_ids)
+        arms = arm_hands(kp, scores, cov, self.config.arm_hands, self.config.default_wrist_sd_m)
+        if arms:
+            arm_buf = self._arm_hands.setdefault(tr.track_id, _WristBuffer())
+            for _, hand, var in arms:
+                arm_buf.append(t, hand, var, -1, tr.camera_ids)
         return seen
 
     def _prune(self, t: float) -> None:
         horizon = t - self.config.wrist_history_s
-        for buf in self._wrists.values():
-            buf.prune(horizon)
+        for buffers in (self._wrists, self._arm_hands):
+            for buf in buffers.values():
+                buf.prune(horizon)
         for track_id in [k for k, spans in self._busy.items() if spans[-1][1] < horizon]:
             del self._busy[track_id]  # its events are older than any wrist still kept
         ev_horizon = t - self.config.evidence_history_s
@@ -1667,6 +1672,13 @@ class FusionPipeline:
                     out.append(CandidateTrack(track_id, session.session_id))
                     continue
                 ts, pos, var, side = buf.window(t0, t1)
+                arm = self._arm_hands.get(track_id)
+                if arm is not None:
+                    # side -1: an arm hand never says which hand took the item
+                    ts, pos, var, side = (
+                        np.concatenate([a, b])
+                        for a, b in zip((ts, pos, var, side), arm.window(t0, t1), strict=True)
+                    )
                 cams = tuple(sorted(buf.cameras))
                 out.append(
                     CandidateTrack.from_arrays(
