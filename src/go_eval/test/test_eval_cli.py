@@ -28,7 +28,7 @@ def test_a_pose_model_is_refused_where_it_cannot_apply(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", ["--no-facings", "--no-arm-hands"])
+@pytest.mark.parametrize("flag", ["--no-facings", "--arm-hands"])
 def test_comparison_switches_cannot_publish(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
 ) -> None:

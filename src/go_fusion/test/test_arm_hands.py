@@ -38,7 +38,7 @@ def skeleton(
 def test_the_hand_lies_a_forearm_beyond_the_elbow_along_the_upper_arm() -> None:
     kp, scores = skeleton((1.0, 2.0, 1.4), (0.82, 2.0, 1.16), wrist_score=0.1)
     cov = np.tile(np.eye(3) * 0.02**2, (17, 1, 1))
-    cfg = ArmHandConfig(forearm_m=0.15, sd_m=0.08)
+    cfg = ArmHandConfig(enabled=True, forearm_m=0.15, sd_m=0.08)
     ((side, hand, var),) = arm_hands(kp, scores, cov, cfg, default_sd_m=0.05)
     assert side == 0
     # upper arm (-0.18, 0, -0.24): 0.3 m long, so 0.15 m more is half of it again
@@ -50,7 +50,7 @@ def test_the_hand_lies_a_forearm_beyond_the_elbow_along_the_upper_arm() -> None:
 
 
 def test_only_weak_wrists_of_whole_plausible_arms_get_a_hand() -> None:
-    cfg = ArmHandConfig()
+    cfg = ArmHandConfig(enabled=True)
     seen, scores = skeleton((1.0, 2.0, 1.4), (0.82, 2.0, 1.16), wrist_score=0.9)
     assert arm_hands(seen, scores, None, cfg, 0.05) == []  # the wrist itself is better
     kp, scores = skeleton((1.0, 2.0, 1.4), (0.82, 2.0, 1.16), wrist_score=0.1, side=1)
@@ -167,7 +167,8 @@ def carts(out: FusionOutput) -> dict[str, list[str]]:
 
 
 def test_crossed_arms_with_hidden_hands_are_read_from_the_arms(store: StoreView) -> None:
-    out = crossed_arms(FusionPipeline(store))
+    on = FusionConfig(arm_hands=ArmHandConfig(enabled=True))
+    out = crossed_arms(FusionPipeline(store, on))
     assert carts(out) == {"ann": ["Arla-Medium-Fat-Milk"], "ben": ["Arla-Standard-Milk"]}
     assert out.review_events == []
 
@@ -177,6 +178,5 @@ def test_without_arm_hands_each_pick_goes_to_the_shopper_in_front_of_the_bin(
 ) -> None:
     # The hanging hands are the only wrists seen: the nearest body wins, wrongly (what every
     # seed of the crossed_arms scenario did before).
-    off = FusionConfig(arm_hands=ArmHandConfig(enabled=False))
-    out = crossed_arms(FusionPipeline(store, off))
+    out = crossed_arms(FusionPipeline(store))  # off by default
     assert carts(out) == {"ann": ["Arla-Standard-Milk"], "ben": ["Arla-Medium-Fat-Milk"]}

@@ -44,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
         help="fusion ignores the cameras' reports of mixed bins' lanes (for comparison)",
     )
     parser.add_argument(
-        "--no-arm-hands",
+        "--arm-hands",
         action="store_true",
-        help="fusion places no hand along the upper arm when a wrist is hidden (for comparison)",
+        help="fusion also places a hidden wrist's hand along the upper arm (off by default; "
+        "for comparison)",
     )
     parser.add_argument(
         "--backend",
@@ -95,7 +96,7 @@ def _run_suite(entries: list[SuiteEntry], args: argparse.Namespace, title: str) 
     estimator = classifier = None
     fusion_config = FusionConfig(
         facings=FacingEvidenceConfig(enabled=not args.no_facings),
-        arm_hands=ArmHandConfig(enabled=not args.no_arm_hands),
+        arm_hands=ArmHandConfig(enabled=args.arm_hands),
     )
     bar = tqdm(entries, desc="scenarios", unit="scenario")
     for entry in bar:
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"gostore eval: --pose-model {problem}", file=sys.stderr)
             return 2
-    for flag, off in (("--no-facings", args.no_facings), ("--no-arm-hands", args.no_arm_hands)):
+    for flag, off in (("--no-facings", args.no_facings), ("--arm-hands", args.arm_hands)):
         if off and args.publish:
             print(f"gostore eval: {flag} cannot --publish", file=sys.stderr)
             return 2

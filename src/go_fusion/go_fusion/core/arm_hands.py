@@ -11,6 +11,13 @@ wrist keypoint sat on the elbow of the arm.
 ``arm_hands`` gives that estimate for each side whose wrist is weak, with the elbow's
 uncertainty plus ``sd_m``; attribution reads it as one more wrist sample of the track (a wide
 Gaussian: it raises the presence in a bin only as far as its spread allows).
+
+Off by default (``ArmHandConfig.enabled``; ``./gostore eval --arm-hands``): on the simulator's
+hard scenarios over eight seeds it turned three crossed-arms sessions right and lost as many
+elsewhere (MoveNet 85 -> 85 of 146; the sim backend 42 -> 41 of 55 on seeds 0-2), because an
+elbow 10 cm off sideways, extended by a forearm, puts a neighbour's hand into the bin next door
+(adjacent_reach seed 7: two straight reaches sent to review). It pays where the elbows are
+placed well (docs/benchmarks/evaluation.md, fourteenth session).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ class ArmHandConfig:
     upper_arm_m: (min, max) plausible shoulder-to-elbow length [m]; outside it the joints are
     not one arm."""
 
-    enabled: bool = True
+    enabled: bool = False
     forearm_m: float = 0.27
     sd_m: float = 0.08
     max_wrist_score: float = 0.5

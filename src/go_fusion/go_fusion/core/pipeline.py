@@ -178,7 +178,7 @@ class FusionConfig:
         0.2  # prior of a SKU the bin is not known to hold (stale planogram)
     )
     min_wrist_score: float = 0.2  # wrists below this keypoint score are not used
-    # A weak wrist also gets a hand along the upper arm (arm_hands), for attribution.
+    # A weak wrist may also get a hand along the upper arm (arm_hands, off by default).
     arm_hands: ArmHandConfig = field(default_factory=ArmHandConfig)
     default_wrist_sd_m: float = 0.05  # wrist sd when a skeleton carries no covariance
     anonymous_exit_wait_s: float = 0.5  # an exit crossing no track explains waits this long
