@@ -351,6 +351,20 @@ def test_a_bad_parameter_is_refused_with_its_name() -> None:
         rclpy.try_shutdown(context=context)
 
 
+def test_arm_hands_are_off_unless_the_parameter_turns_them_on() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        for overrides, enabled in (([], False), ([Parameter("arm_hands", value=True)], True)):
+            node = FusionNode(context=context, parameter_overrides=overrides)
+            try:
+                assert node.config.fusion().arm_hands.enabled is enabled
+            finally:
+                node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
 def test_sim_time_before_the_first_clock_message_rejects_nothing(tmp_path: Path) -> None:
     context = rclpy.Context()
     rclpy.init(context=context)

@@ -91,6 +91,7 @@ class FusionNodeConfig:
     null_likelihood: float
     blind_likelihood: float
     vision_floor: float
+    arm_hands: bool
     max_lateness_s: float
     max_future_s: float
     marker_rate_hz: float
@@ -138,6 +139,7 @@ class FusionNodeConfig:
             track_wait_s=self.track_wait_s,
             max_lateness_s=self.max_lateness_s,
             max_future_s=self.max_future_s,
+            arm_hands=replace(defaults.arm_hands, enabled=self.arm_hands),
         )
 
 
