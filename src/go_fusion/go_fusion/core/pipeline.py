@@ -1628,13 +1628,21 @@ class FusionPipeline:
                     var = diag
             buf.append(t, kp[j].copy(), var, side, tr.camera_ids)
             seen.append((side, kp[j].copy()))
+        if self.config.arm_hands.enabled:
+            self._add_arm_hands(tr, t, kp, scores)
+        return seen
+
+    def _add_arm_hands(
+        self, tr: TrackSnapshot, t: float, kp: np.ndarray, scores: np.ndarray
+    ) -> None:
+        """Buffer the hands placed along the upper arm where a wrist was weak (side -1: an arm
+        hand never says which hand took an item)."""
         cov = None if tr.keypoint_covariance is None else np.asarray(tr.keypoint_covariance)
         arms = arm_hands(kp, scores, cov, self.config.arm_hands, self.config.default_wrist_sd_m)
         if arms:
-            arm_buf = self._arm_hands.setdefault(tr.track_id, _WristBuffer())
+            buf = self._arm_hands.setdefault(tr.track_id, _WristBuffer())
             for _, hand, var in arms:
-                arm_buf.append(t, hand, var, -1, tr.camera_ids)
-        return seen
+                buf.append(t, hand, var, -1, tr.camera_ids)
 
     def _prune(self, t: float) -> None:
         horizon = t - self.config.wrist_history_s
@@ -1674,7 +1682,6 @@ class FusionPipeline:
                 ts, pos, var, side = buf.window(t0, t1)
                 arm = self._arm_hands.get(track_id)
                 if arm is not None:
-                    # side -1: an arm hand never says which hand took the item
                     ts, pos, var, side = (
                         np.concatenate([a, b])
                         for a, b in zip((ts, pos, var, side), arm.window(t0, t1), strict=True)

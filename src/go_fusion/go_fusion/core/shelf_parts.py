@@ -71,6 +71,16 @@ class PendingChange:
 NESTED_SHARE = 0.5  # a change inside a neighbour's span joins it up to this share of its size
 
 
+def _share_inside(inner: PendingChange, outer: PendingChange) -> bool:
+    """``inner`` lies within ``outer``'s span and is at most ``NESTED_SHARE`` of its size: the
+    neighbour's share of an item that rests mostly on ``outer``'s plate."""
+    return (
+        outer.t_start <= inner.t_start
+        and inner.t_end <= outer.t_end
+        and abs(inner.delta) <= NESTED_SHARE * abs(outer.delta)
+    )
+
+
 def cluster_changes(
     changes: Sequence[PendingChange],
     neighbours: Sequence[set[int]],
@@ -105,17 +115,7 @@ def cluster_changes(
                 continue
             if abs(a.t_start - c.t_start) > start_tol_s:
                 continue
-            # a share inside the span of a change at least twice its size (a pack rests mostly
-            # on its own plate)
-            nested = (
-                a.t_start <= c.t_start
-                and c.t_end <= a.t_end
-                and abs(c.delta) <= NESTED_SHARE * abs(a.delta)
-            ) or (
-                c.t_start <= a.t_start
-                and a.t_end <= c.t_end
-                and abs(a.delta) <= NESTED_SHARE * abs(c.delta)
-            )
+            nested = _share_inside(c, a) or _share_inside(a, c)
             if nested or abs(a.t_end - c.t_end) <= end_tol_s:
                 parent[find(i)] = find(j)
     groups: dict[int, list[PendingChange]] = {}
