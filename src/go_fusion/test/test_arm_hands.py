@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from go_common.core.store import load_store
 from go_fusion.core.arm_hands import ArmHandConfig, arm_hands
 from go_fusion.core.checkout import GateObservation
+from go_fusion.core.journal import Journal
 from go_fusion.core.pipeline import (
     TRACK_CONFIRMED,
     FusionConfig,
@@ -131,17 +134,25 @@ def shopper(
     )
 
 
-def crossed_arms(pipe: FusionPipeline) -> FusionOutput:
+def crossed_arms(
+    pipe: FusionPipeline, since: float = 0.0, until: float = float("inf")
+) -> FusionOutput:
     """Ann stands at the Standard milk and takes a Medium-fat across Ben, who stands at the
-    Medium-fat and takes a Standard across her, 0.4 s later."""
+    Medium-fat and takes a Standard across her, 0.4 s later. Only the inputs stamped in [since,
+    until) are given (a restart in between)."""
     model = load_store("small")
     board = model.boards["g1_xp"]
-    out = pipe.add_gate_event(GateObservation("entry", "entry", 1.0, "ann", 1))
-    out.extend(pipe.add_gate_event(GateObservation("entry", "entry", 1.5, "ben", 1)))
+    out = FusionOutput()
+    for t_gate, token in ((1.0, "ann"), (1.5, "ben")):
+        if since <= t_gate < until:
+            out.extend(pipe.add_gate_event(GateObservation("entry", "entry", t_gate, token, 1)))
     rng = np.random.default_rng(0)
     steps = {MEDIUM_BIN: 5.0, STANDARD_BIN: 5.4}
     for k in range(60, 300, 3):
         t = k / 30.0 + np.arange(3) / 30.0
+        if not since <= float(t[0]) < until:
+            rng.normal(0.0, 0.5, (3, len(board.channels)))  # the same noise as a run through
+            continue
         grams = 4000.0 + rng.normal(0.0, 0.5, (3, len(board.channels)))
         for b, t_step in steps.items():
             grams[:, board.channels.index(b)] -= 1065.0 * np.clip((t - t_step) / 0.3, 0.0, 1.0)
@@ -171,6 +182,24 @@ def test_crossed_arms_with_hidden_hands_are_read_from_the_arms(store: StoreView)
     out = crossed_arms(FusionPipeline(store, on))
     assert carts(out) == {"ann": ["Arla-Medium-Fat-Milk"], "ben": ["Arla-Standard-Milk"]}
     assert out.review_events == []
+
+
+def test_a_restart_mid_reach_keeps_the_hands_read_from_the_arms(
+    store: StoreView, tmp_path: Path
+) -> None:
+    # Killed at 5.5 s, while both arms are crossed and before either pick has settled: the
+    # hands placed along the arms before the kill are in the short-term memory checkpoint, and
+    # the picks decided after the restart read them.
+    on = FusionConfig(arm_hands=ArmHandConfig(enabled=True), tracker_checkpoint_s=0.1)
+    path = tmp_path / "journal.jsonl"
+    first = FusionPipeline(store, on, journal=Journal(path))
+    before = crossed_arms(first, until=5.5)
+    assert before.cart_events == [] and first._arm_hands
+    del first  # killed: no close()
+    second = FusionPipeline(store, on, journal=Journal(path))
+    after = crossed_arms(second, since=5.5)
+    assert carts(after) == {"ann": ["Arla-Medium-Fat-Milk"], "ben": ["Arla-Standard-Milk"]}
+    assert after.review_events == []
 
 
 def test_without_arm_hands_each_pick_goes_to_the_shopper_in_front_of_the_bin(
