@@ -78,6 +78,7 @@ from go_fusion.core.tracking import (
 from go_fusion.core.triangulation import (
     BODY_JOINT_HEIGHT_M,
     BODY_JOINT_HEIGHT_SD_M,
+    FloorBox,
     Skeleton3D,
     SkeletonBatch,
     TriangulationConfig,
@@ -85,11 +86,13 @@ from go_fusion.core.triangulation import (
     concat_skeletons,
     empty_skeletons,
     lift_single_views,
+    step_off_fixtures,
     triangulate_groups,
 )
 from go_fusion.core.vecmath import norm3
 
 _LOG = logging.getLogger(__name__)
+_FIXTURE_PASSES = 3  # lifts again of a single-view body inside a fixture, at most
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ class MultiViewConfig:
     # (MultiViewTracker._pair_single_views) instead of lifting each view on its own.
     pair_single_views: bool = True
     pair_anchor_m: float = 0.5  # ... when the result's centre is this close to the track's
+    # A body lifted from one view inside a fixture's footprint grown by this [m] slides back
+    # along its camera ray until it is out (triangulation.step_off_fixtures); < 0: off.
+    fixture_clearance_m: float = 0.0
     max_time_jump_s: float = 10.0  # a larger jump forward needs confirmation
     resync_steps: int = 3  # consecutive sets that confirm a jump forward
 
@@ -141,9 +147,12 @@ class MultiViewTracker:
         config: MultiViewConfig,
         cameras: Iterable[FusionCamera],
         gates: Sequence[GateArea] = (),
+        fixtures: Sequence[FloorBox] = (),
     ) -> None:
         self.config = config
         self.rig = CameraRig(cameras)
+        self.fixtures = tuple(fixtures)  # footprints nobody stands in (single-view depths)
+        self.stepped_off = 0  # single-view bodies moved out of a fixture, in all
         self.tracker = ShopperTracker(config.tracking, gates)
         self._t: float | None = None
         self._jump: list[float] = []  # stamps of a pending jump forward
@@ -484,6 +493,7 @@ class MultiViewTracker:
         info = np.zeros((len(single), 17, 3, 3))
         info[..., np.arange(3), np.arange(3)] = 1.0 / var
         skel = lift_single_views(self.rig, batch, dets, mean, info, tcfg)
+        skel = self._off_fixtures(batch, dets, mean, info, skel)
         return skel, [a_tracks[a] for a in anchors]
 
     def _lift_lone(self, batch: DetectionBatch, lone: np.ndarray) -> SkeletonBatch:
@@ -494,7 +504,47 @@ class MultiViewTracker:
         mean, info, placed = body_prior(self.rig, batch, lone, tcfg)
         if not placed.any():
             return empty_skeletons()
-        return lift_single_views(self.rig, batch, lone[placed], mean[placed], info[placed], tcfg)
+        dets, mean, info = lone[placed], mean[placed], info[placed]
+        skel = lift_single_views(self.rig, batch, dets, mean, info, tcfg)
+        return self._off_fixtures(batch, dets, mean, info, skel)
+
+    def _off_fixtures(
+        self,
+        batch: DetectionBatch,
+        dets: np.ndarray,
+        mean: np.ndarray,
+        info: np.ndarray,
+        skel: SkeletonBatch,
+    ) -> SkeletonBatch:
+        """Single-view skeletons ``skel`` (one per detection ``dets``, lifted with the prior
+        ``mean``/``info``) whose torso lies in a fixture: lifted again with the prior moved
+        along the camera ray until the body is out (``step_off_fixtures``)."""
+        clearance = self.config.fixture_clearance_m
+        if not self.fixtures or clearance < 0 or not len(skel):
+            return skel
+        cams = self.rig.centers[batch.camera_index[dets]]
+        tcfg = self.config.triangulation
+        mean = mean.copy()
+        counted = np.zeros(len(skel), dtype=bool)
+        # The lifted torso lands a little short of the moved prior (the rays pull too): a second
+        # pass finishes the move.
+        for _ in range(_FIXTURE_PASSES):
+            centre = anchor_centers(skel.keypoints, skel.valid)
+            shift = step_off_fixtures(centre[:, :2], cams[:, :2], self.fixtures, clearance)
+            rows = np.flatnonzero(skel.valid.any(axis=1) & np.any(shift != 0.0, axis=1))
+            if rows.size == 0:
+                break
+            # The prior moves along the ray through the torso, up towards a ceiling camera as
+            # well: moved on the floor alone, the joints' height priors would hold it back.
+            toward = cams[rows] - centre[rows]
+            floor = np.maximum(np.hypot(toward[:, 0], toward[:, 1]), 1e-6)
+            step = np.hypot(shift[rows, 0], shift[rows, 1]) / floor
+            mean[rows] += (step[:, None] * toward)[:, None, :]
+            again = lift_single_views(self.rig, batch, dets[rows], mean[rows], info[rows], tcfg)
+            skel = _replace_rows(skel, rows, again)
+            counted[rows] = True
+        self.stepped_off += int(counted.sum())
+        return skel
 
     def _objects(self, skel: SkeletonBatch, batch: DetectionBatch) -> list[Skeleton3D]:
         ids = self.rig.ids

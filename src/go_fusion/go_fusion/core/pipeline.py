@@ -119,6 +119,7 @@ from go_fusion.core.shelf_events import (
 )
 from go_fusion.core.store_view import StoreView, store_view_from_model
 from go_fusion.core.tracking import GateArea, GateEvent, GateKind
+from go_fusion.core.triangulation import FloorBox
 
 LOGGER = logging.getLogger(__name__)
 
@@ -639,7 +640,10 @@ class FusionPipeline:
                     t - self._tracker_t,
                 )
                 self.tracker = MultiViewTracker(
-                    self.config.tracker, list(self.tracker.rig.cameras), self._gate_areas()
+                    self.config.tracker,
+                    list(self.tracker.rig.cameras),
+                    self._gate_areas(),
+                    self._fixtures(),
                 )
             self._tracker_t = None
 
@@ -809,7 +813,9 @@ class FusionPipeline:
                 LOGGER.info("fusion: tracker continued from the short-term memory")
                 self._catch_up_tracker(self._restored_seq)
                 return
-            self.tracker = MultiViewTracker(self.config.tracker, list(cameras), self._gate_areas())
+            self.tracker = MultiViewTracker(
+                self.config.tracker, list(cameras), self._gate_areas(), self._fixtures()
+            )
             self._restore_tracker()
         else:
             self.tracker.set_cameras(list(cameras))
@@ -820,6 +826,17 @@ class FusionPipeline:
                 g.gate_id, GateKind.ENTRY if g.kind == ENTRY else GateKind.EXIT, g.min_xy, g.max_xy
             )
             for g in self.store.gates.values()
+        ]
+
+    def _fixtures(self) -> list[FloorBox]:
+        """The gondolas' footprints: nobody stands inside them."""
+        return [
+            FloorBox(
+                g.gondola_id,
+                (float(g.center[0] - g.size[0] / 2), float(g.center[1] - g.size[1] / 2)),
+                (float(g.center[0] + g.size[0] / 2), float(g.center[1] + g.size[1] / 2)),
+            )
+            for g in self.store.gondolas.values()
         ]
 
     def _rebuild(self) -> None:

@@ -18,11 +18,15 @@ epipolar planes) and is dropped whole, so the tracker does not follow it.
 
 People seen by one camera only are lifted with a prior: the previous 3D skeleton of their track
 when there is one, else a standing-body model on the ground plane (ankle or hip rays meet the
-plane at their usual height); the covariance is then large along the ray.
+plane at their usual height); the covariance is then large along the ray. Such a depth can put
+the body inside a fixture (ankles hidden by the shelf front, or someone else's): nobody stands
+inside a gondola, so the body slides back along its camera ray until it is out
+(:func:`step_off_fixtures`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -555,6 +559,65 @@ def body_prior(
     idx = np.arange(3)
     info[..., idx, idx] = 1.0 / var
     return mean, info, placed
+
+
+@dataclass(frozen=True)
+class FloorBox:
+    """The footprint of a fixture nobody stands in (a gondola, a counter), axis-aligned on the
+    floor. min_xy, max_xy: (2,) corners [m] in the store frame."""
+
+    box_id: str
+    min_xy: tuple[float, float]
+    max_xy: tuple[float, float]
+
+
+def step_off_fixtures(
+    centres_xy: np.ndarray,
+    cameras_xy: np.ndarray,
+    boxes: Sequence[FloorBox],
+    clearance_m: float,
+) -> np.ndarray:
+    """(S, 2) floor shifts [m] that take body centres out of fixtures, towards their cameras.
+
+    A body seen by one camera lies somewhere on that camera's rays; only its depth along them
+    comes from a prior. A centre ``centres_xy`` (S, 2) inside a footprint grown by
+    ``clearance_m`` moves back along the floor direction from its camera ``cameras_xy`` (S, 2)
+    until it is outside every grown footprint. Centres outside, non-finite ones and those whose
+    camera stands over the same footprint (moving towards it never leaves) get no shift.
+    """
+    centres = np.asarray(centres_xy, dtype=np.float64).reshape(-1, 2)
+    cams = np.asarray(cameras_xy, dtype=np.float64).reshape(-1, 2)
+    if centres.shape != cams.shape:
+        raise ValueError(f"centres {centres.shape} and cameras {cams.shape} differ")
+    p = centres.copy()
+    if not boxes or not len(p):
+        return np.zeros_like(p)
+    lo = np.array([b.min_xy for b in boxes], dtype=np.float64) - clearance_m
+    hi = np.array([b.max_xy for b in boxes], dtype=np.float64) + clearance_m
+    toward = cams - p
+    length = np.hypot(toward[:, 0], toward[:, 1])
+    ok = np.isfinite(length) & (length > 1e-6)
+    v = np.where(ok[:, None], toward / np.where(ok, length, 1.0)[:, None], 0.0)
+    cam_over = np.all((cams[:, None, :] > lo[None]) & (cams[:, None, :] < hi[None]), axis=2)
+    first = np.all((p[:, None, :] > lo[None]) & (p[:, None, :] < hi[None]), axis=2)
+    if not np.any(first & ~cam_over & ok[:, None]):
+        return np.zeros_like(p)  # the usual case: one test for every centre and footprint
+    for _ in range(len(boxes)):  # stepping out of one footprint may land in another
+        moved = False
+        for b in range(len(boxes)):
+            inside = ok & ~cam_over[:, b] & np.all((p > lo[b]) & (p < hi[b]), axis=1)
+            if not inside.any():
+                continue
+            vi, pi = v[inside], p[inside]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ahead = np.where(vi < 0, (lo[b] - pi) / vi, np.inf)
+                leave = np.where(vi > 0, (hi[b] - pi) / vi, ahead)
+            p[inside] = pi + (leave.min(axis=1) + 1e-6)[:, None] * vi
+            moved = True
+        if not moved:
+            break
+    shift = p - centres
+    return np.where(np.isfinite(shift), shift, 0.0)
 
 
 def lift_single_views(
