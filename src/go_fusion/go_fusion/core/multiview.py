@@ -40,7 +40,9 @@ One step:
 5. merge skeletons that are one person split over disjoint cameras, offer rejected views a
    second time, drop lone detections that duplicate a skeleton's camera;
 6. lift people seen by one camera only with a prior (their previous skeleton, else a standing
-   body on the floor), with a long covariance along the camera ray;
+   body on the floor), with a long covariance along the camera ray; a body that lands inside a
+   fixture's footprint (``fixtures``: the gondolas) is lifted again nearer the camera, on the
+   same rays, until it is out;
 7. track on the floor plane (tracking.ShopperTracker): gate events, assignment, births at the
    entry, occlusion, exits, wrist history.
 """
