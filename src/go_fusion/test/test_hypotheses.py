@@ -12,10 +12,12 @@ from go_fusion.core.hypotheses import (
     Candidate,
     HypothesisConfig,
     UnitWeightLearner,
+    bin_ownership,
     candidates_for_bins,
     combine_with_vision,
     log_evidence,
     log_mass,
+    ownership_priors,
     rank_hypotheses,
     split_merged_event,
 )
@@ -214,3 +216,47 @@ def test_log_mass_keeps_the_scale_of_the_priors() -> None:
         log_evidence(522.0, 1.0, not_held, cfg)
     )
     assert log_mass(522.0, 1.0, [], cfg) == -math.inf
+
+
+def test_the_bin_bearing_most_of_an_item_across_two_plates_owns_it() -> None:
+    # A pack resting across two plates sits mostly on its own bin's: 75 / 25 leaves little doubt.
+    a, b = bin_ownership([772.0, 258.0], 0.1)
+    assert a > 0.99 and b < 0.01 and a + b == pytest.approx(1.0)
+    assert bin_ownership([0.25, 0.75], 0.1)[1] > 0.99  # the order of the bins does not matter
+    lo, hi = bin_ownership([0.45, 0.55], 0.1)
+    assert 0.2 < lo < 0.5 < hi < 0.8  # nearly even: still open, vision and the hands decide
+    assert bin_ownership([1.0], 0.1) == (1.0,)
+    # shares that say nothing give equal ownership, not an error or NaN
+    for bad in ([0.0, 0.0], [float("nan"), 1.0], [-1.0, 2.0]):
+        assert bin_ownership(bad, 0.1) == (0.5, 0.5)
+    assert bin_ownership([], 0.1) == ()
+    with pytest.raises(ValueError, match="share_softness"):
+        HypothesisConfig(share_softness=0.0)
+
+
+def test_ownership_priors_keep_a_floor_and_a_sku_takes_its_best_bin() -> None:
+    held = [("b4", ["vanilla"]), ("b3", ["strawberry", "vanilla"])]
+    prior = ownership_priors(held, [0.25, 0.75], 0.1)
+    assert prior["vanilla"] > 0.99  # also in the owning bin
+    held = [("b4", ["vanilla"]), ("b3", ["strawberry"])]
+    prior = ownership_priors(held, [0.75, 0.25], 0.1)
+    assert prior["vanilla"] > 0.99 and prior["strawberry"] == 0.05  # the floor
+    # a return rests where the shopper put it: the shares are only proportional priors
+    prior = ownership_priors(held, [0.75, 0.25], 0.1, taken=False)
+    assert prior == {"vanilla": 0.75, "strawberry": 0.25}
+    assert ownership_priors(held, [float("nan"), 1.0], 0.1, taken=False) == {
+        "vanilla": 0.5,
+        "strawberry": 0.5,
+    }
+
+
+def test_an_equal_weight_item_across_two_plates_is_the_larger_share_s_product() -> None:
+    # Two look-alikes of the same weight, one per bin: only where the weight came off names it.
+    cat = {"vanilla": (1040.0, 6.2), "strawberry": (1040.0, 6.2)}
+    held = [("b4", ["vanilla"]), ("b3", ["strawberry"])]
+    priors = ownership_priors(held, [772.0, 258.0], HypothesisConfig().share_softness)
+    cands = candidates_for_bins(["vanilla", "strawberry"], cat, priors=priors)
+    top = rank_hypotheses(-1030.0, 8.0, cands, HypothesisConfig())[0]
+    assert top.items == (("vanilla", 1),) and top.probability > 0.9
+    flat = rank_hypotheses(-1030.0, 8.0, candidates_for_bins(["vanilla", "strawberry"], cat))
+    assert flat[0].probability == pytest.approx(0.5, abs=0.01)  # without the shares: a coin

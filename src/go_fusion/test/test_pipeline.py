@@ -480,6 +480,29 @@ def test_simultaneous_picks_at_adjacent_bins_are_split_an_item_across_bins_is_no
     assert event.hypotheses[0].items == ((YOG, 1),)  # the larger share's product leads
 
 
+def test_an_item_across_bins_belongs_to_the_bin_bearing_most_of_its_weight(
+    store: StoreView,
+) -> None:
+    """A 1040 g yoghurt resting 75 / 25 on B1 and B2, whose products weigh the same: the plate
+    bearing most of it names the product, whichever bin bears it. (The rest of the mass goes to
+    catalogue products of that weight the planogram does not put there, not to the neighbour's
+    look-alike, which a prior equal to the share gave a quarter.)"""
+    for heavy, light, sku in ((B1, B2, YOG), (B2, B1, "Arla-Mild-Vanilla-Yoghurt")):
+        pipe = FusionPipeline(store)
+        out = run(
+            pipe,
+            [(1.0, "gate", entry("kim", 1.0))],
+            cells(0.0, 8.0, {heavy: [(5.0, -780.0)], light: [(5.0, -260.0)]}),
+        )
+        (event,) = out.shelf_events
+        assert set(event.event.bin_ids) == {B1, B2}
+        top, *rest = event.hypotheses
+        assert top.items == ((sku, 1),) and top.probability > 0.75
+        other = {B1: YOG, B2: "Arla-Mild-Vanilla-Yoghurt"}[light]
+        assert all(h.probability < 0.06 for h in rest if h.items == ((other, 1),))
+        assert [(e.sku, e.needs_review) for e in out.cart_events] == [(sku, False)]
+
+
 def test_split_picks_at_adjacent_bins_keep_each_bin_s_own_span(store: StoreView) -> None:
     """Two reaches into neighbouring bins a quarter second apart are merged by the detector and
     split again; each part keeps when its own bin changed (attribution tells the hands apart by

@@ -163,3 +163,24 @@ def test_two_reaches_on_neighbouring_bins_at_once_are_two_events(tmp_path: Path,
     events, _ = events_of(capsys)
     assert sorted(e["bin_id"] for e in events) == [a, b]
     assert all(e["hypotheses"][0]["quantity"] == 1 for e in events)
+
+
+def test_an_item_across_two_plates_is_named_by_the_plate_bearing_most_of_it(
+    tmp_path: Path, capsys
+) -> None:
+    pytest.importorskip("go_common.core.store")
+    a, b = "g1_xp_s1_b1", "g1_xp_s1_b2"  # Arla natural and mild vanilla: both 1040 g
+    t = np.arange(0.0, 10.0, 1.0 / 30.0)
+    for heavy, sku in ((a, "Arla-Natural-Yoghurt"), (b, "Arla-Mild-Vanilla-Yoghurt")):
+        rng = np.random.default_rng(4)
+        signals = {
+            x: bin_signal(t, changes=[Change(4.0, 0.8, -(0.75 if x == heavy else 0.25) * 1040)],
+                          rng=rng)
+            for x in (a, b)
+        }  # fmt: skip
+        path = write_readings(tmp_path / "r.csv", signals, t)
+        assert main([str(path), "--store", "small"]) == 0
+        events, _ = events_of(capsys)
+        assert len(events) == 1 and sorted(events[0]["bin_ids"]) == [a, b]
+        best = events[0]["hypotheses"][0]
+        assert (best["sku"], best["quantity"]) == (sku, 1) and best["probability"] > 0.9

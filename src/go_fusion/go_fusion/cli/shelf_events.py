@@ -33,6 +33,7 @@ from go_fusion.core.hypotheses import (
     HypothesisConfig,
     candidates_for_bins,
     min_event_by_bin,
+    ownership_priors,
     rank_hypotheses,
     split_merged_event,
 )
@@ -351,7 +352,17 @@ def main(argv: list[str] | None = None) -> int:
                 hyps: list[Hypothesis] = []
             else:
                 skus = [s for b in ev.bin_ids for s in model.bin_skus.get(b, ())]
-                cands = candidates_for_bins(skus, model.catalogue, off_planogram_prior=prior)
+                owners = None
+                if len(ev.bin_ids) > 1 and len(ev.bin_deltas_g) == len(ev.bin_ids):
+                    # one item across plates: a taken one belonged to the bin bearing most of it
+                    held = [(b, model.bin_skus.get(b, ())) for b in ev.bin_ids]
+                    shares = [abs(d) for d in ev.bin_deltas_g]
+                    owners = ownership_priors(
+                        held, shares, hyp_cfg.share_softness, taken=ev.delta_g < 0.0
+                    )
+                cands = candidates_for_bins(
+                    skus, model.catalogue, off_planogram_prior=prior, priors=owners
+                )
                 hyps = rank_hypotheses(ev.delta_g, ev.delta_sd_g, cands, hyp_cfg)
             print(json.dumps(event_json(ev, hyps)))
     warn.summary()

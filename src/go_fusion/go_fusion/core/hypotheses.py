@@ -89,6 +89,11 @@ class HypothesisConfig:
     unexplained_range_g: float = 5000.0  # [g] width of the flat unexplained likelihood
     min_probability: float = 1e-4  # hypotheses below this are dropped from the result
     max_hypotheses: int = 10  # most hypotheses returned
+    # An item resting across two plates belongs to the bin whose plate bears most of its weight
+    # (its centre of mass is over its own bin): each bin's SKUs get the prior
+    # softmax(share / share_softness) of the bins' shares of the change (``bin_ownership``).
+    # 0.1: a 75/25 split gives the larger share's bin 0.993, 55/45 gives 0.73.
+    share_softness: float = 0.1
 
     def __post_init__(self) -> None:
         if self.max_quantity < 1:
@@ -99,6 +104,10 @@ class HypothesisConfig:
             )
         if self.default_scale_sd < 0.0 or self.mixed_prior < 0.0 or self.unexplained_prior < 0.0:
             raise ValueError("HypothesisConfig: scale_sd and priors must be >= 0")
+        if not self.share_softness > 0.0:
+            raise ValueError(
+                f"HypothesisConfig.share_softness must be > 0, got {self.share_softness}"
+            )
 
 
 @dataclass(frozen=True)
@@ -311,16 +320,66 @@ def _enumerate(
     return items, mean, var, log_lik, log_prior
 
 
+def _fractions(shares: Sequence[float]) -> tuple[float, ...]:
+    """``shares`` normalised to sum 1; equal fractions when they are not finite, negative or
+    all zero (they then say nothing)."""
+    s = np.asarray(shares, dtype=float)
+    total = float(s.sum()) if np.all(np.isfinite(s)) and np.all(s >= 0.0) else 0.0
+    if total <= 0.0:
+        return tuple(1.0 / s.size for _ in range(s.size))
+    return tuple(float(v) for v in s / total)
+
+
+def bin_ownership(shares: Sequence[float], softness: float) -> tuple[float, ...]:
+    """Probability that the item of a change across several bins' plates belongs to each bin.
+
+    shares: each bin's part of the change (>= 0; normalised here). A product rests mostly on its
+    own bin's plate, so the bin bearing the larger share owns it: softmax(share / softness).
+    Shares that are not finite, negative or all zero give equal ownership.
+    """
+    z = np.asarray(_fractions(shares)) / softness
+    if z.size == 0:
+        return ()
+    w = np.exp(z - z.max())
+    return tuple(float(v) for v in w / w.sum())
+
+
+def ownership_priors(
+    bin_skus: Sequence[tuple[str, Iterable[str]]],
+    shares: Sequence[float],
+    softness: float,
+    *,
+    taken: bool = True,
+    floor: float = 0.05,
+) -> dict[str, float]:
+    """Prior of each SKU of a change across the bins ``bin_skus`` ((bin id, its SKUs), ...).
+
+    taken (a pick): the item rested where it was stocked, mostly on its own bin's plate, so each
+    bin's SKUs get the probability that the bin owns it (``bin_ownership`` of the ``shares``).
+    Not taken (a return): the shopper put it where they liked, which says less about what it
+    is; each bin's SKUs get the bin's share. At least ``floor`` either way (vision can still
+    name the neighbour's product); a SKU held by several of the bins takes its best bin's.
+    """
+    owned = bin_ownership(shares, softness) if taken else _fractions(shares)
+    prior: dict[str, float] = {}
+    for (_, skus), p in zip(bin_skus, owned, strict=True):
+        for sku in skus:
+            prior[sku] = max(prior.get(sku, 0.0), max(p, floor))
+    return prior
+
+
 def candidates_for_bins(
     bin_skus: Iterable[str],
     catalogue: Mapping[str, tuple[float, float]],
     *,
     off_planogram_prior: float = 0.0,
     scale_sd: Mapping[str, float] | None = None,
+    priors: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """Candidates for an event on some bins.
 
-    bin_skus: SKUs the planogram (or its live state) puts in the event's bins; each gets prior 1.
+    bin_skus: SKUs the planogram (or its live state) puts in the event's bins; each gets prior 1,
+        or its entry in ``priors`` (``ownership_priors`` for an item across bins).
     catalogue: sku -> (unit_g, unit_sd_g) [g]; SKUs of ``bin_skus`` missing here are logged and
         skipped.
     off_planogram_prior: total prior mass, relative to one planogram SKU, spread evenly over every
@@ -335,7 +394,8 @@ def candidates_for_bins(
             LOGGER.warning("hypotheses: planogram SKU %s is not in the catalogue", sku)
             continue
         unit_g, unit_sd_g = catalogue[sku]
-        out.append(Candidate(sku, unit_g, unit_sd_g, 1.0, scale.get(sku), True))
+        prior = 1.0 if priors is None else float(priors.get(sku, 1.0))
+        out.append(Candidate(sku, unit_g, unit_sd_g, prior, scale.get(sku), True))
     others = sorted(set(catalogue) - set(in_bin))
     if off_planogram_prior > 0.0 and others:
         p = off_planogram_prior / len(others)

@@ -105,7 +105,12 @@ from go_fusion.core.handoff import (
     direction_from_evidence,
     evidence_windows,
 )
-from go_fusion.core.hypotheses import Candidate, HypothesisConfig, rank_hypotheses
+from go_fusion.core.hypotheses import (
+    Candidate,
+    HypothesisConfig,
+    ownership_priors,
+    rank_hypotheses,
+)
 from go_fusion.core.journal import Journal
 from go_fusion.core.multiview import MultiViewConfig, MultiViewTracker, TrackerOutput
 from go_fusion.core.review import DECISION_ACCEPT, DECISION_AMEND, ReviewDecision, ReviewQueue
@@ -1139,14 +1144,22 @@ class FusionPipeline:
         """Ranked (sku, quantity) hypotheses of a change on ``bins``.
 
         The SKUs each bin holds now (live planogram, misplaced stock included) and at the start
-        of the day get a prior equal to the bin's share of the change (at least 0.05); every
-        other catalogue SKU shares ``off_planogram_prior``.
+        of the day get a prior from the bins' shares of the change (``ownership_priors``: for a
+        pick, the probability that the bin owns the item, as the plate bearing most of an item's
+        weight is its own bin's; for a return, the share), at least 0.05; every other catalogue
+        SKU shares ``off_planogram_prior``.
         """
-        prior: dict[str, float] = {}
-        for b, share in zip(bins, shares, strict=True):
-            for sku in set(self.live_planogram.get(b, {})) | set(self.store.bins[b].skus):
-                if sku in self.store.products:
-                    prior[sku] = max(prior.get(sku, 0.0), max(share, 0.05))
+        held = [
+            (b, sorted(set(self.live_planogram.get(b, {})) | set(self.store.bins[b].skus)))
+            for b in bins
+        ]
+        prior = {
+            sku: p
+            for sku, p in ownership_priors(
+                held, shares, self.config.hypotheses.share_softness, taken=delta < 0.0
+            ).items()
+            if sku in self.store.products
+        }
         cands = [
             Candidate(sku, p.unit_weight_g, p.unit_weight_sd_g, prior[sku])
             for sku, p in sorted(self.store.products.items())
