@@ -196,6 +196,24 @@ def test_a_concurrent_reach_counts_by_how_likely_the_shopper_made_it(
     assert result.shoppers[0].probability == pytest.approx(1 - sure, abs=1e-3)
 
 
+def test_a_hand_taking_from_the_bin_above_leaves_the_bin_below_to_the_neighbour(
+    attributor: Attributor,
+) -> None:
+    # A takes milk from m1, her wrist low at its front, 8 cm over the yoghurt bin b1 below; at
+    # the same moment B, half hidden (wide covariance), reaches into b1. A's hand explains the
+    # b1 change better than B's blurred one, but one hand in two bins at once is rare (none of
+    # 61 concurrent pairs in the simulator's suites): the yoghurt is B's, not a review.
+    milk_front = BINS["m1"].center + np.array([0.12, 0.0, 0.0])
+    milk_front[2] = 0.73
+    a = CandidateTrack("ta", "sa", path([(8, 12, milk_front)]))
+    b = CandidateTrack("tb", "sb", path([(8, 12, np.array([1.05, 1.1, 0.5]))], sd=0.2))
+    busy = {"ta": [(9.9, 10.9, ("m1",), 1.0)]}
+    result = attributor.attribute(pick("b1", 10.2, 11.0), [a, b], [], {}, {}, None, busy)
+    assert not result.needs_review and result.events[0].session_id == "sb"
+    alone = attributor.attribute(pick("b1", 10.2, 11.0), [a, b], [], {}, {})
+    assert alone.shoppers[0].track_id == "ta"  # without the milk event A's hand would win
+
+
 def test_occlusion_is_resolved_by_probability(attributor: Attributor) -> None:
     # A reaches into b1 near its edge with b2, B into b2 next to it. Seen clearly, each event is
     # decided; with both wrists occluded (wide covariance) the same means no longer separate
