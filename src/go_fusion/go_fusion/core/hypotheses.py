@@ -89,10 +89,11 @@ class HypothesisConfig:
     unexplained_range_g: float = 5000.0  # [g] width of the flat unexplained likelihood
     min_probability: float = 1e-4  # hypotheses below this are dropped from the result
     max_hypotheses: int = 10  # most hypotheses returned
-    # An item resting across two plates belongs to the bin whose plate bears most of its weight
-    # (its centre of mass is over its own bin): each bin's SKUs get the prior
-    # softmax(share / share_softness) of the bins' shares of the change (``bin_ownership``).
-    # 0.1: a 75/25 split gives the larger share's bin 0.993, 55/45 gives 0.73.
+    # An item taken from across two plates belonged to the bin whose plate bore most of its
+    # weight (its centre of mass is over its own bin): each bin's SKUs get the prior
+    # softmax(share / share_softness) of the bins' shares of the change (``bin_ownership``;
+    # returns keep the shares, see ``ownership_priors``). 0.1: a 75/25 split gives the larger
+    # share's bin 0.993, 55/45 gives 0.73.
     share_softness: float = 0.1
 
     def __post_init__(self) -> None:
