@@ -281,6 +281,50 @@ def test_vision_separates_equal_weight_lookalikes(attributor: Attributor) -> Non
     assert "ev1" in withv.events[0].evidence_ids and "cam_b" in withv.events[0].camera_ids
 
 
+@pytest.mark.parametrize("full_score", [0.3, 0.0])
+def test_crops_that_barely_show_a_product_do_not_decide_between_lookalikes(
+    full_score: float,
+) -> None:
+    # Two cameras saw the hand, but no product scores above 0.05 in its crops (a ceiling
+    # camera's 10-px view of a pack): a bias of a few hundredths for yog_b is no view of it.
+    attributor = Attributor(AttributionConfig(vision_full_score=full_score), BINS, PRODUCTS)
+    hyps = (WeightHypothesis((("yog_a", 1),), 0.49), WeightHypothesis((("yog_b", 1),), 0.49))
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+
+    def crops(scores: dict[str, float]) -> list[EvidenceItem]:
+        return [
+            EvidenceItem(f"{cam}-{k}", cam, 10.8 + 0.1 * k, 0, scores, bin_id="b1")
+            for cam in ("cam_a", "cam_b")
+            for k in range(4)
+        ]
+
+    weak = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], crops({"yog_b": 0.04}), {}, {})
+    strong = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], crops({"yog_b": 0.6}), {}, {})
+    assert strong.events[0].sku == "yog_b" and not strong.needs_review
+    if full_score > 0.0:
+        assert weak.needs_review and weak.p_items < 0.6
+    else:  # every camera counting fully, the bias alone charged yog_b
+        assert weak.events[0].sku == "yog_b" and not weak.needs_review
+
+
+def test_a_product_one_camera_saw_clearly_is_not_diluted_by_another_cameras_crops(
+    attributor: Attributor,
+) -> None:
+    # cam_a saw yog_b in the hand in two frames as it left the shelf; cam_b's twenty crops of
+    # that hand show nothing (the pack turned away). Each camera is its own observation.
+    hyps = (WeightHypothesis((("yog_a", 1),), 0.49), WeightHypothesis((("yog_b", 1),), 0.49))
+    a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("b1"))]))
+    seen = [
+        EvidenceItem(f"a{k}", "cam_a", 10.9 + 0.1 * k, 0, {"yog_b": 0.6}, bin_id="b1")
+        for k in range(2)
+    ]
+    hidden = [
+        EvidenceItem(f"b{k}", "cam_b", 10.1 + 0.05 * k, 0, {}, bin_id="b1") for k in range(20)
+    ]
+    result = attributor.attribute(pick("b1", 10.0, 10.8, hyps), [a], seen + hidden, {}, {})
+    assert result.events[0].sku == "yog_b" and not result.needs_review
+
+
 def test_return_uses_the_cart_as_prior_and_flags_a_wrong_bin(attributor: Attributor) -> None:
     a = CandidateTrack("t1", "s1", path([(9.6, 11.1, in_bin("m1"))]))
     ret = ShelfObservation("m1@10.000", "m1", ("m1",), 10.0, 10.8, +1041.0, 1.0, ())

@@ -91,6 +91,7 @@ class FusionNodeConfig:
     null_likelihood: float
     blind_likelihood: float
     vision_floor: float
+    vision_full_score: float
     arm_hands: bool
     max_lateness_s: float
     max_future_s: float
@@ -130,6 +131,7 @@ class FusionNodeConfig:
             null_likelihood=self.null_likelihood,
             blind_likelihood=self.blind_likelihood,
             vision_floor=self.vision_floor,
+            vision_full_score=self.vision_full_score,
         )
         defaults = FusionConfig()
         return FusionConfig(
