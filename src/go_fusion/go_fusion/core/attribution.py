@@ -97,13 +97,13 @@ class AttributionConfig:
     vision_floor: float = 0.1  # added to every vision score, so one view never vetoes
     # A camera whose hand crops barely show any catalogue product counts as a fraction of an
     # observation: min(1, its strongest score / vision_full_score) (strongest: the highest mean
-    # score any SKU reached in that camera's crops of the event, less the baseline). A few
-    # hundredths between look-alikes on crops where no product reaches 0.1 is the classifier's
-    # bias, not a view of the product. Measured with MoveNet (hard and standard suites, seeds
-    # 0-7, 371 true and 3144 wrong candidate SKUs): the likelihood ratio of a mean score of
-    # 0.03-0.1 over one of 0 is 2.0-2.4, of 0.2-0.4 about 6; two cameras counting fully made
-    # them 1.7-4 and 9-25. 0: every camera counts fully.
-    vision_full_score: float = 0.3
+    # score any SKU reached in that camera's crops of the event, less the baseline). A bias of a
+    # few hundredths between look-alikes on crops where no product reaches 0.05 (a raised wrist
+    # placed off the pack) charged the wrong flavour at 0.61-0.70 (evaluation.md, seventeenth
+    # session). 0.1 / 0.2 / 0.3 were measured on both pose backends (hard and standard suites):
+    # 0.1 kept the most receipts and items; above it, consistent small scores of the sim
+    # network's crops stopped counting. 0: every camera counts fully.
+    vision_full_score: float = 0.1
     vision_max_views: int = 2  # distinct cameras counted as separate observations, at most
     vision_baseline_s: float = 2.0  # what the hands held before a pick, looked at this long
     evidence_radius_m: float = 0.6  # evidence this close to the bin counts
