@@ -574,20 +574,21 @@ class Attributor:
                     sums[sku] = sums.get(sku, 0.0) + float(v)
             return {sku: v / len(items) for sku, v in sums.items()}
 
-        by_camera: dict[str, list[EvidenceItem]] = {}
-        for e in evidence:
-            by_camera.setdefault(e.camera_id, []).append(e)
-        base_by_camera: dict[str, list[EvidenceItem]] = {}
-        for e in baseline:
-            base_by_camera.setdefault(e.camera_id, []).append(e)
+        def by_camera(items: Sequence[EvidenceItem]) -> dict[str, list[EvidenceItem]]:
+            out: dict[str, list[EvidenceItem]] = {}
+            for e in items:
+                out.setdefault(e.camera_id, []).append(e)
+            return out
+
+        base_by_camera = by_camera(baseline)
         overall = means(baseline) if baseline else {}
+        full = cfg.vision_full_score
         views = []
-        for camera, items in by_camera.items():
+        for camera, items in by_camera(evidence).items():
             own = base_by_camera.get(camera)
             before = means(own) if own else overall
             scores = {sku: max(0.0, v - before.get(sku, 0.0)) for sku, v in means(items).items()}
             strongest = max(scores.values(), default=0.0)
-            full = cfg.vision_full_score
             weight = min(1.0, strongest / full) if full > 0.0 else 1.0
             views.append((strongest, camera, scores, weight))
         views.sort(key=lambda v: (-v[0], v[1]))
